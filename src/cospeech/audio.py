@@ -1,0 +1,172 @@
+"""Audio input and the PATS log-mel features.
+
+``load_audio`` decodes any common format to mono float32 at a target rate: libsndfile (via soundfile) for
+WAV of any PCM/float subtype, FLAC, OGG and MP3; PyAV (FFmpeg) for everything else (m4a, aac, mp4 audio…).
+Resampling uses soxr's high-quality mode (librosa's own default since 0.10).
+
+``log_mel_400`` and ``log_mel_512`` reproduce PATS' features (reference notes §2.1–2.2) with librosa.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile
+import soxr
+
+from cospeech.errors import AudioError
+
+SAMPLE_RATE = 16_000
+"""Rate of the waveform ``log_mel_400`` is computed on (Hz)."""
+
+MEL400_N_FFT = 512
+MEL400_WIN = 400  # 25 ms at 16 kHz
+MEL400_HOP = 160  # 10 ms at 16 kHz → 100 feature frames per second
+MEL400_BINS = 64
+MEL400_FMIN = 125.0
+MEL400_FMAX = 7500.0
+MEL400_FLOOR = 1e-6
+
+MEL512_N_FFT = 2048
+MEL512_HOP = 512
+MEL512_BINS = 128
+MEL512_FLOOR = 1e-10
+
+
+def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode ``path`` to a mono float32 waveform at ``sr`` Hz.
+
+    Parameters
+    ----------
+    path : audio file (wav int16/int32/float32/float64 PCM, flac, ogg, mp3, or anything FFmpeg decodes)
+    sr : int > 0, target sample rate; channels are averaged, other rates resampled.
+
+    Returns
+    -------
+    waveform : np.ndarray [shape=(n,)], float32, nominally in [-1, 1].
+
+    Raises
+    ------
+    AudioError : the file is missing, cannot be decoded, or holds no samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: audio file not found")
+    try:
+        samples, native_sr = _decode(path)
+    except AudioError:
+        raise
+    except Exception as exc:  # decoders raise many types; the user needs the file and the reason
+        raise AudioError(f"{path}: cannot decode audio ({exc.__class__.__name__}: {exc})") from exc
+    if samples.size == 0:
+        raise AudioError(f"{path}: audio file holds no samples")
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if not np.isfinite(mono).all():
+        raise AudioError(f"{path}: audio holds NaN or infinite samples")
+    if native_sr != sr:
+        mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
+    return mono
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """(samples (n,) or (n, channels), rate). libsndfile first; FFmpeg for what it does not know."""
+    try:
+        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        return samples, int(rate)
+    except soundfile.LibsndfileError:
+        return _decode_with_ffmpeg(path)
+
+
+def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    import av  # imported lazily: only formats libsndfile does not read need it
+
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc})") from exc
+    with container:
+        if not container.streams.audio:
+            raise AudioError(f"{path}: file has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono")
+        chunks = [
+            out.to_ndarray().reshape(-1)
+            for frame in container.decode(stream)
+            for out in resampler.resample(frame)
+        ]
+        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+        rate = stream.rate or stream.codec_context.sample_rate
+    if not chunks:
+        return np.zeros(0, dtype=np.float32), int(rate or SAMPLE_RATE)
+    return np.concatenate(chunks).astype(np.float32, copy=False), int(rate)
+
+
+def log_mel_400(waveform: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """PATS ``audio/log_mel_400``: 64 log-mel bands at 100 frames per second.
+
+    At 16 kHz: magnitude (power 1) STFT with ``n_fft=512``, 25 ms Hann window (400), 10 ms hop (160),
+    ``center=False``; Slaney-scale mel filterbank, 64 bands from 125 to 7500 Hz, ``norm=None``; exact zeros
+    → 1e-6; natural log. ``waveform`` at another rate is resampled to 16 kHz first.
+
+    Returns
+    -------
+    features : np.ndarray [shape=(frames, 64)], float32, frames = 1 + (n − 512) // 160 (the 400-sample window
+        sits in a 512-sample frame), 0 if n < 512.
+    """
+    y = _as_waveform(waveform)
+    if sr != SAMPLE_RATE:
+        y = soxr.resample(y, sr, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+    if y.size < MEL400_N_FFT:
+        return np.zeros((0, MEL400_BINS), dtype=np.float32)
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=SAMPLE_RATE,
+        n_fft=MEL400_N_FFT,
+        hop_length=MEL400_HOP,
+        win_length=MEL400_WIN,
+        center=False,
+        power=1.0,
+        n_mels=MEL400_BINS,
+        fmin=MEL400_FMIN,
+        fmax=MEL400_FMAX,
+        htk=False,
+        norm=None,
+    )
+    mel[mel == 0] = MEL400_FLOOR
+    return np.log(mel).T.astype(np.float32)
+
+
+def log_mel_512(waveform: np.ndarray, *, sr: int) -> np.ndarray:
+    """PATS ``audio/log_mel_512``: 128 log-mel bands on the file's native rate, hop 512 samples.
+
+    Power (2) mel spectrogram with librosa's defaults: ``n_fft=2048``, Hann window 2048, ``center=True``
+    with reflect padding (librosa ≤ 0.9's default, which PATS used), 128 Slaney bands 0…sr/2 with area
+    normalisation; exact zeros → 1e-10; natural log.
+
+    Returns
+    -------
+    features : np.ndarray [shape=(1 + n // 512, 128)], float32.
+    """
+    y = _as_waveform(waveform)
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=sr,
+        n_fft=MEL512_N_FFT,
+        hop_length=MEL512_HOP,
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=MEL512_BINS,
+    )
+    mel[mel == 0] = MEL512_FLOOR
+    return np.log(mel).T.astype(np.float32)
+
+
+def _as_waveform(waveform: np.ndarray) -> np.ndarray:
+    y = np.asarray(waveform)
+    if y.ndim != 1:
+        raise AudioError(f"expected a mono waveform of shape (n,), got shape {y.shape}")
+    return np.ascontiguousarray(y, dtype=np.float32)

@@ -1,0 +1,46 @@
+"""``cospeech`` entry point: assembles the command groups and turns known errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cospeech import __version__
+from cospeech.cli import data, quickstart
+from cospeech.errors import CospeechError
+
+COMMAND_GROUPS = (data, quickstart)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cospeech",
+        description="Co-speech gesture generation: speech in, a speaker's upper-body 2D gestures out.",
+    )
+    parser.add_argument("--version", action="version", version=f"cospeech {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except CospeechError as exc:
+        if args.debug:
+            raise
+        print(f"cospeech: error: {exc}", file=sys.stderr)
+        print("cospeech: run with --debug for the full traceback", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cospeech: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data layer: PATS on-disk format, windows, normalisation, few-shot subsets, cache, synthetic corpus."""

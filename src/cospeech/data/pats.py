@@ -1,0 +1,252 @@
+"""The PATS on-disk format: reader and writer.
+
+Layout (reference notes §1)::
+
+    <root>/cmu_intervals_df.csv          one row per interval: interval_id, speaker, dataset (split), …
+    <root>/missing_intervals.h5          dataset ``intervals``: ids with incomplete features (excluded)
+    <root>/processed/<speaker>/<interval_id>.h5
+    <root>/raw/<speaker>_cropped/<interval_id>.<wav|mp3|…>   per-interval speech (rendering only)
+
+Each interval file holds ``pose/data``, ``pose/normalize``, ``pose/confidence`` (T, 104),
+``audio/log_mel_400`` (Ta, 64), ``audio/log_mel_512`` (Ta', 128) and optionally ``text/*`` arrays. The
+built-in corpus adds ``oracle/normalize`` (T, 104): the noise-free gesture its generator intended (same
+layout as ``pose/normalize``).
+
+The reader and writer share the names below, so what one writes the other reads (tested by a round trip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from cospeech.audio import MEL400_BINS, MEL512_BINS
+from cospeech.errors import DataError
+from cospeech.files import atomic_write
+from cospeech.skeletons import PATS52
+
+INTERVALS_CSV = "cmu_intervals_df.csv"
+MISSING_H5 = "missing_intervals.h5"
+PROCESSED_DIR = "processed"
+RAW_DIR = "raw"
+SPLITS = ("train", "dev", "test")
+
+PATS_SPEAKERS = (
+    "oliver", "jon", "conan", "rock", "chemistry", "ellen", "almaram", "angelica", "seth", "shelly",
+    "colbert", "corden", "fallon", "huckabee", "maher", "lec_cosmic", "lec_evol", "lec_hist", "lec_law",
+    "minhaj", "ytch_charisma", "ytch_dating", "ytch_prof", "bee", "noah",
+)  # fmt: skip
+"""The 25 PATS speakers in the order that defines style ids for ``speaker='all'``."""
+
+POSE_WIDTH = 2 * PATS52.num_joints
+FEATURE_WIDTHS: Mapping[str, int] = {
+    "pose/data": POSE_WIDTH,
+    "pose/normalize": POSE_WIDTH,
+    "pose/confidence": POSE_WIDTH,
+    "oracle/normalize": POSE_WIDTH,
+    "audio/log_mel_400": MEL400_BINS,
+    "audio/log_mel_512": MEL512_BINS,
+    "text/bert": 768,
+    "text/w2v": 300,
+}
+"""Width of the last axis of each 2-D key; ``text/tokens`` and ``text/pos`` are 1-D (T,)."""
+
+REQUIRED_KEYS = ("pose/data", "pose/normalize", "pose/confidence", "audio/log_mel_400", "audio/log_mel_512")
+INTERVAL_COLUMNS = (
+    "interval_id", "speaker", "dataset", "delta_time", "start_time", "end_time", "video_link", "video_fn",
+)  # fmt: skip
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
+
+
+@dataclass(frozen=True)
+class IntervalRecord:
+    """One row of ``cmu_intervals_df.csv``."""
+
+    interval_id: str
+    speaker: str
+    dataset: str
+    delta_time: float
+    start_time: str = ""
+    end_time: str = ""
+    video_link: str = ""
+    video_fn: str = ""
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+class PatsCorpus:
+    """A PATS root on disk. Construction checks the table; interval files are opened on demand.
+
+    >>> corpus = PatsCorpus("cospeech_data/synth")           # doctest: +SKIP
+    >>> corpus.interval_ids("speaker_00", "train")[:2]       # doctest: +SKIP
+    >>> corpus.read("speaker_00", "00000", ["pose/normalize"])  # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: PATS root directory not found")
+        table = self.root / INTERVALS_CSV
+        if not table.is_file():
+            raise DataError(f"{table}: interval table missing (not a PATS root?)")
+        try:
+            intervals = pd.read_csv(table, dtype={"interval_id": str, "speaker": str, "dataset": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"{table}: unreadable CSV ({exc})") from exc
+        absent = [c for c in ("interval_id", "speaker", "dataset") if c not in intervals.columns]
+        if absent:
+            raise DataError(f"{table}: missing column(s) {', '.join(absent)}")
+        unknown_splits = sorted(set(intervals["dataset"].dropna()) - set(SPLITS))
+        if unknown_splits:
+            raise DataError(f"{table}: unknown dataset value(s) {unknown_splits}; expected {list(SPLITS)}")
+        self.missing = read_missing_intervals(self.root)
+        self.intervals = intervals[~intervals["interval_id"].isin(self.missing)].reset_index(drop=True)
+
+    @cached_property
+    def speakers(self) -> list[str]:
+        """Speakers present, PATS speakers first in their canonical order, then others sorted."""
+        present = set(self.intervals["speaker"])
+        return [s for s in PATS_SPEAKERS if s in present] + sorted(present - set(PATS_SPEAKERS))
+
+    def check_speakers(self, speakers: Iterable[str]) -> None:
+        unknown = [s for s in speakers if s not in self.speakers]
+        if unknown:
+            raise DataError(f"{self.root}: no speaker(s) {unknown}; this corpus has {self.speakers}")
+
+    def interval_ids(self, speaker: str, split: str) -> list[str]:
+        """Usable interval ids of one speaker and split, string-sorted as the reference loader does
+        (the order fixes window indices and therefore seeded few-shot draws)."""
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
+        self.check_speakers([speaker])
+        rows = self.intervals[(self.intervals["speaker"] == speaker) & (self.intervals["dataset"] == split)]
+        return sorted(set(rows["interval_id"]))
+
+    def interval_path(self, speaker: str, interval_id: str) -> Path:
+        return self.root / PROCESSED_DIR / speaker / f"{interval_id}.h5"
+
+    def read(self, speaker: str, interval_id: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Arrays of one interval, float32 for features. Missing file, missing key or a wrong shape is a
+        `DataError` naming the file and the key."""
+        path = self.interval_path(speaker, interval_id)
+        if not path.is_file():
+            raise DataError(f"{path}: interval file missing (listed in {INTERVALS_CSV})")
+        try:
+            with h5py.File(path, "r") as h5:
+                out = {}
+                for key in keys:
+                    if key not in h5 or not isinstance(h5[key], h5py.Dataset):
+                        raise DataError(f"{path}: no key {key!r}; present: {sorted(_dataset_keys(h5))}")
+                    out[key] = _check_shape(path, key, h5[key][()])
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        return out
+
+    def keys(self, speaker: str, interval_id: str) -> list[str]:
+        """Dataset keys stored in one interval file."""
+        path = self.interval_path(speaker, interval_id)
+        try:
+            with h5py.File(path, "r") as h5:
+                return sorted(_dataset_keys(h5))
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+
+    def raw_audio_path(self, speaker: str, interval_id: str) -> Path | None:
+        """The interval's speech file under ``raw/<speaker>_cropped/``: ``<id>.*`` or PATS'
+        ``<video_id>_<id>.mp3``; None if absent (rendering then falls back to silence)."""
+        folder = self.root / RAW_DIR / f"{speaker}_cropped"
+        for suffix in AUDIO_SUFFIXES:
+            candidate = folder / f"{interval_id}{suffix}"
+            if candidate.is_file():
+                return candidate
+        matches = sorted(folder.glob(f"*_{interval_id}.mp3")) if folder.is_dir() else []
+        return matches[0] if matches else None
+
+
+def _dataset_keys(h5: h5py.File) -> list[str]:
+    keys: list[str] = []
+    h5.visititems(lambda name, obj: keys.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return keys
+
+
+def _check_shape(path: Path, key: str, array: np.ndarray) -> np.ndarray:
+    width = FEATURE_WIDTHS.get(key)
+    if width is not None:
+        if array.ndim != 2 or array.shape[1] != width:
+            raise DataError(f"{path}: {key} has shape {array.shape}, expected (frames, {width})")
+        return array.astype(np.float32, copy=False)
+    return array
+
+
+def read_missing_intervals(root: str | Path) -> frozenset[str]:
+    """Ids listed in ``missing_intervals.h5`` (empty if the file is absent; unlike the reference we never
+    create it on read). h5py 3 returns bytes; they are decoded so the exclusion actually works."""
+    path = Path(root) / MISSING_H5
+    if not path.is_file():
+        return frozenset()
+    try:
+        with h5py.File(path, "r") as h5:
+            if "intervals" not in h5:
+                raise DataError(f"{path}: no dataset 'intervals'")
+            raw = h5["intervals"][()]
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    return frozenset(v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(raw))
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
+def write_interval(
+    root: str | Path, speaker: str, interval_id: str, arrays: Mapping[str, np.ndarray]
+) -> Path:
+    """Write one interval file atomically. Keys must be known and every 2-D key must have its PATS width;
+    pose keys and ``text/*`` keys must share the number of frames T."""
+    path = Path(root) / PROCESSED_DIR / speaker / f"{interval_id}.h5"
+    absent = [k for k in REQUIRED_KEYS if k not in arrays]
+    if absent:
+        raise DataError(f"{path}: cannot write interval without {absent}")
+    for key, value in arrays.items():
+        if key not in FEATURE_WIDTHS and not key.startswith("text/"):
+            raise DataError(f"{path}: unknown key {key!r}; known: {sorted(FEATURE_WIDTHS)} and text/*")
+        _check_shape(path, key, np.asarray(value))
+    frames = {k: len(v) for k, v in arrays.items() if not k.startswith("audio/")}
+    if len(set(frames.values())) > 1:
+        raise DataError(f"{path}: pose and text keys disagree on the number of frames: {frames}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as h5:
+        for key, value in arrays.items():
+            value = np.asarray(value)
+            if value.dtype == np.float64:
+                value = value.astype(
+                    np.float32
+                )  # PATS writes float64; float32 halves the files, loses nothing
+            h5.create_dataset(key, data=value, compression="lzf" if value.ndim == 2 else None)
+    return path
+
+
+def write_intervals_table(root: str | Path, records: Sequence[IntervalRecord]) -> Path:
+    """Write ``cmu_intervals_df.csv`` atomically."""
+    path = Path(root) / INTERVALS_CSV
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame([r.__dict__ for r in records], columns=list(INTERVAL_COLUMNS))
+    with atomic_write(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
+
+
+def write_missing_intervals(root: str | Path, interval_ids: Iterable[str]) -> Path:
+    """Write ``missing_intervals.h5`` (variable-length strings, as PATS does) atomically."""
+    path = Path(root) / MISSING_H5
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = np.array(sorted(interval_ids), dtype=object)
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("intervals", data=ids, dtype=h5py.string_dtype())
+    return path

@@ -1,0 +1,153 @@
+"""Speech-like audio for the synthetic corpus: syllables in phrases, with pauses, pitch and loudness.
+
+A speaker talks in **phrases** (4–14 syllables) separated by **pauses**. Each **syllable** has an onset
+time, a duration set by the speaker's rate, a **stress** (loudness, 0.45 unstressed … 1 stressed) and a
+**vowel** (one of four formant patterns). The waveform is a sum of harmonics of a declining, jittered
+pitch contour, weighted by the vowel's formants and shaped by an attack–decay envelope, with a short noise
+burst (a consonant) at each onset. What a listener could hear — onsets, loudness, vowel — is exactly what
+the gesture model in ``gesture.py`` reacts to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+VOWEL_FORMANTS = np.array([[730.0, 1090.0], [270.0, 2290.0], [570.0, 840.0], [440.0, 1020.0]])
+"""(F1, F2) in Hz of the four vowels (roughly /a/, /i/, /ɔ/, /u/); the vowel picks the gesture shape."""
+N_VOWELS = len(VOWEL_FORMANTS)
+N_HARMONICS = 10
+FORMANT_BANDWIDTH = 160.0
+
+
+@dataclass(frozen=True)
+class VoiceStyle:
+    """How one speaker sounds."""
+
+    pitch_hz: float
+    """Mean fundamental frequency."""
+    syllables_per_second: float
+    """Speaking rate inside phrases."""
+    pause_seconds: tuple[float, float]
+    """Range of pause lengths between phrases."""
+    stress_probability: float
+    """Chance that a syllable is stressed (loud); stressed syllables trigger gestures."""
+
+
+@dataclass(frozen=True)
+class Syllables:
+    """The syllable timeline of one interval (all arrays (n,))."""
+
+    onset: np.ndarray
+    """Start time in seconds."""
+    duration: np.ndarray
+    stress: np.ndarray
+    """Loudness in (0, 1]; ≥ ``STRESSED`` counts as stressed."""
+    vowel: np.ndarray
+    """Vowel index in 0..3."""
+    phrase: np.ndarray
+    """Phrase index, for pauses and phrase-level pitch declination."""
+
+
+STRESSED = 0.8
+
+
+def random_voice(rng: np.random.Generator) -> VoiceStyle:
+    return VoiceStyle(
+        pitch_hz=float(rng.uniform(95, 235)),
+        syllables_per_second=float(rng.uniform(3.2, 5.6)),
+        pause_seconds=(float(rng.uniform(0.2, 0.35)), float(rng.uniform(0.5, 0.9))),
+        stress_probability=float(rng.uniform(0.25, 0.4)),
+    )
+
+
+def syllable_timeline(voice: VoiceStyle, seconds: float, rng: np.random.Generator) -> Syllables:
+    """Phrases and pauses filling ``seconds``; speech starts after a short lead-in."""
+    onsets, durations, stresses, vowels, phrases = [], [], [], [], []
+    t = float(rng.uniform(0.1, 0.4))
+    phrase = 0
+    mean_syllable = 1.0 / voice.syllables_per_second
+    while t < seconds - 0.3:
+        for _ in range(int(rng.integers(4, 15))):
+            duration = mean_syllable * float(rng.uniform(0.7, 1.3))
+            if t + duration > seconds - 0.05:
+                break
+            stressed = rng.random() < voice.stress_probability
+            onsets.append(t)
+            durations.append(duration)
+            stresses.append(rng.uniform(0.85, 1.0) if stressed else rng.uniform(0.4, 0.6))
+            vowels.append(int(rng.integers(N_VOWELS)))
+            phrases.append(phrase)
+            t += duration
+        t += float(rng.uniform(*voice.pause_seconds))
+        phrase += 1
+    return Syllables(
+        onset=np.array(onsets),
+        duration=np.array(durations),
+        stress=np.array(stresses),
+        vowel=np.array(vowels, dtype=np.int64),
+        phrase=np.array(phrases, dtype=np.int64),
+    )
+
+
+def render_speech(
+    syllables: Syllables, voice: VoiceStyle, seconds: float, sr: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The waveform (n,) float32 in [-1, 1] of a syllable timeline."""
+    n = round(seconds * sr)
+    t = np.arange(n, dtype=np.float64) / sr
+    index = np.searchsorted(syllables.onset, t, side="right") - 1
+    inside = (index >= 0) & (
+        t < syllables.onset[np.maximum(index, 0)] + syllables.duration[np.maximum(index, 0)]
+    )
+    index = np.where(inside, index, 0)
+    if len(syllables.onset) == 0:
+        return np.zeros(n, dtype=np.float32)
+
+    # pitch: speaker mean, declining within a phrase, raised on stressed syllables, slow jitter
+    phrase_start = np.array(
+        [syllables.onset[syllables.phrase == p][0] for p in range(syllables.phrase.max() + 1)]
+    )
+    since_phrase = t - phrase_start[syllables.phrase[index]]
+    accent = 1.0 + 0.25 * (syllables.stress[index] - 0.5)
+    wobble = 1.0 + 0.02 * np.sin(2 * np.pi * 5.5 * t + rng.uniform(0, 2 * np.pi))
+    f0 = voice.pitch_hz * accent * wobble * np.clip(1.0 - 0.06 * since_phrase, 0.75, 1.0)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+
+    # vowel colour: harmonic weights from the syllable's formants (per syllable, looked up per sample)
+    harmonics = np.arange(1, N_HARMONICS + 1)
+    syllable_f0 = voice.pitch_hz * (1.0 + 0.25 * (syllables.stress - 0.5))
+    freqs = syllable_f0[:, None] * harmonics[None, :]
+    formants = VOWEL_FORMANTS[syllables.vowel]
+    weights = (
+        sum(np.exp(-0.5 * ((freqs - formants[:, k, None]) / FORMANT_BANDWIDTH) ** 2) for k in range(2))
+        + 0.05 / harmonics[None, :]
+    )
+    per_sample = weights[index].astype(np.float32)
+    voiced = _harmonic_sum(per_sample, phase)
+
+    # envelope: 15 ms attack, exponential decay over the syllable, loudness = stress
+    since = t - syllables.onset[index]
+    duration = syllables.duration[index]
+    envelope = np.minimum(since / 0.015, 1.0) * np.exp(-2.5 * since / duration) * syllables.stress[index]
+    envelope = np.where(inside, envelope, 0.0)
+    burst = np.where(inside & (since < 0.03), rng.standard_normal(n) * 0.25 * syllables.stress[index], 0.0)
+    burst = np.diff(burst, prepend=0.0)  # crude high-pass: consonant hiss
+    breath = 0.002 * rng.standard_normal(n)  # room noise keeps pauses from being digital silence
+    wave = envelope * voiced / N_HARMONICS * 4.0 + burst + breath
+    peak = np.abs(wave).max()
+    return (0.8 * wave / peak).astype(np.float32) if peak > 0 else wave.astype(np.float32)
+
+
+def _harmonic_sum(weights: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Σ_h weights[:, h] · sin((h+1)·phase), by the Chebyshev recurrence
+    sin((h+1)φ) = 2 cos φ · sin(hφ) − sin((h−1)φ): one sin and one cos instead of one sin per harmonic."""
+    two_cos = (2.0 * np.cos(phase)).astype(np.float32)
+    previous = np.zeros_like(two_cos)
+    current = np.sin(phase).astype(np.float32)
+    total = weights[:, 0] * current
+    for h in range(1, weights.shape[1]):
+        previous, current = current, two_cos * current - previous
+        total += weights[:, h] * current
+    return total

@@ -1,0 +1,74 @@
+"""Output files that appear complete or not at all.
+
+Every writer in cospeech (videos, checkpoints, exports, caches, galleries) goes through ``atomic_write``:
+it writes to a temporary path in the destination's directory and renames it onto the destination only when
+the writing block succeeds, so an interrupted run never leaves a truncated file that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cospeech.errors import CospeechError
+
+
+class OutputError(CospeechError):
+    """An output file or directory cannot be written where it was asked for."""
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write ``path``'s content to; move it onto ``path`` if the block succeeds.
+
+    The temporary path has the same file name as ``path`` (so writers that pick a format from the suffix,
+    like PyAV for ``.mp4``, behave the same) and sits in a private hidden folder next to ``path``, on the
+    same file system, so the final rename is atomic for files. The block may create a file or a directory
+    there. An existing destination is replaced; if either side is a directory the old one is moved aside
+    first and deleted after the new one is in place. If the block raises, everything it wrote is removed
+    and the destination is left untouched.
+
+    Raises
+    ------
+    OutputError : the destination's directory does not exist or is not writable, the block created nothing,
+        or the result cannot be moved into place.
+    """
+    path = Path(path)
+    parent = path.parent
+    if not path.name or path.name in (".", ".."):
+        raise OutputError(f"{path}: not a file name to write to")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: output directory {parent} does not exist")
+    try:
+        workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write in {parent}: {err.strerror}") from None
+    try:
+        temporary = workdir / path.name
+        yield temporary
+        if not temporary.exists():
+            raise OutputError(f"{path}: nothing was written")
+        try:
+            _replace(temporary, path, workdir / ".previous")
+        except OSError as err:
+            raise OutputError(f"{path}: cannot move the finished output into place: {err.strerror}") from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _replace(new: Path, path: Path, aside: Path) -> None:
+    """Move ``new`` onto ``path``. ``os.replace`` is atomic but cannot swap directories, so a directory on
+    either side first moves the old entry to ``aside`` (restored if the final rename fails)."""
+    if not (path.is_dir() or new.is_dir()) or not os.path.lexists(path):
+        os.replace(new, path)
+        return
+    os.replace(path, aside)
+    try:
+        os.replace(new, path)
+    except OSError:
+        os.replace(aside, path)
+        raise

@@ -1,0 +1,147 @@
+"""The built-in corpus has the properties PRODUCT.md asks for, measured on real generated files."""
+
+import numpy as np
+import pytest
+
+from cospeech.data.pats import PatsCorpus
+from cospeech.data.poses import flat_to_joints
+from cospeech.data.synth import synthesize_corpus
+from cospeech.data.synth.corpus import make_profile, synthesize_interval
+from cospeech.data.windows import align_to_pose_clock, audio_clock
+from cospeech.errors import ConfigError
+from cospeech.skeletons import PATS52
+
+WRISTS = [PATS52.index("RWrist"), PATS52.index("LWrist")]
+
+
+def test_same_seed_same_corpus_other_seed_other_corpus(tmp_path):
+    a = synthesize_corpus(tmp_path / "a", speakers=1, minutes=0.3, seed=7)
+    b = synthesize_corpus(tmp_path / "b", speakers=1, minutes=0.3, seed=7)
+    c = synthesize_corpus(tmp_path / "c", speakers=1, minutes=0.3, seed=8)
+    ca, cb, cc = (PatsCorpus(s.root) for s in (a, b, c))
+    interval = ca.interval_ids("ava", "train")[0]
+    keys = ["pose/normalize", "audio/log_mel_400", "oracle/normalize"]
+    for key in keys:
+        np.testing.assert_array_equal(
+            ca.read("ava", interval, keys)[key], cb.read("ava", interval, keys)[key]
+        )
+    assert not np.array_equal(
+        ca.read("ava", interval, keys)["pose/normalize"][:50],
+        cc.read("ava", interval, keys)["pose/normalize"][:50],
+    )
+    with pytest.raises(ConfigError, match="already exists"):
+        synthesize_corpus(tmp_path / "a", speakers=1, minutes=0.3)
+
+
+def test_every_speaker_has_every_split_and_the_pats_invariants(synth_root):
+    corpus = PatsCorpus(synth_root)
+    for speaker in corpus.speakers:
+        for split in ("train", "dev", "test"):
+            assert corpus.interval_ids(speaker, split)
+    interval = corpus.interval_ids("ava", "train")[0]
+    arrays = corpus.read("ava", interval, ["pose/data", "pose/normalize"])
+    normalized = flat_to_joints(arrays["pose/normalize"])
+    shoulder = np.linalg.norm(normalized[:, PATS52.index("RShoulder")], axis=-1)
+    np.testing.assert_allclose(shoulder, 167.0, rtol=1e-4)  # PATS: RShoulder is 167 px from the neck
+    data = flat_to_joints(arrays["pose/data"])
+    np.testing.assert_allclose(normalized[:, 0], data[:, 0])  # the neck stays absolute
+    assert corpus.raw_audio_path("ava", interval) is not None
+
+
+def _loudness_and_motion(corpus, speaker, interval):
+    arrays = corpus.read(speaker, interval, ["audio/log_mel_400", "pose/normalize"])
+    n = len(arrays["pose/normalize"])
+    mel = arrays["audio/log_mel_400"]
+    rate, offset = audio_clock("audio/log_mel_400", len(mel), n)
+    loudness = align_to_pose_clock(np.log(np.exp(mel).sum(1, keepdims=True)), n, rate=rate, offset=offset)[
+        :, 0
+    ]
+    wrists = flat_to_joints(arrays["pose/normalize"])[:, WRISTS]
+    speed = np.linalg.norm(np.diff(wrists, axis=0), axis=-1).sum(-1)
+    return loudness[1:], speed
+
+
+def _best_lagged_correlation(loudness, speed, max_lag=12, smooth=7):
+    """Largest correlation of speech energy with later wrist speed (lags up to 0.8 s), both smoothed."""
+    kernel = np.ones(smooth) / smooth
+    energy = np.convolve(np.exp(2 * loudness), kernel, mode="same")
+    speed = np.convolve(speed, kernel, mode="same")
+    n = min(len(energy), len(speed))
+    return max(np.corrcoef(energy[: n - lag], speed[lag:n])[0, 1] for lag in range(max_lag))
+
+
+def test_gestures_follow_the_audio_beyond_a_shuffled_audio_control(synth_root):
+    corpus = PatsCorpus(synth_root)
+    pairs = [(s, i) for s in corpus.speakers for i in corpus.interval_ids(s, "train")]
+    signals = [_loudness_and_motion(corpus, s, i) for s, i in pairs]
+    real = np.mean([_best_lagged_correlation(loud, speed) for loud, speed in signals])
+    rng = np.random.default_rng(0)
+    shuffled_audio = rng.permutation(len(signals))
+    control = np.mean(
+        [
+            _best_lagged_correlation(signals[j][0], signals[k][1])
+            for k, j in enumerate(shuffled_audio)
+            if j != k
+        ]
+    )
+    assert real > 0.3
+    assert real > control + 0.2
+
+
+def test_speakers_are_distinguishable_from_their_gestures(synth_root):
+    corpus = PatsCorpus(synth_root)
+
+    def window_features(speaker, split):
+        feats = []
+        for interval in corpus.interval_ids(speaker, split):
+            pose = corpus.read(speaker, interval, ["pose/normalize"])["pose/normalize"]
+            offsets = pose[:, 1:52].tolist()  # x offsets of every joint but the absolute neck
+            pose = np.concatenate([pose[:, 1:52], pose[:, 53:]], axis=1)
+            for start in range(0, len(pose) - 64, 32):
+                window = pose[start : start + 64]
+                feats.append(np.concatenate([window.mean(0), window.std(0)]))
+            del offsets
+        return np.array(feats)
+
+    speakers = corpus.speakers
+    centroids = np.stack([window_features(s, "train").mean(0) for s in speakers])
+    correct = total = 0
+    for label, speaker in enumerate(speakers):
+        for split in ("dev", "test"):
+            feats = window_features(speaker, split)
+            predicted = np.argmin(((feats[:, None] - centroids[None]) ** 2).sum(-1), axis=1)
+            correct += int((predicted == label).sum())
+            total += len(feats)
+    assert total >= 6
+    assert correct / total >= 0.9  # chance is 1/3
+
+
+def test_oracle_error_is_well_below_the_mean_pose_error(synth_root):
+    corpus = PatsCorpus(synth_root)
+    for speaker in corpus.speakers:
+        train = np.concatenate(
+            [
+                corpus.read(speaker, i, ["pose/normalize"])["pose/normalize"]
+                for i in corpus.interval_ids(speaker, "train")
+            ]
+        )
+        mean_pose = train.mean(0)
+        observed, oracle = [], []
+        for interval in corpus.interval_ids(speaker, "test"):
+            arrays = corpus.read(speaker, interval, ["pose/normalize", "oracle/normalize"])
+            observed.append(arrays["pose/normalize"])
+            oracle.append(arrays["oracle/normalize"])
+        observed, oracle = np.concatenate(observed), np.concatenate(oracle)
+        columns = np.r_[1:52, 53:104]  # everything but the absolute neck
+        oracle_l1 = np.abs(observed - oracle)[:, columns].mean()
+        mean_l1 = np.abs(observed - mean_pose)[:, columns].mean()
+        assert oracle_l1 < 0.5 * mean_l1
+
+
+def test_a_minute_of_data_takes_seconds():
+    import time
+
+    profile = make_profile(0, seed=0)
+    start = time.perf_counter()
+    synthesize_interval(profile, 60.0, np.random.default_rng(0))
+    assert time.perf_counter() - start < 10.0  # generous bound for a loaded CI machine; benchmark has figures

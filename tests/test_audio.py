@@ -1,0 +1,120 @@
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import soundfile
+
+from cospeech.audio import SAMPLE_RATE, load_audio, log_mel_400, log_mel_512
+from cospeech.errors import AudioError
+
+
+def tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    mono = 0.4 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 1500 * t)
+    return np.stack([mono] * channels, axis=1) if channels > 1 else mono
+
+
+@pytest.mark.parametrize(
+    ("suffix", "fmt", "subtype", "sr", "channels"),
+    [
+        (".wav", "WAV", "PCM_16", 16000, 1),
+        (".wav", "WAV", "PCM_32", 44100, 2),
+        (".wav", "WAV", "FLOAT", 48000, 1),
+        (".flac", "FLAC", "PCM_24", 22050, 2),
+        (".ogg", "OGG", "VORBIS", 32000, 1),
+        (".mp3", "MP3", "MPEG_LAYER_III", 44100, 2),
+    ],
+)
+def test_load_audio_decodes_every_format_to_mono_16k(tmp_path, suffix, fmt, subtype, sr, channels):
+    path = tmp_path / f"speech{suffix}"
+    soundfile.write(path, tone(1.0, sr, channels), sr, format=fmt, subtype=subtype)
+    y = load_audio(path)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert abs(len(y) - SAMPLE_RATE) <= 0.03 * SAMPLE_RATE  # mp3 adds encoder padding
+    spectrum = np.abs(np.fft.rfft(y[2000:14000]))
+    peak_hz = np.argmax(spectrum) * SAMPLE_RATE / 12000
+    assert abs(peak_hz - 220) < 5
+    assert 0.2 < np.abs(y).max() < 0.6
+
+
+def test_float32_wav_keeps_its_values(tmp_path):
+    x = (tone(0.5, SAMPLE_RATE) * 0.5).astype(np.float32)
+    soundfile.write(tmp_path / "f.wav", x, SAMPLE_RATE, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(tmp_path / "f.wav"), x, atol=1e-7)
+
+
+def test_ffmpeg_formats_are_decoded(tmp_path):
+    import av
+
+    path = tmp_path / "speech.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=24000, layout="mono")
+        samples = tone(1.0, 24000).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(samples[None], format="flt", layout="mono")
+        frame.sample_rate = 24000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    y = load_audio(path)
+    assert abs(len(y) - SAMPLE_RATE) < 0.1 * SAMPLE_RATE
+
+
+def test_bad_audio_files_get_one_clear_error(tmp_path):
+    with pytest.raises(AudioError, match="not found"):
+        load_audio(tmp_path / "absent.wav")
+    (tmp_path / "junk.wav").write_bytes(b"RIFF1234WAVEjunkjunk")
+    with pytest.raises(AudioError, match="junk.wav"):
+        load_audio(tmp_path / "junk.wav")
+    soundfile.write(tmp_path / "empty.wav", np.zeros(0, np.float32), SAMPLE_RATE)
+    with pytest.raises(AudioError, match="no samples"):
+        load_audio(tmp_path / "empty.wav")
+    (tmp_path / "text.mp3").write_text("not audio at all")
+    with pytest.raises(AudioError, match="text.mp3"):
+        load_audio(tmp_path / "text.mp3")
+
+
+def test_log_mel_400_equals_the_pats_recipe_built_by_hand():
+    y = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    y[4000:6000] = 0.0  # exact zeros must become log(1e-6), not -inf
+    magnitude = np.abs(
+        librosa.stft(y, n_fft=512, hop_length=160, win_length=400, window="hann", center=False)
+    )
+    bank = librosa.filters.mel(sr=16000, n_fft=512, n_mels=64, fmin=125, fmax=7500, htk=False, norm=None)
+    mel = bank @ magnitude
+    mel[mel == 0] = 1e-6
+    expected = np.log(mel).T
+    ours = log_mel_400(y)
+    assert ours.shape == (1 + (len(y) - 512) // 160, 64) == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+    assert np.isfinite(ours).all()
+
+
+def test_log_mel_400_resamples_other_rates():
+    y44 = tone(1.0, 44100).astype(np.float32)
+    assert abs(len(log_mel_400(y44, sr=44100)) - 98) <= 1
+
+
+def test_log_mel_512_matches_librosa_defaults_with_reflect_padding():
+    sr = 44100
+    noise = np.random.default_rng(0).standard_normal(sr) * 0.01
+    y = (tone(1.0, sr) + noise).astype(np.float32)
+    y[:2048] = 0.0
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, pad_mode="reflect")
+    mel[mel == 0] = 1e-10
+    ours = log_mel_512(y, sr=sr)
+    assert ours.shape == (1 + len(y) // 512, 128)
+    np.testing.assert_allclose(ours, np.log(mel).T, rtol=1e-4, atol=1e-3)
+    assert np.isfinite(ours).all()
+
+
+def test_features_reject_multichannel_arrays():
+    with pytest.raises(AudioError, match="mono"):
+        log_mel_400(np.zeros((2, 16000), np.float32))
+
+
+def test_real_corpus_audio_roundtrip(synth_root: Path):
+    flac = next((synth_root / "raw").glob("*/*.flac"))
+    y = load_audio(flac)
+    assert y.dtype == np.float32 and len(y) > SAMPLE_RATE

@@ -1,0 +1,72 @@
+"""``atomic_write``: outputs appear complete or not at all, for files and directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cospeech.errors import CospeechError
+from cospeech.files import OutputError, atomic_write
+
+
+def test_file_appears_only_after_the_block(tmp_path: Path) -> None:
+    target = tmp_path / "clip.mp4"
+    with atomic_write(target) as tmp:
+        assert tmp.parent.parent == tmp_path
+        assert tmp.name == "clip.mp4"  # same suffix, so format sniffing by name still works
+        tmp.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    assert list(tmp_path.iterdir()) == [target]  # no temporary left behind
+
+
+def test_failure_leaves_nothing_and_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_write(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_replaces_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with atomic_write(str(target)) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_directory_output_replaces_an_existing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "stale.bin").write_text("x")
+    with atomic_write(target) as tmp:
+        tmp.mkdir()
+        (tmp / "weights.safetensors").write_text("w")
+    assert sorted(p.name for p in target.iterdir()) == ["weights.safetensors"]
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_failed_directory_output_is_removed(tmp_path: Path) -> None:
+    target = tmp_path / "export"
+    with pytest.raises(ValueError), atomic_write(target) as tmp:
+        tmp.mkdir()
+        (tmp / "part").write_text("x")
+        raise ValueError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "clip.mp4"
+    with pytest.raises(OutputError, match="output directory .* does not exist"), atomic_write(target):
+        pass
+    assert issubclass(OutputError, CospeechError)
+
+
+def test_writing_nothing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="nothing was written"), atomic_write(tmp_path / "x"):
+        pass
+    assert list(tmp_path.iterdir()) == []
