@@ -1,0 +1,144 @@
+"""GestureMetricSuite: keys, optional parts, pixel conversion, identities, and streaming == one shot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from metrics_testdata import TinyEncoder, assert_close, full_suite, make_pose_data, update_in_chunks
+
+from cospeech.data.poses import flat_to_joints
+from cospeech.metrics import (
+    GestureMetricSuite,
+    beat_align,
+    cluster_f1,
+    diversity,
+    fgd,
+    fid,
+    fit_gesture_clusters,
+    l1,
+    l1_div,
+    pck,
+    vel_l1,
+    w1,
+)
+
+BASE_KEYS = {
+    "L1",
+    "VelL1",
+    "PCK",
+    "PCK@0.1",
+    "PCK@0.2",
+    "FID",
+    "W1_vel",
+    "W1_acc",
+    "diversity",
+    "diversity_gt",
+    "L1div",
+    "L1div_gt",
+}
+OPTIONAL_KEYS = {"FGD", "F1", "cluster_acc", "BeatAlign", "BeatAlign_gt"}
+
+
+@pytest.fixture
+def centres() -> np.ndarray:
+    train = make_pose_data(seed=1)
+    mean, std = torch.tensor(train["mean"]), torch.tensor(train["std"])
+    return fit_gesture_clusters(flat_to_joints(train["target"].double() * std + mean), k=4, seed=0)
+
+
+def test_base_suite_has_only_the_base_metrics(pose_data: dict) -> None:
+    suite = GestureMetricSuite(pose_data["mean"], pose_data["std"])
+    suite.update(pose_data["preds"], pose_data["target"])
+    assert set(suite.compute()) == BASE_KEYS
+    assert suite.extractor_id is None
+
+
+def test_optional_metrics_appear_when_given(
+    pose_data: dict, encoder: TinyEncoder, centres: np.ndarray
+) -> None:
+    suite = full_suite(pose_data, encoder, centres)
+    suite.update(pose_data["preds"], pose_data["target"], pose_data["beats"])
+    result = suite.compute()
+    assert set(result) == BASE_KEYS | OPTIONAL_KEYS
+    assert all(isinstance(v, float) for v in result.values())
+    assert suite.extractor_id.startswith("tiny@")
+
+
+def test_beats_must_match_the_construction(
+    pose_data: dict, encoder: TinyEncoder, centres: np.ndarray
+) -> None:
+    with pytest.raises(ValueError, match="beat_align=True"):
+        full_suite(pose_data, encoder, centres).update(pose_data["preds"], pose_data["target"])
+    with pytest.raises(ValueError, match="beat_align=True"):
+        GestureMetricSuite(pose_data["mean"], pose_data["std"]).update(
+            pose_data["preds"], pose_data["target"], pose_data["beats"]
+        )
+
+
+def test_input_checks(pose_data: dict) -> None:
+    with pytest.raises(ValueError, match="same even number"):
+        GestureMetricSuite(np.zeros(4), np.ones(6))
+    with pytest.raises(ValueError, match="extractor_features"):
+        GestureMetricSuite(pose_data["mean"], pose_data["std"], extractor=TinyEncoder())
+    suite = GestureMetricSuite(np.zeros(4), np.ones(4))
+    with pytest.raises(ValueError, match="96 features but the normaliser has 4"):
+        suite.update(pose_data["preds"], pose_data["target"])
+
+
+def test_to_pixels_undoes_the_normaliser() -> None:
+    suite = GestureMetricSuite(np.array([10.0, 20.0, 30.0, 40.0]), np.array([1.0, 2.0, 3.0, 4.0]))
+    z = torch.ones(1, 1, 4)  # x0 x1 y0 y1
+    expected = torch.tensor([[[[11.0, 33.0], [22.0, 44.0]]]], dtype=torch.float64)
+    torch.testing.assert_close(suite.to_pixels(z), expected)
+
+
+def test_identities(pose_data: dict, encoder: TinyEncoder, centres: np.ndarray) -> None:
+    suite = full_suite(pose_data, encoder, centres)
+    suite.update(pose_data["target"], pose_data["target"], pose_data["beats"])
+    result = suite.compute()
+    assert result["L1"] == result["VelL1"] == result["W1_vel"] == result["W1_acc"] == 0.0
+    assert result["PCK"] == result["F1"] == result["cluster_acc"] == 1.0
+    assert result["FID"] == pytest.approx(0.0, abs=1e-6)
+    assert result["FGD"] == pytest.approx(0.0, abs=1e-6)
+    for key in ("diversity", "L1div", "BeatAlign"):
+        assert result[key] == result[f"{key}_gt"]
+
+
+def test_streaming_equals_one_shot_and_the_functions(
+    pose_data: dict, encoder: TinyEncoder, centres: np.ndarray
+) -> None:
+    one_shot = full_suite(pose_data, encoder, centres)
+    update_in_chunks(one_shot, pose_data, [8])
+    streamed = full_suite(pose_data, encoder, centres)
+    update_in_chunks(streamed, pose_data, [1, 2, 2, 3])
+    expected = one_shot.compute()
+    assert_close(streamed.compute(), expected)
+
+    preds, target = pose_data["preds"], pose_data["target"]
+    preds_px, target_px = one_shot.to_pixels(preds), one_shot.to_pixels(target)
+    mean_pose = flat_to_joints(pose_data["mean"])
+    functions = {
+        "L1": l1(preds, target),
+        "VelL1": vel_l1(preds, target),
+        **pck(preds_px, target_px),
+        "FID": fid(preds, target),
+        **w1(preds_px, target_px),
+        "diversity": diversity(preds_px, mean_pose),
+        "diversity_gt": diversity(target_px, mean_pose),
+        "L1div": l1_div(preds_px),
+        "L1div_gt": l1_div(target_px),
+        "FGD": fgd(preds, target, encoder),
+        **cluster_f1(preds_px, target_px, centres),
+        "BeatAlign": beat_align(preds_px, pose_data["beats"]),
+        "BeatAlign_gt": beat_align(target_px, pose_data["beats"]),
+    }
+    assert_close(functions, expected)
+
+
+def test_reset_starts_over(pose_data: dict) -> None:
+    suite = GestureMetricSuite(pose_data["mean"], pose_data["std"])
+    suite.update(pose_data["target"] + 1.0, pose_data["target"])
+    suite.reset()
+    suite.update(pose_data["target"], pose_data["target"])
+    assert suite.compute()["L1"] == 0.0
