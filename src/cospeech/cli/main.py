@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from cospeech import __version__
-from cospeech.cli import data, quickstart
+from cospeech.cli import data, fit, quickstart
 from cospeech.errors import CospeechError
 
-COMMAND_GROUPS = (data, quickstart)
+COMMAND_GROUPS = (data, fit, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "passes_unknown_args", False):
+        args.lightning_args = unknown  # fit/validate/test hand their arguments to LightningCLI
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args) or 0)
     except CospeechError as exc:

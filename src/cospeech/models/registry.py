@@ -1,0 +1,99 @@
+"""Model registry: every network is known by an exact name and built from a typed config dataclass.
+
+Like timm's ``@register_model``, but a name maps to a class (or builder) *and* its config, so a checkpoint
+can store ``(name, asdict(config))`` and be rebuilt by ``build_model(name, **config)``. Names are exact (no
+token concatenation, no fallbacks); registering a name twice fails at import, and every lookup error lists
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from torch import nn
+
+from cospeech.errors import ConfigError
+
+ModelKind = Literal["generator", "baseline", "discriminator", "autoencoder"]
+"""What a model is for: a ``generator`` maps ``audio (B, T, F), style (B,)`` to poses ``(B, T, 2J)`` and is
+trained; a ``baseline`` has the same interface but is fitted once (``fit``) and has no parameters; a
+``discriminator`` scores pose velocities ``(B, T, 2J)``; an ``autoencoder`` reconstructs poses."""
+
+Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model: how to build it, from which config, and what it consumes."""
+
+    name: str
+    builder: Callable[[Any], nn.Module]
+    config: type
+    kind: ModelKind
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, *, config: type, kind: ModelKind = "generator") -> Callable[[Builder], Builder]:
+    """Class (or function) decorator: register it under ``name``, to be built as ``builder(config)``.
+
+    ``config`` must be a dataclass whose fields all have defaults. A name already taken raises, so two
+    modules cannot silently shadow each other.
+    """
+    if not dataclasses.is_dataclass(config) or not isinstance(config, type):
+        raise TypeError(f"register_model({name!r}): config must be a dataclass type, got {config!r}")
+
+    def decorator(builder: Builder) -> Builder:
+        if name in _REGISTRY:
+            taken = _REGISTRY[name].builder
+            raise ConfigError(
+                f"model name {name!r} is registered twice: by {taken.__module__}.{taken.__qualname__} "
+                f"and by {builder.__module__}.{builder.__qualname__}"
+            )
+        _REGISTRY[name] = ModelEntry(name=name, builder=builder, config=config, kind=kind)
+        return builder
+
+    return decorator
+
+
+def raise_if_invalid(config: object, problems: list[str]) -> None:
+    """Raise one ``ConfigError`` naming the config class and every problem found by its ``__post_init__``."""
+    if problems:
+        raise ConfigError(f"invalid {type(config).__name__}: {'; '.join(problems)}")
+
+
+def list_models(kind: ModelKind | None = None) -> list[str]:
+    """Sorted names of the registered models, optionally only those of one ``kind``."""
+    return sorted(name for name, entry in _REGISTRY.items() if kind is None or entry.kind == kind)
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registry entry for ``name``; an unknown name raises ``ConfigError`` listing the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}") from None
+
+
+def model_config(name: str, **kwargs: Any) -> Any:
+    """The config dataclass of model ``name`` with ``kwargs`` overriding its defaults, validated.
+
+    An unknown key raises ``ConfigError`` naming it and listing the allowed keys; invalid values raise from
+    the config's ``__post_init__``.
+    """
+    entry = model_entry(name)
+    allowed = [f.name for f in dataclasses.fields(entry.config)]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        keys = ", ".join(map(repr, unknown))
+        raise ConfigError(f"model {name!r} has no config key {keys}; allowed keys: {', '.join(allowed)}")
+    return entry.config(**kwargs)
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build model ``name`` from its config defaults overridden by ``kwargs`` (see ``model_config``)."""
+    return model_entry(name).builder(model_config(name, **kwargs))

@@ -1,0 +1,1 @@
+"""Training: Lightning modules that compose registered models with losses, callbacks and the run engine."""

@@ -1,0 +1,102 @@
+"""Callbacks of every run: metrics JSON files and RNG state in checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from cospeech.files import atomic_write
+
+EPOCH_METRICS_FILE = "metrics.json"
+FINAL_METRICS_FILE = "final_metrics.json"
+TEST_METRICS_FILE = "test_metrics.json"
+
+
+def _plain(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """Logged tensors → JSON numbers (NaN/inf → null, which JSON can carry)."""
+    out: dict[str, float | None] = {}
+    for key, value in sorted(metrics.items()):
+        number = float(value.item() if isinstance(value, torch.Tensor) else value)
+        out[key] = number if math.isfinite(number) else None
+    return out
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1))
+
+
+class MetricsJson(L.Callback):
+    """Writes ``metrics.json`` (one entry per epoch: train losses and dev metrics), ``final_metrics.json``
+    when fitting ends and ``test_metrics.json`` after testing, in the run's log directory."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def _directory(self, trainer: L.Trainer) -> Path:
+        """The logger's directory. (``trainer.log_dir`` would broadcast, a collective only rank 0 reaches.)"""
+        logger = trainer.logger
+        return Path(logger.log_dir if logger is not None and logger.log_dir else trainer.default_root_dir)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Runs after the epoch's dev evaluation, so the entry holds this epoch's dev metrics."""
+        if not trainer.is_global_zero:
+            return
+        entry = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            **_plain(trainer.callback_metrics),
+        }
+        self.history = [h for h in self.history if h["epoch"] != trainer.current_epoch] + [entry]
+        _write_json(self._directory(trainer) / EPOCH_METRICS_FILE, self.history)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and self.history:
+            _write_json(self._directory(trainer) / FINAL_METRICS_FILE, self.history[-1])
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            test = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            _write_json(self._directory(trainer) / TEST_METRICS_FILE, _plain(test))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": json.dumps(self.history)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = json.loads(state_dict["history"])
+
+
+class RngState(L.Callback):
+    """Saves the Python, NumPy and torch RNG states in checkpoints and restores them on resume, so a
+    resumed run continues the same random streams (Lightning restores model, optimisers, schedulers and
+    loop counters itself; the data order is a function of seed and epoch)."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        _algorithm, keys, position, has_gauss, cached = np.random.get_state()
+        checkpoint["rng"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(position),
+                      "has_gauss": int(has_gauss), "cached": float(cached)},
+            "python": json.dumps(random.getstate()),
+        }  # fmt: skip
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("rng")
+        if state is None:
+            return
+        torch.set_rng_state(state["torch"])
+        numpy_state = state["numpy"]
+        np.random.set_state(
+            ("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+             numpy_state["has_gauss"], numpy_state["cached"])
+        )  # fmt: skip
+        version, internal, gauss = json.loads(state["python"])
+        random.setstate((version, tuple(internal), gauss))

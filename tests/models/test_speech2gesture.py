@@ -1,0 +1,128 @@
+"""Speech2Gesture generator and motion discriminator: reference sizes and FLOPs, any length, learning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cospeech.audio import MEL400_BINS
+from cospeech.data.poses import velocity
+from cospeech.models import build_model
+from cospeech.models.layers import AudioEncoder, UNet1D
+from cospeech.models.speech2gesture import MotionDiscriminator, Speech2GestureGenerator
+from cospeech.skeletons import PATS48
+
+POSE_DIM = 2 * PATS48.num_joints
+WINDOW = 64  # the reference training window, 4.3 s at 15 fps
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny models are faster on one thread, and a second one stalls when other processes hold the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def generator() -> Speech2GestureGenerator:
+    torch.manual_seed(0)
+    return Speech2GestureGenerator().eval()
+
+
+def test_generator_parameters_match_reference(generator: Speech2GestureGenerator) -> None:
+    # Reference notes §2.2 and §4, for 48 joints: the parts and the total.
+    assert _count(generator.audio_encoder) == 3_912_384
+    assert _count(generator.unet) == 2_696_192
+    assert _count(generator.decoder) == 814_176
+    assert _count(generator) == 7_422_752
+
+
+def test_discriminator_parameters_match_reference() -> None:
+    assert _count(MotionDiscriminator()) == 190_657
+
+
+def test_generator_flops_match_reference(generator: Speech2GestureGenerator) -> None:
+    # FlopCounterMode counts 2 FLOPs per multiply-add; the reference's 1.196 G per window uses the same
+    # convention (0.598 G multiply-adds), and every FLOP is a convolution.
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        generator(torch.zeros(1, WINDOW, MEL400_BINS))
+    assert counter.get_total_flops() == pytest.approx(1.196e9, rel=1e-3)
+
+
+@pytest.mark.parametrize("frames", [64, 900, 37, 1])
+def test_generator_accepts_any_length(generator: Speech2GestureGenerator, frames: int) -> None:
+    with torch.no_grad():
+        pose = generator(torch.randn(2, frames, MEL400_BINS))
+    assert pose.shape == (2, frames, POSE_DIM)
+    assert torch.isfinite(pose).all()
+
+
+def test_odd_length_is_padded_by_repeating_the_last_frame(generator: Speech2GestureGenerator) -> None:
+    # A 37-frame input is padded to 40 by repeating its last frame: same result as padding it ourselves.
+    audio = torch.randn(1, 37, MEL400_BINS)
+    padded = torch.cat((audio, audio[:, -1:].expand(1, 3, MEL400_BINS)), dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(generator(audio), generator(padded)[:, :37])
+
+
+def test_style_is_ignored(generator: Speech2GestureGenerator) -> None:
+    audio = torch.randn(2, WINDOW, MEL400_BINS)
+    with torch.no_grad():
+        torch.testing.assert_close(generator(audio, torch.tensor([0, 3])), generator(audio))
+
+
+def test_audio_encoder_keeps_mel_column_zero_like_nearest_interpolation() -> None:
+    # The reference resizes (B, C, T/8, W) to (T, 1) with nearest interpolation; ours slices and repeats.
+    torch.manual_seed(0)
+    encoder = AudioEncoder(16).eval()
+    audio = torch.randn(2, WINDOW, MEL400_BINS)
+    with torch.no_grad():
+        grid = encoder.convs(audio.unsqueeze(1))
+        expected = F.interpolate(grid, size=(WINDOW, 1), mode="nearest").squeeze(-1)
+        torch.testing.assert_close(encoder(audio), expected)
+
+
+def test_blocks_reject_lengths_they_cannot_take() -> None:
+    with pytest.raises(ValueError, match="divisible by 8, got T=12"):
+        AudioEncoder(16)(torch.randn(1, 12, MEL400_BINS))
+    with pytest.raises(ValueError, match="needs T ≥ 32, got T=16"):
+        UNet1D(8, 8, depth=5)(torch.randn(1, 8, 16))
+
+
+def test_unet_takes_lengths_that_are_not_powers_of_two() -> None:
+    assert UNet1D(8, 8, depth=3)(torch.randn(2, 8, 37)).shape == (2, 8, 37)
+
+
+def test_discriminator_scores_patches_of_velocity() -> None:
+    discriminator = MotionDiscriminator()
+    scores = discriminator(velocity(torch.randn(3, WINDOW, POSE_DIM)))
+    assert scores.shape == (3, 12)
+    with pytest.raises(ValueError, match="needs T ≥ 20 frames, got T=19"):
+        discriminator(torch.randn(3, 19, POSE_DIM))
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_few_adam_steps_lower_the_l1_loss() -> None:
+    torch.manual_seed(0)
+    model = build_model("speech2gesture", channels=16, unet_depth=3, decoder_layers=1)
+    audio, pose = torch.randn(4, WINDOW, MEL400_BINS), torch.randn(4, WINDOW, POSE_DIM)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        loss = F.l1_loss(model(audio), pose)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0]

@@ -1,0 +1,131 @@
+"""The run engine end to end: real Lightning runs on the built-in corpus, on the CPU."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from cospeech.data.datamodule import PatsDataModule
+from cospeech.errors import CheckpointError, ConfigError
+from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
+from cospeech.training.engine import run_cli
+from cospeech.training.module import GestureModule
+
+
+def generator_state(source) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(source)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("generator.")}
+
+
+def test_a_few_steps_change_weights_and_lower_the_loss_on_a_fixed_batch(synth_root, tmp_path):
+    dm = PatsDataModule(str(synth_root), ["ava"], batch_size=8, cache_dir=str(tmp_path))
+    dm.setup()
+    batch = next(iter(dm.train_dataloader()))
+    module = GestureModule(discriminator=None, lr=1e-3)
+    before = {k: v.clone() for k, v in module.generator.state_dict().items()}
+
+    def l1() -> float:  # batch statistics: running BN statistics lag behind after a dozen steps
+        module.generator.train()
+        with torch.no_grad():
+            return (module.generator(batch["audio"], batch["style"]) - batch["pose"]).abs().mean().item()
+
+    start = l1()
+    trainer = L.Trainer(max_epochs=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)  # fmt: skip
+    trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))
+    assert l1() < 0.8 * start
+    changed = [k for k, v in module.generator.state_dict().items() if not torch.equal(v, before[k])]
+    assert any("audio_encoder" in k for k in changed) and any("decoder" in k for k in changed)
+
+
+def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_path):
+    run_cli(["fit", *tiny_config])
+    run = tmp_path / "runs" / "tiny" / "version_0"
+    assert (run / "config.yaml").is_file()
+    assert resolve_checkpoint(run).name == "best.ckpt"
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    history = json.loads((run / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1]
+    final = json.loads((run / "final_metrics.json").read_text())
+    for key in ("dev/L1", "dev/PCK", "dev/ava/L1", "dev/ben/FID", "train/l1"):
+        assert key in final
+    assert list(run.glob("events.out.tfevents.*"))
+    meta = load_checkpoint(run)["cospeech"]
+    assert meta["generator"] == "speech2gesture" and meta["speakers"] == ["ava", "ben"]
+    assert meta["normalizer"]["pose.mean"].shape == (2, 96)
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_config, tmp_path):
+    run_cli(["fit", *tiny_config, "--run.name", "straight"])
+    run_cli(["fit", *tiny_config, "--run.name", "split", "--trainer.max_epochs", "1"])
+    split_last = tmp_path / "runs" / "split" / "version_0" / "checkpoints" / "last.ckpt"
+    run_cli(["fit", *tiny_config, "--run.name", "split", "--ckpt_path", str(split_last)])
+    straight = generator_state(tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt")
+    resumed = generator_state(split_last)
+    straight_ckpt = load_checkpoint(
+        tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt"
+    )
+    resumed_ckpt = load_checkpoint(split_last)
+    assert (resumed_ckpt["epoch"], resumed_ckpt["global_step"]) == (
+        straight_ckpt["epoch"],
+        straight_ckpt["global_step"],
+    )
+    assert not (tmp_path / "runs" / "split" / "version_1").exists()  # resumed in place
+    for key, value in straight.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_pretrain_from_loads_weights_only(tiny_config, tmp_path):
+    run_cli(["fit", *tiny_config, "--run.name", "source", "--trainer.max_epochs", "1"])
+    source = tmp_path / "runs" / "source" / "version_0"
+    cli = run_cli(
+        ["fit", *tiny_config, "--run.name", "target", "--trainer.max_epochs", "0",
+         "--model.init_args.init_from", str(source)]
+    )  # fmt: skip
+    assert cli.trainer.current_epoch == 0 and cli.trainer.global_step == 0
+    weights = generator_state(source)
+    for key, value in cli.model.state_dict().items():
+        if key in weights:
+            torch.testing.assert_close(value, weights[key], rtol=0, atol=0)
+
+
+def test_pretrain_from_a_mismatched_model_is_a_clear_error(tiny_config, tmp_path):
+    run_cli(["fit", *tiny_config, "--run.name", "source", "--trainer.max_epochs", "1"])
+    source = tmp_path / "runs" / "source" / "version_0"
+    with pytest.raises(CheckpointError, match="weights do not match"):
+        run_cli(["fit", *tiny_config, "--run.name", "bad", "--model.init_args.discriminator", "null",
+                 "--model.init_args.init_from", str(source)])  # fmt: skip
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nowhere")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.ckpt")
+
+
+def test_bad_configs_are_rejected_with_the_key_named(tiny_config, capsys):
+    with pytest.raises(SystemExit):
+        run_cli(["fit", *tiny_config, "--model.init_args.learning_rate", "0.1"])
+    assert "learning_rate" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_cli(["fit", *tiny_config, "--trainer.max_epochs", "many"])
+    assert "max_epochs" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown model 'speech3gesture'"):
+        run_cli(["fit", *tiny_config, "--model.init_args.generator", "speech3gesture"])
+    with pytest.raises(ConfigError, match="no config key 'width'"):
+        run_cli(["fit", *tiny_config, "--model.init_args.generator_config", "{width: 3}"])
+    with pytest.raises(ConfigError, match="is a discriminator, not a generator"):
+        run_cli(["fit", *tiny_config, "--model.init_args.generator", "motion_discriminator"])
+
+
+def test_coin_flips_depend_only_on_seed_and_step():
+    a, b = GestureModule(seed=3), GestureModule(seed=3)
+    flips = [a.discriminator_turn(s) for s in range(200)]
+    assert flips == [b.discriminator_turn(s) for s in range(200)]
+    assert 0.35 < sum(flips) / len(flips) < 0.65
+    alternate = GestureModule(adversarial_schedule="alternate", dg_iter_ratio=2)
+    assert [alternate.discriminator_turn(s) for s in range(6)] == [True, True, False, True, True, False]
+    assert not GestureModule(discriminator=None).discriminator_turn(0)
