@@ -219,6 +219,13 @@ class PatsDataModule(L.LightningDataModule):
         if len(train_set) == 0:
             raise DataError(f"{self.root}: no training windows for speakers {list(sequence)}")
 
+    def use_normalizer(self, normalizer: Normalizer) -> None:
+        """Normalise every split with ``normalizer`` (a trained model's own statistics) instead of the
+        statistics fitted in ``setup``."""
+        self.normalizer = normalizer
+        for dataset in self.datasets.values():
+            dataset.normalizer = normalizer
+
     def _has_oracle(self, corpus: PatsCorpus) -> bool:
         speaker = self.speaker_set.sequence[0]
         ids = corpus.interval_ids(speaker, "train")

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.training.callbacks import MetricsJson, RngState
-from cospeech.training.module import GestureModule
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Built-in configs, usable by name: ``--config speech2gesture``."""
@@ -133,7 +133,7 @@ def run_cli(args: list[str]) -> CospeechCLI:
     """Run ``fit``/``validate``/``test`` with command-line style ``args`` (first item the subcommand)."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     return CospeechCLI(
-        model_class=GestureModule,
+        model_class=L.LightningModule,  # any LightningModule named by class_path (GestureModule, …)
         datamodule_class=PatsDataModule,
         subclass_mode_model=True,
         seed_everything_default=0,

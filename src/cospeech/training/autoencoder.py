@@ -1,0 +1,110 @@
+"""``PoseAutoencoderModule``: trains the pose auto-encoder (pose → code → pose, SDT's pose2pose).
+
+Its encoder is the feature extractor of the FGD metric, and its codes are SDT-VAE's templates. Loss: L1
+reconstruction, plus ``kl_weight`` · KL(q(z|x) ‖ N(0, I)) for the variational variant (SDT's
+``POSE2POSE.LAMBDA_KL`` = 0.1). Dev metric ``dev/L1`` is the reconstruction L1 in model space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import lightning as L
+import torch
+
+from cospeech import __version__
+from cospeech.errors import CheckpointError, ConfigError
+from cospeech.models.registry import build_model, model_config, model_entry
+from cospeech.training.checkpoints import CHECKPOINT_KEY, load_checkpoint
+from cospeech.training.losses import reconstruction_l1
+
+
+class PoseAutoencoderModule(L.LightningModule):
+    """Trains a registered auto-encoder on pose windows.
+
+    Args:
+        autoencoder: registered auto-encoder name.
+        autoencoder_config: overrides of its config (e.g. ``{variational: true}``).
+        lr: Adam learning rate.
+        kl_weight: weight of the KL term for variational models (SDT: 0.1).
+    """
+
+    def __init__(
+        self,
+        autoencoder: str = "pose_autoencoder",
+        autoencoder_config: dict[str, Any] | None = None,
+        lr: float = 1e-4,
+        kl_weight: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.check_config(self.hparams)
+        self.autoencoder_settings = dataclasses.asdict(
+            model_config(autoencoder, **(autoencoder_config or {}))
+        )
+        self.autoencoder = build_model(autoencoder, **self.autoencoder_settings)
+
+    @staticmethod
+    def check_config(init_args: Any) -> None:
+        name = init_args.get("autoencoder", "pose_autoencoder")
+        if model_entry(name).kind != "autoencoder":
+            raise ConfigError(f"model {name!r} is a {model_entry(name).kind}, not an autoencoder")
+        model_config(name, **(init_args.get("autoencoder_config") or {}))
+        if init_args.get("kl_weight", 0.1) < 0:
+            raise ConfigError(f"kl_weight={init_args.get('kl_weight')} must be ≥ 0")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.autoencoder.parameters(), lr=self.hparams.lr)
+
+    def _losses(self, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.autoencoder(pose)
+        l1 = reconstruction_l1(out.reconstruction, pose)
+        if out.logvar is None:
+            return l1, l1
+        kl = -0.5 * torch.mean(1 + out.logvar - out.mu.pow(2) - out.logvar.exp())
+        return l1 + self.hparams.kl_weight * kl, l1
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, l1 = self._losses(batch["pose"])
+        self.log("train/l1", l1, prog_bar=True, batch_size=len(batch["pose"]))
+        self.log("train/loss", loss, batch_size=len(batch["pose"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.log(
+            "dev/L1",
+            self._losses(batch["pose"])[1],
+            prog_bar=True,
+            batch_size=len(batch["pose"]),
+            sync_dist=True,
+        )
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.log("test/L1", self._losses(batch["pose"])[1], batch_size=len(batch["pose"]), sync_dist=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "version": __version__,
+            "autoencoder": self.hparams.autoencoder,
+            "autoencoder_config": self.autoencoder_settings,
+        }
+
+
+def load_autoencoder(source: str) -> tuple[torch.nn.Module, str]:
+    """(trained auto-encoder in eval mode, name) from a ``PoseAutoencoderModule`` run or checkpoint, e.g.
+    to serve as the FGD feature extractor."""
+    checkpoint = load_checkpoint(source)
+    meta = checkpoint.get(CHECKPOINT_KEY) or {}
+    if "autoencoder" not in meta:
+        raise CheckpointError(f"{source}: not a pose auto-encoder checkpoint")
+    model = build_model(meta["autoencoder"], **meta["autoencoder_config"])
+    prefix = "autoencoder."
+    weights = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{source}: weights do not fit {meta['autoencoder']} ({str(exc).splitlines()[0]})"
+        ) from None
+    return model.eval(), f"{meta['autoencoder']}"
