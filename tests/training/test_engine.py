@@ -7,6 +7,7 @@ import json
 import lightning as L
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader
 
 from cospeech.data.datamodule import PatsDataModule
@@ -53,7 +54,10 @@ def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_pat
     final = json.loads((run / "final_metrics.json").read_text())
     for key in ("dev/L1", "dev/PCK", "dev/ava/L1", "dev/ben/FID", "train/l1"):
         assert key in final
-    assert list(run.glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(next(run.glob("events.out.tfevents.*"))))
+    events.Reload()
+    assert "dev/real_top_generated_bottom" in events.Tags()["images"]
+    assert "train/l1" in events.Tags()["scalars"] and "dev/PCK" in events.Tags()["scalars"]
     meta = load_checkpoint(run)["cospeech"]
     assert meta["generator"] == "speech2gesture" and meta["speakers"] == ["ava", "ben"]
     assert meta["normalizer"]["pose.mean"].shape == (2, 96)

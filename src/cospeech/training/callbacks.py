@@ -1,4 +1,4 @@
-"""Callbacks of every run: metrics JSON files and RNG state in checkpoints."""
+"""Callbacks of every run: metrics JSON files, RNG state in checkpoints, skeleton images in TensorBoard."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import lightning as L
 import numpy as np
 import torch
 
+from cospeech.data.poses import flat_to_joints
 from cospeech.files import atomic_write
+from cospeech.render.draw import draw_pose
+from cospeech.skeletons import PATS48
 
 EPOCH_METRICS_FILE = "metrics.json"
 FINAL_METRICS_FILE = "final_metrics.json"
@@ -100,3 +103,37 @@ class RngState(L.Callback):
         )  # fmt: skip
         version, internal, gauss = json.loads(state["python"])
         random.setstate((version, tuple(internal), gauss))
+
+
+class SkeletonImages(L.Callback):
+    """After each dev evaluation, logs an image to TensorBoard: a dev window's real poses (top row) above
+    the generated ones (bottom row) at ``frames``. Needs a module exposing ``examples["dev"]`` with
+    ``pred``/``pose`` (T, 2J) model-space tensors and ``style``, and a ``normalizer``."""
+
+    def __init__(self, frames: tuple[int, ...] = (0, 16, 32, 48), tile: int = 256) -> None:
+        self.frames = frames
+        self.tile = tile
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        example = getattr(pl_module, "examples", {}).get("dev")
+        logger = trainer.logger
+        if not trainer.is_global_zero or example is None or not hasattr(logger, "experiment"):
+            return
+        if not hasattr(logger.experiment, "add_image") or pl_module.normalizer is None:
+            return
+        style = example["style"].reshape(1).cpu()
+        rows = []
+        for key in ("pose", "pred"):
+            pixels = pl_module.normalizer.denormalize("pose", example[key].float().cpu()[None], style)[0]
+            joints = flat_to_joints(pixels.numpy())
+            row = []
+            for frame in self.frames:
+                canvas = np.full((self.tile, self.tile, 3), 255, np.uint8)
+                draw_pose(canvas, joints[min(frame, len(joints) - 1)], PATS48, scale=self.tile / 900,
+                          origin=(self.tile / 2, self.tile * 0.25))  # fmt: skip
+                row.append(canvas)
+            rows.append(np.concatenate(row, axis=1))
+        image = np.concatenate(rows, axis=0)[..., ::-1].copy()  # BGR → RGB
+        logger.experiment.add_image(
+            "dev/real_top_generated_bottom", image, trainer.current_epoch, dataformats="HWC"
+        )

@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from cospeech.data.datamodule import PatsDataModule
-from cospeech.training.callbacks import MetricsJson, RngState
+from cospeech.training.callbacks import MetricsJson, RngState, SkeletonImages
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Built-in configs, usable by name: ``--config speech2gesture``."""
@@ -88,6 +88,7 @@ class CospeechCLI(LightningCLI):
             ),
             MetricsJson(),
             RngState(),
+            SkeletonImages(),
         ]
         if run.early_stopping_patience is not None:
             callbacks.append(
