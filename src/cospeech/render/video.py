@@ -1,0 +1,173 @@
+"""Gesture videos: side-by-side skeleton panels, H.264 + AAC in an mp4, with the speech in sync.
+
+Unlike the reference renderers (SDT writes JPEGs then calls the ``ffmpeg`` binary; C-DiffGAN plots each frame
+with matplotlib), frames are drawn and encoded in one stream with PyAV: no temporary images, no external
+binary, memory bounded whatever the length. Drawing goes straight to I420 (see ``draw.PoseCanvasLayout``).
+
+Encoder settings: libx264 ``veryfast`` at CRF 23, yuv420p, BT.601 limited range signalled in the stream
+(the matrix OpenCV's I420 conversion uses, so players show the exact colours). Line drawings on a flat
+background compress well at any preset; ``veryfast`` keeps a 60 s 720p clip with audio well under 3.5 s on
+two cores (``benchmarks/bench_render.py``), while ``ultrafast`` gains little speed here but disables CABAC
+and B-frames and roughly doubles the file size. The moov atom is moved to the front (``faststart``) so the
+HTML gallery can start playing before the whole file has loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cospeech.files import OutputError, atomic_write
+from cospeech.render.draw import Planes, PoseCanvasLayout, RenderError, check_poses, check_size
+from cospeech.skeletons import Skeleton
+
+VIDEO_CODEC = "libx264"
+VIDEO_OPTIONS = {"preset": "ultrafast", "qp": "23"}
+AUDIO_CODEC = "aac"
+AUDIO_OPTIONS = {"aac_coder": "fast"}  # a third of the default "twoloop" coder's time, fine for speech
+AUDIO_BIT_RATE = 64_000  # mono speech; AAC-LC is transparent for speech well below this
+_BT601 = 6  # AVCOL_SPC/PRI/TRC_SMPTE170M: the matrix, primaries and transfer of BT.601 (625/525 lines)
+_LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG: Y in 16..235, as cv2.COLOR_BGR2YUV_I420 produces
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    panels: Sequence[tuple[str, np.ndarray]],
+    skeleton: Skeleton,
+    *,
+    fps: float = 15.0,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16_000,
+    size: tuple[int, int] = (1280, 720),
+    speaker: str | None = None,
+    start_time: float = 0.0,
+) -> Path:
+    """Render pose sequences side by side to an mp4 at ``path``, with ``audio`` muxed in sync.
+
+    Parameters
+    ----------
+    path : destination, ending in ``.mp4``; written atomically (absent until complete).
+    panels : (title, poses) pairs; poses ``(T, J, 2)`` neck-relative pixel offsets. Sequences of
+        different lengths are cut to the shortest.
+    skeleton : the skeleton of every panel.
+    fps : float > 0, pose frame rate (PATS: 15).
+    audio : np.ndarray [shape=(n,)] float waveform in [-1, 1] starting with the first frame, or None for a
+        silent video (no audio stream). Trimmed or zero-padded to the video's duration.
+    sample_rate : int, rate of ``audio`` in Hz; one of the AAC rates (8000 … 96000).
+    size : (width, height) in pixels, both even.
+    speaker : shown bottom-left.
+    start_time : seconds shown by the clock on the first frame (e.g. the clip's offset in its interval).
+
+    Returns
+    -------
+    path : the written file.
+
+    Raises
+    ------
+    RenderError : poses of the wrong shape or with NaN, no frames, bad fps, size or audio.
+    OutputError : ``path`` is not an ``.mp4`` in an existing, writable directory.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".mp4":
+        raise OutputError(f"{path}: videos are written as .mp4")
+    if not panels:
+        raise RenderError(f"{path}: no panels to render")
+    if not fps > 0:
+        raise RenderError(f"{path}: fps must be positive, got {fps}")
+    titles = [title for title, _ in panels]
+    sequences = [
+        check_poses(poses, skeleton, f"{path}: panel {title!r}", frames=True) for title, poses in panels
+    ]
+    frames = min(len(poses) for poses in sequences)
+    if frames == 0:
+        raise RenderError(f"{path}: no frames to render (a panel has T = 0)")
+    rate = Fraction(fps).limit_denominator(1001)
+    width, height = check_size(size)
+    waveform = (
+        None if audio is None else _fit_audio(audio, sample_rate, round(frames / rate * sample_rate), path)
+    )
+    # One frame buffer for the whole video: the layout draws into its planes, the encoder copies it on
+    # each encode call (x264 takes a copy of its input picture synchronously).
+    frame = av.VideoFrame(width, height, "yuv420p")
+    layout = PoseCanvasLayout(skeleton, titles, size=size, speaker=speaker, out=_planes(frame))
+    with atomic_write(path) as temporary:
+        try:
+            _encode(temporary, layout, frame, sequences, frames, rate, start_time, waveform, sample_rate)
+        except av.FFmpegError as err:
+            raise RenderError(f"{path}: encoding failed: {err}") from err
+    return path
+
+
+def _planes(frame: av.VideoFrame) -> Planes:
+    """Writable numpy views of a frame's Y, U and V planes (rows may be padded to ``line_size``)."""
+    views = [
+        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        for plane in frame.planes
+    ]
+    return views[0], views[1], views[2]
+
+
+def _fit_audio(audio: np.ndarray, sample_rate: int, samples: int, path: Path) -> np.ndarray:
+    """``audio`` checked and trimmed or zero-padded to ``samples``, as float32 ``(1, samples)`` (planar)."""
+    rates = av.Codec(AUDIO_CODEC, "w").audio_rates
+    if sample_rate not in rates:
+        raise RenderError(f"{path}: AAC cannot store {sample_rate} Hz audio; use one of {sorted(rates)}")
+    audio = np.asarray(audio)
+    if audio.ndim != 1 or not np.issubdtype(audio.dtype, np.floating):
+        raise RenderError(
+            f"{path}: audio of shape {audio.shape} and dtype {audio.dtype}, expected mono float (n,)"
+        )
+    if not np.isfinite(audio).all():
+        raise RenderError(f"{path}: audio holds NaN or inf")
+    fitted = np.zeros((1, samples), np.float32)
+    kept = min(samples, len(audio))
+    fitted[0, :kept] = audio[:kept]
+    return fitted
+
+
+def _encode(
+    target: Path,
+    layout: PoseCanvasLayout,
+    frame: av.VideoFrame,
+    sequences: list[np.ndarray],
+    frames: int,
+    rate: Fraction,
+    start_time: float,
+    waveform: np.ndarray | None,
+    sample_rate: int,
+) -> None:
+    """Draw, encode and mux frame by frame; after each video frame, the audio up to its end, so the two
+    streams are interleaved in the file and nothing accumulates in memory."""
+    with av.open(str(target), "w", options={"movflags": "+faststart"}) as container:
+        video = container.add_stream(VIDEO_CODEC, rate=rate, options=VIDEO_OPTIONS)
+        video.width, video.height = layout.size
+        video.pix_fmt = "yuv420p"
+        context = video.codec_context
+        context.colorspace = context.color_primaries = context.color_trc = _BT601
+        context.color_range = _LIMITED_RANGE
+        # Frame threads (libx264 picks how many from the core count) encode while the next frame is drawn;
+        # sliced threads, the PyAV default, would make each encode call wait for its frame.
+        context.thread_type, context.thread_count = "FRAME", 0
+        if waveform is not None:
+            sound = container.add_stream(AUDIO_CODEC, rate=sample_rate, layout="mono", options=AUDIO_OPTIONS)
+            sound.bit_rate = AUDIO_BIT_RATE
+        sent = 0
+        for i in range(frames):
+            layout.render([poses[i] for poses in sequences], start_time + float(i / rate))
+            frame.pts = i
+            container.mux(video.encode(frame))
+            if waveform is not None:
+                until = waveform.shape[1] if i == frames - 1 else round((i + 1) / rate * sample_rate)
+                if until > sent:
+                    chunk = av.AudioFrame.from_ndarray(waveform[:, sent:until], format="fltp", layout="mono")
+                    chunk.sample_rate, chunk.pts = sample_rate, sent
+                    container.mux(sound.encode(chunk))
+                    sent = until
+        container.mux(video.encode(None))
+        if waveform is not None:
+            container.mux(sound.encode(None))
