@@ -70,3 +70,13 @@ def test_writing_nothing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="nothing was written"), atomic_write(tmp_path / "x"):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_does_not_replace_a_directory(tmp_path: Path) -> None:
+    target = tmp_path / "clip.mp4"
+    target.mkdir()
+    message = "exists as a directory; not replacing it with a file"
+    with pytest.raises(OutputError, match=message), atomic_write(target) as tmp:
+        tmp.write_text("x")
+    assert target.is_dir()
+    assert list(tmp_path.iterdir()) == [target]

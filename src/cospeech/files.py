@@ -28,14 +28,15 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     The temporary path has the same file name as ``path`` (so writers that pick a format from the suffix,
     like PyAV for ``.mp4``, behave the same) and sits in a private hidden folder next to ``path``, on the
     same file system, so the final rename is atomic for files. The block may create a file or a directory
-    there. An existing destination is replaced; if either side is a directory the old one is moved aside
-    first and deleted after the new one is in place. If the block raises, everything it wrote is removed
-    and the destination is left untouched.
+    there. An existing destination of the same kind is replaced (an old directory is moved aside first and
+    deleted once the new one is in place). If the block raises, everything it wrote is removed and the
+    destination is left untouched.
 
     Raises
     ------
     OutputError : the destination's directory does not exist or is not writable, the block created nothing,
-        or the result cannot be moved into place.
+        the destination is a directory and the result a file (or the reverse), or the result cannot be
+        moved into place.
     """
     path = Path(path)
     parent = path.parent
@@ -61,9 +62,14 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def _replace(new: Path, path: Path, aside: Path) -> None:
-    """Move ``new`` onto ``path``. ``os.replace`` is atomic but cannot swap directories, so a directory on
-    either side first moves the old entry to ``aside`` (restored if the final rename fails)."""
-    if not (path.is_dir() or new.is_dir()) or not os.path.lexists(path):
+    """Move ``new`` onto ``path``. ``os.replace`` is atomic but cannot swap directories, so an existing
+    directory first moves to ``aside`` (restored if the final rename fails)."""
+    if os.path.lexists(path) and path.is_dir() != new.is_dir():
+        kinds = ("file", "directory")
+        raise OutputError(
+            f"{path}: exists as a {kinds[path.is_dir()]}; not replacing it with a {kinds[new.is_dir()]}"
+        )
+    if not path.is_dir():
         os.replace(new, path)
         return
     os.replace(path, aside)

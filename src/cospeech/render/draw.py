@@ -59,8 +59,8 @@ def _default_widths() -> Mapping[str, float]:
 class DrawStyle:
     """Colours (BGR) and line widths (px at a 720-pixel-high frame) per skeleton group.
 
-    A group missing from ``colours`` or ``widths`` is drawn like ``body``. Hands are thinner than the body
-    but drawn at their real scale, as in SDT's renderer (body 4 px, hands 3 px, face 2 px).
+    A group missing from ``colours`` or ``widths`` is drawn like ``body``. Hands are drawn at their real
+    scale, thinner than the body so the fingers stay apart (SDT's renderer uses 4, 3 and 2 px).
     """
 
     background: BGR = (255, 255, 255)
@@ -354,7 +354,6 @@ class PoseCanvasLayout:
         width, height = check_size(size)
         if not titles:
             raise RenderError("a frame layout needs at least one panel title")
-        self.skeleton = skeleton
         self.size = (width, height)
         self.style = style or DrawStyle()
         self._strokes = _skeleton_strokes(skeleton)
@@ -392,9 +391,7 @@ class PoseCanvasLayout:
         self._background = i420_planes(cv2.cvtColor(background, cv2.COLOR_BGR2YUV_I420))
         if out is None:
             out = i420_planes(np.empty((height * 3 // 2, width), np.uint8))
-        elif [p.shape for p in out] != [(height, width), (height // 2, width // 2)] * 1 + [
-            (height // 2, width // 2)
-        ]:
+        elif [p.shape for p in out] != [(height, width)] + [(height // 2, width // 2)] * 2:
             raise RenderError(
                 f"output planes of shapes {[p.shape for p in out]} for a {width}×{height} frame"
             )
@@ -402,10 +399,6 @@ class PoseCanvasLayout:
         _copy(self.planes, self._background)
         self._points = np.empty((skeleton.num_joints + 1, 2), np.int32)
         self._reach = max(self._widths.values()) + 2  # px a line reaches beyond its end points
-
-    @property
-    def num_panels(self) -> int:
-        return len(self._panels)
 
     def _text_size(self, text: str, font_scale: float | None = None) -> tuple[int, int]:
         (w, h), _ = cv2.getTextSize(text, _FONT, font_scale or self._font_scale, self._text_width)

@@ -4,16 +4,20 @@ Unlike the reference renderers (SDT writes JPEGs then calls the ``ffmpeg`` binar
 with matplotlib), frames are drawn and encoded in one stream with PyAV: no temporary images, no external
 binary, memory bounded whatever the length. Drawing goes straight to I420 (see ``draw.PoseCanvasLayout``).
 
-Encoder settings: libx264 ``veryfast`` at CRF 23, yuv420p, BT.601 limited range signalled in the stream
-(the matrix OpenCV's I420 conversion uses, so players show the exact colours). Line drawings on a flat
-background compress well at any preset; ``veryfast`` keeps a 60 s 720p clip with audio well under 3.5 s on
-two cores (``benchmarks/bench_render.py``), while ``ultrafast`` gains little speed here but disables CABAC
-and B-frames and roughly doubles the file size. The moov atom is moved to the front (``faststart``) so the
-HTML gallery can start playing before the whole file has loaded.
+Encoder settings, chosen with ``benchmarks/bench_render.py`` on a 2-core machine: libx264 ``ultrafast`` at a
+constant QP of 20, yuv420p, BT.601 limited range signalled in the stream (the matrix OpenCV's I420
+conversion uses, so players show the drawn colours). libx264 costs ~3 ms of CPU per 720p frame even at
+``ultrafast``, most of it fixed per pixel, so slower presets blow the time budget (``superfast`` ~9 ms,
+``veryfast`` ~11–15 ms per frame). Constant QP rather than CRF spares the rate control's per-frame
+low-resolution analysis (~30 % of the encoder's time here). QP 20 rather than 23 leaves 4× fewer faint
+trails where lines moved away (0.03 % of background pixels off by more than 4 levels, against 0.13 % at
+QP 23 or at ``veryfast`` CRF 23) for the same speed, at ~6 MB per minute. The moov atom is moved to the
+front (``faststart``) so the HTML gallery starts playing at once.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from fractions import Fraction
@@ -27,7 +31,7 @@ from cospeech.render.draw import Planes, PoseCanvasLayout, RenderError, check_po
 from cospeech.skeletons import Skeleton
 
 VIDEO_CODEC = "libx264"
-VIDEO_OPTIONS = {"preset": "ultrafast", "qp": "23"}
+VIDEO_OPTIONS = {"preset": "ultrafast", "qp": "20"}
 AUDIO_CODEC = "aac"
 AUDIO_OPTIONS = {"aac_coder": "fast"}  # a third of the default "twoloop" coder's time, fine for speech
 AUDIO_BIT_RATE = 64_000  # mono speech; AAC-LC is transparent for speech well below this
@@ -77,8 +81,8 @@ def write_video(
         raise OutputError(f"{path}: videos are written as .mp4")
     if not panels:
         raise RenderError(f"{path}: no panels to render")
-    if not fps > 0:
-        raise RenderError(f"{path}: fps must be positive, got {fps}")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise RenderError(f"{path}: fps must be a positive number, got {fps}")
     titles = [title for title, _ in panels]
     sequences = [
         check_poses(poses, skeleton, f"{path}: panel {title!r}", frames=True) for title, poses in panels
@@ -162,7 +166,7 @@ def _encode(
             frame.pts = i
             container.mux(video.encode(frame))
             if waveform is not None:
-                until = waveform.shape[1] if i == frames - 1 else round((i + 1) / rate * sample_rate)
+                until = round((i + 1) / rate * sample_rate)  # the last frame's end is the waveform's end
                 if until > sent:
                     chunk = av.AudioFrame.from_ndarray(waveform[:, sent:until], format="fltp", layout="mono")
                     chunk.sample_rate, chunk.pts = sample_rate, sent
