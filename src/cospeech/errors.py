@@ -20,5 +20,13 @@ class ConfigError(CospeechError):
     """A configuration key or value is unknown or invalid."""
 
 
+class OutputError(CospeechError):
+    """An output file or directory cannot be written where it was asked for."""
+
+
+class RenderError(CospeechError):
+    """Poses, audio or settings given to a renderer are unusable (wrong shape, NaN, bad size…)."""
+
+
 class CheckpointError(CospeechError):
     """A checkpoint or exported model is missing, corrupt or does not match the model."""

@@ -14,11 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cospeech.errors import CospeechError
-
-
-class OutputError(CospeechError):
-    """An output file or directory cannot be written where it was asked for."""
+from cospeech.errors import OutputError
 
 
 @contextmanager

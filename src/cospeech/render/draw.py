@@ -22,7 +22,7 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
-from cospeech.errors import CospeechError
+from cospeech.errors import RenderError
 from cospeech.skeletons import Skeleton
 
 BGR = tuple[int, int, int]
@@ -33,10 +33,6 @@ REFERENCE_HEIGHT = 720
 _SHIFT = 4  # fractional bits of line end points passed to OpenCV (1/16 px)
 _LIMIT = 1e6  # |pixel| clip, so wild predictions cannot overflow int32 after the shift
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-class RenderError(CospeechError):
-    """Poses, audio or settings given to a renderer are unusable (wrong shape, NaN, bad size…)."""
 
 
 def _default_colours() -> Mapping[str, BGR]:
