@@ -76,6 +76,12 @@ class EvaluationResult:
             tmp.write_text(json.dumps(self.to_json(), indent=1))
         return path
 
+    def summary(self) -> dict[str, dict[str, float]]:
+        """The mean-over-speakers row of every model (finite values only), e.g. for a gallery page."""
+        return {
+            m: {k: v for k, v in rows["mean"].items() if np.isfinite(v)} for m, rows in self.scores.items()
+        }
+
     def table(self) -> str:
         metrics = list(next(iter(next(iter(self.scores.values())).values())))
         header = ["model", "speaker", *metrics]
@@ -220,3 +226,16 @@ def _speaker_windows(dataset: WindowDataset, style: int) -> dict[str, torch.Tens
 
 def _picked(values: dict[str, float], metrics: Sequence[str]) -> dict[str, float]:
     return {m: values[m] for m in metrics}
+
+
+def gap_closed(result: EvaluationResult, metric: str = "L1", model: str | None = None) -> float:
+    """``(mean_pose − model) / (mean_pose − oracle)`` on the mean-over-speakers row: 0 is no better than
+    the mean pose, 1 reaches the oracle. Needs an evaluation run with ``baselines=True`` on the built-in
+    corpus."""
+    if ORACLE not in result.scores or "mean_pose" not in result.scores:
+        raise ConfigError(
+            "gap closed needs the mean-pose baseline and the oracle (baselines=True, built-in corpus)"
+        )
+    model = model or next(iter(result.scores))
+    base, best = result.scores["mean_pose"]["mean"][metric], result.scores[ORACLE]["mean"][metric]
+    return (base - result.scores[model]["mean"][metric]) / (base - best)

@@ -1,0 +1,75 @@
+"""``cospeech generate``: speech file in, a speaker's gestures out (npz, OpenPose JSON, CSV, mp4)."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+EXAMPLES = """examples:
+  cospeech generate talk.wav --checkpoint runs/speech2gesture/version_0 --speaker ava -o out/talk
+  cospeech generate talk.mp3 --checkpoint models/s2g --speaker ava -o out/talk.mp4
+  cospeech generate talk.flac --checkpoint best.ckpt --speaker ben -o out/talk --format all --device cuda
+
+outputs (OUT is a stem; a known suffix also picks the format):
+  npz   OUT.npz            poses (T, 48, 2) neck-relative pixels, fps, skeleton, joint_names, speaker
+  json  OUT_keypoints/     one OpenPose-style *_keypoints.json per frame (neck at (640, 200))
+  csv   OUT.csv            frame,time,joint,x,y
+  mp4   OUT.mp4            the skeleton with the speech (H.264 + AAC)
+"""
+
+FORMAT_CHOICES = ("npz", "json", "csv", "mp4", "all")
+SUFFIX_FORMATS = {".npz": "npz", ".json": "json", ".csv": "csv", ".mp4": "mp4"}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "generate",
+        help="generate gestures for a speech file with a trained model",
+        description="Generate a speaker's gestures (15 poses per second) for speech of any length.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("speech", type=Path, help="speech file (wav, flac, mp3, ogg, m4a …; any rate)")
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, help="run directory, .ckpt file or exported model directory"
+    )
+    parser.add_argument("--speaker", required=True, help="whose style to imitate (a speaker of the model)")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="output stem or path (see below)")
+    parser.add_argument(
+        "--format",
+        choices=FORMAT_CHOICES,
+        help="output format (default: from OUT's suffix, else npz); all = every format",
+    )
+    parser.add_argument(
+        "--transcript",
+        type=Path,
+        help="word timings (.json or .TextGrid) for models that use text; speech2gesture ignores them",
+    )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), help="where the model runs (default: cuda if available)"
+    )
+    parser.add_argument("--seed", type=int, help="seed for generators that sample")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from cospeech.inference import FORMATS, GestureGenerator, write_gestures
+
+    stem, suffix_format = args.out, SUFFIX_FORMATS.get(args.out.suffix.lower())
+    if suffix_format is not None:
+        stem = args.out.with_suffix("")
+    chosen = args.format or suffix_format or "npz"
+    formats = FORMATS if chosen == "all" else (chosen,)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        warnings.warn("--device cuda requested but no CUDA device is available; running on cpu", stacklevel=1)
+        device = "cpu"
+    pipe = GestureGenerator.from_pretrained(args.checkpoint).to(device)
+    gestures = pipe.generate(args.speech, speaker=args.speaker, seed=args.seed, transcript=args.transcript)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for path in write_gestures(gestures, stem, formats):
+        print(path)
+    return 0

@@ -1,0 +1,48 @@
+"""``cospeech render``: held-out clips (ground truth next to one or more models) with sound, and a gallery."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+EXAMPLES = """examples:
+  cospeech render --checkpoint runs/speech2gesture/version_0 --split test -n 20
+  cospeech render --checkpoint runs/s2g/version_0 runs/s2g_big/version_0 -n 8 --out comparison/
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "render",
+        help="render held-out clips (ground truth | models) with sound, and an HTML gallery",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more runs (side by side)")
+    parser.add_argument("--split", default="test", choices=("train", "dev", "test"), help="default test")
+    parser.add_argument("-n", "--count", type=int, default=20, help="clips to render (default 20)")
+    parser.add_argument("--out", type=Path, help="output directory (default: the first run's directory)")
+    parser.add_argument("--data", help="PATS root (default: the one the first run was trained on)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the clip choice")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cospeech.inference.clips import render_clips
+    from cospeech.training.checkpoints import resolve_checkpoint
+
+    run_dir = resolve_checkpoint(args.checkpoint[0]).parent.parent
+    scores = run_dir / f"evaluation_{args.split}.json"
+    metrics = None
+    if scores.is_file():  # the run's `cospeech evaluate` table, shown on the page
+        rows = json.loads(scores.read_text())["scores"]
+        metrics = {m: {k: v for k, v in r["mean"].items() if v is not None} for m, r in rows.items()}
+    rendered = render_clips(
+        args.checkpoint, count=args.count, split=args.split, out_dir=args.out, data_root=args.data,
+        seed=args.seed, metrics=metrics,
+    )  # fmt: skip
+    for video in rendered.videos:
+        print(f"video:   {video}")
+    print(f"gallery: {rendered.page}")
+    return 0

@@ -1,0 +1,106 @@
+"""Held-out clips rendered side by side (ground truth | each model), with the speech, plus a gallery page.
+
+This is what ``cospeech render`` and the quickstart show: for ``count`` intervals of a split (a seeded
+choice, as the reference's ``np.random.seed(0)`` permutation), each model generates gestures from the
+interval's raw speech through the same ``GestureGenerator`` users call, and the ground-truth
+``pose/normalize`` poses are drawn next to them. Intervals without raw audio are skipped (PATS ships
+audio separately); the page lists the run's metrics when given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cospeech.audio import SAMPLE_RATE, load_audio
+from cospeech.data.pats import SPLITS, PatsCorpus
+from cospeech.data.poses import flat_to_joints
+from cospeech.errors import ConfigError, DataError
+from cospeech.inference.pipeline import GestureGenerator
+from cospeech.render.gallery import ClipEntry, write_gallery
+from cospeech.render.video import write_video
+from cospeech.skeletons import PATS_MODEL_JOINTS, get_skeleton
+from cospeech.training.checkpoints import load_checkpoint
+
+
+@dataclass(frozen=True)
+class RenderedClips:
+    videos: list[Path]
+    page: Path
+
+
+def render_clips(
+    checkpoints: Sequence[str | Path],
+    *,
+    count: int = 20,
+    split: str = "test",
+    out_dir: str | Path | None = None,
+    data_root: str | Path | None = None,
+    seed: int = 0,
+    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    size: tuple[int, int] = (1280, 720),
+) -> RenderedClips:
+    """Render ``count`` clips of ``split`` for one or more trained runs (all must know the speakers).
+
+    Videos go to ``<out_dir>/render/<split>/<speaker>/<interval>.mp4`` and the page to
+    ``<out_dir>/gallery.html`` (``out_dir`` defaults to the first run's directory)."""
+    if not checkpoints:
+        raise ConfigError("render needs at least one checkpoint")
+    if split not in SPLITS:
+        raise ConfigError(f"split={split!r}; expected one of {list(SPLITS)}")
+    generators = [GestureGenerator.from_pretrained(c) for c in checkpoints]
+    first = Path(checkpoints[0])
+    out = Path(out_dir) if out_dir else (first if first.is_dir() else first.parent.parent)
+    root = Path(data_root) if data_root else _data_root(checkpoints[0])
+    corpus = PatsCorpus(root)
+    speakers = [s for s in generators[0].speakers if all(s in g.speakers for g in generators)]
+    candidates = [
+        (speaker, interval)
+        for speaker in speakers
+        for interval in corpus.interval_ids(speaker, split)
+        if corpus.raw_audio_path(speaker, interval) is not None
+    ]
+    if not candidates:
+        raise DataError(f"{root}: no {split} intervals with raw audio for speakers {speakers}")
+    order = np.random.default_rng(seed).permutation(len(candidates))[:count]
+    skeleton = get_skeleton(generators[0].skeleton.name)
+    videos, entries = [], []
+    for index in sorted(order):
+        speaker, interval = candidates[index]
+        audio = load_audio(corpus.raw_audio_path(speaker, interval), sr=SAMPLE_RATE)
+        truth = flat_to_joints(corpus.read(speaker, interval, ["pose/normalize"])["pose/normalize"])
+        panels = [("ground truth", truth[:, list(PATS_MODEL_JOINTS)])]
+        panels += [
+            (g.name, g.generate(audio, sample_rate=SAMPLE_RATE, speaker=speaker).poses) for g in generators
+        ]
+        relative = Path("render") / split / speaker / f"{interval}.mp4"
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        videos.append(
+            write_video(
+                out / relative,
+                panels,
+                skeleton,
+                audio=audio,
+                sample_rate=SAMPLE_RATE,
+                speaker=speaker,
+                size=size,
+            )
+        )
+        entries.append(
+            ClipEntry(
+                f"{speaker} · {interval}", relative, speaker, f"{len(audio) / SAMPLE_RATE:.1f} s, {split}"
+            )
+        )
+    title = f"cospeech · {', '.join(g.name for g in generators)} · {split}"
+    page = write_gallery(out / "gallery.html", entries, metrics, title=title)
+    return RenderedClips(videos, page)
+
+
+def _data_root(checkpoint: str | Path) -> Path:
+    hparams = load_checkpoint(checkpoint).get("datamodule_hyper_parameters") or {}
+    if not hparams.get("root"):
+        raise ConfigError(f"{checkpoint}: the run does not record its data root; pass --data")
+    return Path(hparams["root"])

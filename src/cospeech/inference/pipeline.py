@@ -1,0 +1,518 @@
+"""``GestureGenerator``: speech of any length in, a speaker's gestures out (15 poses per second).
+
+Like a diffusers pipeline it holds a trained network and everything needed around it (normaliser, speakers,
+feature settings) and never trains. ``generate`` runs, for a waveform of n samples at 16 kHz:
+
+1. ``log_mel_400`` features, computed in blocks of ``FEATURE_BLOCK_FRAMES`` pose frames so the STFT of an
+   hour of speech never sits in memory at once, and averaged onto the pose clock exactly as the training
+   cache does (``align_to_pose_clock``, ``"exact"`` mode): ``T = round(n · 15 / 16000)`` frames, so the
+   output lasts as long as the speech;
+2. z-normalisation with the speaker's audio statistics;
+3. the generator on overlapping windows (by default the training window, 64 frames, overlapping by 16),
+   ``batch_size`` windows at a time, so memory is bounded by the batch, not the input length;
+4. a raised-cosine cross-fade over each overlap (the weights of the two windows sum to 1 at every frame),
+   so there is no seam where one window hands over to the next;
+5. denormalisation with the speaker's pose statistics: neck-relative pixels, as PATS ``pose/normalize``.
+
+The reference demo (Speech Drives Templates) instead feeds one whole clip and crops anything longer than
+24 s at random; here every second of the input gets poses.
+
+Text: ``load_transcript`` reads word timings (JSON or Praat TextGrid). A generator that declares
+``uses_text = True`` receives, per window, the words overlapping it (times relative to the window start)
+as ``generator(audio, style, words=…)``. **No registered generator uses text yet**: speech2gesture is
+audio-only, so a transcript given to it is ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import soxr
+import torch
+from torch import nn
+
+from cospeech.audio import MEL400_BINS, MEL400_HOP, MEL400_N_FFT, SAMPLE_RATE, load_audio, log_mel_400
+from cospeech.data.normalize import Normalizer
+from cospeech.data.poses import flat_to_joints
+from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock
+from cospeech.errors import AudioError, ConfigError, DataError
+from cospeech.inference.export import AUDIO_KEY, FeatureSettings, build_generator, load_pretrained
+from cospeech.skeletons import Skeleton, get_skeleton
+
+DEFAULT_OVERLAP = 16
+"""Pose frames two neighbouring windows share and cross-fade over (1.07 s)."""
+DEFAULT_BATCH_SIZE = 32
+"""Windows per forward pass; with 64-frame windows, 32 windows ≈ 1.7 min of speech."""
+FEATURE_BLOCK_FRAMES = 60 * POSE_FPS
+"""Pose frames of log-mel computed at a time (60 s: a 12 MB STFT instead of 720 MB for an hour)."""
+_MIN_SAMPLES = math.floor(SAMPLE_RATE / POSE_FPS / 2) + 1  # 534 samples: round(n · 15 / 16000) ≥ 1
+
+
+class Word(NamedTuple):
+    """One word of a time-aligned transcript; times in seconds from the start of the speech."""
+
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(eq=False)
+class GeneratedGestures:
+    """The output of ``GestureGenerator.generate``: poses for every 1/15 s of the speech."""
+
+    poses: np.ndarray
+    """(T, J, 2) float32 neck-relative pixel offsets (PATS ``pose/normalize`` units), y pointing down."""
+    fps: int
+    """Pose frames per second (15)."""
+    skeleton: str
+    """Skeleton name of the joints (``pats48``)."""
+    joint_names: tuple[str, ...]
+    """The J joint names, in the order of ``poses``."""
+    speaker: str
+    """Whose style the gestures are in."""
+    audio: np.ndarray
+    """(n,) float32 mono waveform of the speech at ``sample_rate``, for muxing into videos."""
+    sample_rate: int
+    """Rate of ``audio`` in Hz (16000)."""
+
+    @property
+    def num_frames(self) -> int:
+        """T."""
+        return len(self.poses)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of speech (the poses cover the same span, to the nearest frame)."""
+        return len(self.audio) / self.sample_rate
+
+
+class GestureGenerator:
+    """A trained generator with its normaliser, speakers and feature settings, ready to turn speech into
+    gestures.
+
+    >>> pipe = GestureGenerator.from_pretrained("runs/speech2gesture/version_0")  # or a .ckpt, or an export
+    >>> gestures = pipe.generate("talk.wav", speaker="ava")
+    >>> gestures.poses.shape  # (round(seconds · 15), 48, 2)
+
+    Parameters
+    ----------
+    generator : a registered generator, ``(B, T, F), (B,) → (B, T, 2J)``; put in eval mode here.
+    normalizer : per-speaker ``audio`` (S, F) and ``pose`` (S, 2J) statistics.
+    speakers : the S speaker names; position = style id.
+    features : how the training inputs were made.
+    window_frames : frames per window; default the training window (64), the length the model was fitted
+        on. Fully convolutional generators (speech2gesture) accept longer windows (e.g. 256), which is faster
+        but shows the model contexts it never saw in training.
+    overlap_frames : frames shared and cross-faded by neighbouring windows, ``0 ≤ overlap ≤ window / 2``.
+    batch_size : windows per forward pass.
+    name : the generator's registered name, for messages.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        normalizer: Normalizer,
+        speakers: Sequence[str],
+        features: FeatureSettings,
+        *,
+        window_frames: int | None = None,
+        overlap_frames: int = DEFAULT_OVERLAP,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        name: str = "generator",
+    ) -> None:
+        window = features.window_frames if window_frames is None else window_frames
+        problems = []
+        if window < 1:
+            problems.append(f"window_frames={window} must be ≥ 1")
+        if not 0 <= 2 * overlap_frames <= window:
+            problems.append(f"overlap_frames={overlap_frames} must be in [0, window / 2 = {window / 2}]")
+        if batch_size < 1:
+            problems.append(f"batch_size={batch_size} must be ≥ 1")
+        if problems:
+            raise ConfigError("invalid GestureGenerator settings: " + "; ".join(problems))
+        self.generator = generator.eval()
+        self.normalizer = normalizer
+        self._speakers = tuple(speakers)
+        self.features = features
+        self.window_frames = window
+        self.overlap_frames = overlap_frames
+        self.batch_size = batch_size
+        self.name = name
+        self.skeleton: Skeleton = get_skeleton(features.skeleton)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: str | os.PathLike[str],
+        *,
+        window_frames: int | None = None,
+        overlap_frames: int = DEFAULT_OVERLAP,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> GestureGenerator:
+        """Load from a run directory, a ``.ckpt`` file, or an exported model directory (on the CPU; use
+        ``.to(device)``).
+
+        Raises
+        ------
+        CheckpointError : one line naming the file: unreadable, not from cospeech, or weights that do not fit
+            the recorded generator config.
+        """
+        pretrained = load_pretrained(source)
+        return cls(
+            build_generator(pretrained),
+            pretrained.normalizer,
+            pretrained.speakers,
+            pretrained.features,
+            window_frames=window_frames,
+            overlap_frames=overlap_frames,
+            batch_size=batch_size,
+            name=pretrained.generator,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"GestureGenerator({self.name}, speakers={list(self._speakers)}, device={self.device}, "
+            f"window={self.window_frames}, overlap={self.overlap_frames})"
+        )
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Speaker names the model can imitate (style order)."""
+        return self._speakers
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether the generator consumes word timings (none of the registered ones does yet)."""
+        return bool(getattr(self.generator, "uses_text", False))
+
+    def to(self, device: str | torch.device) -> GestureGenerator:
+        """Move the generator to ``device``; features and cross-fading stay on the CPU. Returns ``self``."""
+        self.generator.to(device)
+        return self
+
+    def style_of(self, speaker: str) -> int:
+        """Style id of ``speaker``; an unknown name raises ``ConfigError`` listing the known ones."""
+        try:
+            return self._speakers.index(speaker)
+        except ValueError:
+            raise ConfigError(
+                f"unknown speaker {speaker!r}; this model knows: {', '.join(self._speakers)}"
+            ) from None
+
+    def generate(
+        self,
+        audio: str | os.PathLike[str] | np.ndarray,
+        *,
+        sample_rate: int | None = None,
+        speaker: str,
+        seed: int | None = None,
+        transcript: str | os.PathLike[str] | Sequence[Word] | None = None,
+    ) -> GeneratedGestures:
+        """Gestures for speech of any length.
+
+        Parameters
+        ----------
+        audio : a file (any format ``load_audio`` reads) or a waveform ``(n,)`` or ``(n, channels)``.
+        sample_rate : int > 0, rate of an ``audio`` array in Hz (required for arrays, not for files).
+        speaker : whose style to imitate (see ``speakers``).
+        seed : seeds the generator's random draws (in a forked RNG, so global state is untouched);
+            speech2gesture is deterministic, so it changes nothing there.
+        transcript : word timings (a JSON/TextGrid path or ``Word``s), passed to generators that use text.
+
+        Returns
+        -------
+        GeneratedGestures with ``poses`` of shape ``(round(n · 15 / sr), J, 2)``.
+
+        Raises
+        ------
+        AudioError : unreadable, empty, non-finite or too-short audio.
+        ConfigError : unknown speaker, or an array without ``sample_rate``.
+        """
+        style = self.style_of(speaker)
+        waveform = self._waveform(audio, sample_rate)
+        words = None if transcript is None else _as_words(transcript)
+        raw = pose_clock_features(waveform)  # (T, F)
+        z_audio = self.normalizer.normalize("audio", raw[None], np.array([style]))[0]
+        z_poses = self.generate_features(z_audio, speaker=speaker, seed=seed, words=words)
+        pixels = self.normalizer.denormalize("pose", z_poses[None], np.array([style]))[0]
+        return GeneratedGestures(
+            poses=np.ascontiguousarray(flat_to_joints(pixels), dtype=np.float32),
+            fps=self.features.fps,
+            skeleton=self.skeleton.name,
+            joint_names=self.skeleton.joint_names,
+            speaker=speaker,
+            audio=waveform,
+            sample_rate=SAMPLE_RATE,
+        )
+
+    def generate_features(
+        self,
+        audio: np.ndarray,
+        *,
+        speaker: str,
+        seed: int | None = None,
+        words: Sequence[Word] | None = None,
+    ) -> np.ndarray:
+        """The model part of ``generate``: z-normalised audio ``(T, F)`` on the pose clock → z-normalised
+        poses ``(T, 2J)``, windowed, batched and cross-faded."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 2 or audio.shape[1] != MEL400_BINS or len(audio) < 1:
+            raise ConfigError(f"audio features of shape {audio.shape}; expected (T ≥ 1, {MEL400_BINS})")
+        T = len(audio)
+        style = self.style_of(speaker)
+        if words is not None and not self.uses_text:
+            warnings.warn(f"{self.name} does not use text; the transcript is ignored", stacklevel=2)
+        W = self.window_frames
+        starts = window_starts(T, window=W, overlap=self.overlap_frames)
+        padded_length = int(starts[-1]) + W
+        # end padding repeats the last frame, as speech2gesture pads its own input
+        padded = np.concatenate((audio, np.repeat(audio[-1:], padded_length - T, axis=0)))
+        out = np.zeros((padded_length, self.generator_pose_dim), dtype=np.float32)
+        fade_in, fade_out = crossfade_weights(W, self.overlap_frames)
+        device = self.device
+        frames = np.arange(W)
+        with _seeded(seed, device), torch.inference_mode():
+            for first in range(0, len(starts), self.batch_size):
+                batch_starts = starts[first : first + self.batch_size]
+                x = torch.from_numpy(padded[batch_starts[:, None] + frames]).to(device)  # (B, W, F)
+                s = torch.full((len(batch_starts),), style, dtype=torch.long, device=device)
+                if self.uses_text:
+                    windows = [_words_in(words or [], int(b), W, self.features.fps) for b in batch_starts]
+                    y = self.generator(x, s, words=windows)
+                else:
+                    y = self.generator(x, s)
+                y = y.float().cpu().numpy()  # (B, W, 2J)
+                for i, start in enumerate(batch_starts):
+                    weight = np.ones(W, dtype=np.float32)
+                    if start > 0:
+                        weight *= fade_in
+                    if first + i < len(starts) - 1:
+                        weight *= fade_out
+                    out[start : start + W] += weight[:, None] * y[i]
+        return out[:T]
+
+    @property
+    def generator_pose_dim(self) -> int:
+        """2J: pose features per frame the generator outputs."""
+        return 2 * self.skeleton.num_joints
+
+    def _waveform(self, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None) -> np.ndarray:
+        """Mono float32 at 16 kHz, long enough for one pose frame."""
+        if isinstance(audio, np.ndarray):
+            if sample_rate is None:
+                raise ConfigError("an audio array needs sample_rate (Hz); files carry their own")
+            name = "audio array"
+            waveform = _mono(audio, sample_rate)
+        else:
+            if sample_rate is not None:
+                raise ConfigError(f"{audio}: sample_rate is only for arrays; the file's own rate is used")
+            name = str(audio)
+            waveform = load_audio(audio, sr=SAMPLE_RATE)
+        if pose_frames(len(waveform)) < 1:
+            raise AudioError(
+                f"{name}: {len(waveform) / SAMPLE_RATE:.3f} s of audio is too short for one pose frame "
+                f"(need ≥ {_MIN_SAMPLES / SAMPLE_RATE:.3f} s)"
+            )
+        return waveform
+
+
+def pose_frames(n_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
+    """Pose frames for ``n_samples`` of speech: ``round(seconds · 15)``, so the poses last as long."""
+    return round(n_samples * POSE_FPS / sample_rate)
+
+
+def pose_clock_features(waveform: np.ndarray, *, block_frames: int = FEATURE_BLOCK_FRAMES) -> np.ndarray:
+    """``log_mel_400`` of a 16 kHz waveform averaged onto the pose clock, in bounded memory.
+
+    Equal (to float rounding) to ``align_to_pose_clock(log_mel_400(waveform), T, …)`` on the whole file:
+    each block of ``block_frames`` pose frames gets the feature frames whose centres fall in it (frames are
+    independent, ``center=False``), computed from just the samples they need.
+
+    Returns
+    -------
+    features : np.ndarray [shape=(T, 64)], float32, ``T = round(n · 15 / 16000)``.
+    """
+    n = len(waveform)
+    T = pose_frames(n)
+    n_mel = 1 + (n - MEL400_N_FFT) // MEL400_HOP if n >= MEL400_N_FFT else 0
+    if n_mel < 1 or T < 1:
+        raise AudioError(f"{n} samples are too short for log-mel features (need ≥ {MEL400_N_FFT})")
+    rate, offset = audio_clock(AUDIO_KEY, n_mel, T)
+    owner = np.floor((offset + np.arange(n_mel) / rate) * POSE_FPS).astype(np.int64)  # as align_to_pose_clock
+    out = np.empty((T, MEL400_BINS), dtype=np.float32)
+    for t0 in range(0, T, block_frames):
+        t1 = min(t0 + block_frames, T)
+        k0 = min(int(np.searchsorted(owner, t0)), n_mel - 1)
+        k1 = n_mel if t1 == T else max(int(np.searchsorted(owner, t1)), k0 + 1)
+        mel = log_mel_400(waveform[k0 * MEL400_HOP : (k1 - 1) * MEL400_HOP + MEL400_N_FFT])
+        out[t0:t1] = align_to_pose_clock(mel, t1 - t0, rate=rate, offset=offset + k0 / rate - t0 / POSE_FPS)
+    return out
+
+
+def window_starts(n_frames: int, *, window: int, overlap: int) -> np.ndarray:
+    """Start frames of windows of ``window`` frames, ``window − overlap`` apart, covering ``n_frames``; the
+    last may run past the end (its input is padded, its extra output dropped)."""
+    hop = window - overlap
+    count = max(1, -(-(n_frames - overlap) // hop))
+    return np.arange(count, dtype=np.int64) * hop
+
+
+def crossfade_weights(window: int, overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fade_in, fade_out), each ``(window,)``: raised-cosine ramps over the first / last ``overlap`` frames,
+    1 elsewhere. ``fade_out[-overlap:]`` of one window plus ``fade_in[:overlap]`` of the next is exactly 1
+    (cos(a) + cos(π − a) = 0), so the blend never changes the overall scale."""
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / max(overlap, 1))
+    fade_in = np.ones(window, dtype=np.float32)
+    fade_out = np.ones(window, dtype=np.float32)
+    if overlap:
+        fade_in[:overlap] = ramp
+        fade_out[-overlap:] = ramp[::-1]
+    return fade_in, fade_out
+
+
+@contextmanager
+def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch's RNG (and the CUDA device's) inside the block only; the caller's state is restored."""
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``(n,)`` or ``(n, channels)`` samples → mono float32 at 16 kHz."""
+    if sample_rate <= 0:
+        raise ConfigError(f"sample_rate must be a positive rate in Hz, got {sample_rate}")
+    samples = np.asarray(audio)
+    if samples.ndim not in (1, 2) or samples.size == 0 or not np.issubdtype(samples.dtype, np.number):
+        raise AudioError(
+            f"audio array of shape {samples.shape} and dtype {samples.dtype}; expected numbers (n,) or "
+            "(n, channels)"
+        )
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if not np.isfinite(mono).all():
+        raise AudioError("audio array holds NaN or infinite samples")
+    if sample_rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+    return mono
+
+
+def _words_in(words: Sequence[Word], start: int, window: int, fps: int) -> list[Word]:
+    """The words overlapping frames ``[start, start + window)``, times relative to the window start."""
+    t0, t1 = start / fps, (start + window) / fps
+    return [Word(w.word, w.start - t0, w.end - t0) for w in words if w.end > t0 and w.start < t1]
+
+
+# --------------------------------------------------------------------------------------------- transcripts
+
+
+def _as_words(transcript: str | os.PathLike[str] | Sequence[Word]) -> list[Word]:
+    if isinstance(transcript, (str, os.PathLike)):
+        return load_transcript(transcript)
+    return [Word(str(w[0]), float(w[1]), float(w[2])) for w in transcript]
+
+
+def load_transcript(path: str | os.PathLike[str]) -> list[Word]:
+    """Word timings from a JSON list or a Praat TextGrid, sorted by start time.
+
+    * ``.json``: ``[{"word": "hello", "start": 0.12, "end": 0.48}, …]``, times in seconds.
+    * ``.TextGrid`` (long or short text format, UTF-8 or UTF-16): the interval tier named ``words`` (any
+      case), else the first interval tier; empty intervals (pauses) are dropped.
+
+    Raises
+    ------
+    DataError : the file is missing or malformed; the message names the file and the offending entry.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: transcript not found")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: transcript is neither UTF-8 nor UTF-16 ({exc})") from None
+    if path.suffix.lower() == ".json":
+        words = _json_words(path, text)
+    elif path.suffix.lower() == ".textgrid":
+        words = _textgrid_words(path, text)
+    else:
+        raise DataError(f"{path}: unknown transcript format {path.suffix!r}; use .json or .TextGrid")
+    for i, w in enumerate(words):
+        if not (math.isfinite(w.start) and math.isfinite(w.end) and 0 <= w.start <= w.end):
+            raise DataError(f"{path}: word {i} ({w.word!r}) has invalid times start={w.start}, end={w.end}")
+    return sorted(words, key=lambda w: w.start)
+
+
+def _json_words(path: Path, text: str) -> list[Word]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(items, list):
+        raise DataError(f'{path}: expected a list of {{"word", "start", "end"}} objects')
+    words = []
+    for i, item in enumerate(items):
+        try:
+            words.append(Word(str(item["word"]), float(item["start"]), float(item["end"])))
+        except (TypeError, KeyError, ValueError):
+            expected = '{"word": str, "start": s, "end": s}'
+            raise DataError(f"{path}: entry {i} is not {expected}: {item!r}") from None
+    return words
+
+
+_TEXTGRID_TOKEN = re.compile(
+    r'"((?:[^"]|"")*)"'  # a string; "" inside is an escaped quote
+    r"|(?<![\w\[])([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w\]])"  # a number, not an [index]
+)
+
+
+def _textgrid_words(path: Path, text: str) -> list[Word]:
+    """Praat's text formats, long and short, are the same sequence of strings and numbers once names
+    (``xmin =``), item indices (``[1]``, excluded by the token pattern) and flags (``<exists>``) are
+    ignored; this walks that sequence."""
+    tokens: list[str | float] = [
+        string.replace('""', '"') if number is None or number == "" else float(number)
+        for string, number in _TEXTGRID_TOKEN.findall(text)
+    ]
+    # ooTextFile, TextGrid, xmin, xmax, tier count
+    if tokens[:2] != ["ooTextFile", "TextGrid"] or len(tokens) < 5:
+        raise DataError(f"{path}: not a Praat TextGrid (no 'ooTextFile' / 'TextGrid' header)")
+    tiers: list[tuple[str, list[Word]]] = []
+    position = 5
+    try:
+        for _ in range(int(tokens[4])):
+            kind, name, count = tokens[position], tokens[position + 1], int(tokens[position + 4])
+            position += 5
+            width = 3 if kind == "IntervalTier" else 2
+            entries = tokens[position : position + width * count]
+            position += width * count
+            if kind == "IntervalTier":
+                words = [
+                    Word(str(entries[i + 2]).strip(), float(entries[i]), float(entries[i + 1]))
+                    for i in range(0, len(entries), 3)
+                ]
+                tiers.append((str(name), [w for w in words if w.word]))
+    except (IndexError, TypeError, ValueError):
+        raise DataError(f"{path}: malformed TextGrid near token {position}") from None
+    if not tiers:
+        raise DataError(f"{path}: TextGrid has no interval tier")
+    named = [words for name, words in tiers if name.lower() == "words"]
+    return named[0] if named else tiers[0][1]

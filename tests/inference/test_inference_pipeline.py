@@ -1,0 +1,215 @@
+"""GestureGenerator end to end on a tiny trained run: any audio file, any length, no seams, clear errors."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+import torch
+from inference_testdata import synthetic_speech
+from torch import nn
+
+from cospeech.audio import SAMPLE_RATE, log_mel_400
+from cospeech.data.windows import align_to_pose_clock, audio_clock
+from cospeech.errors import AudioError, CheckpointError, ConfigError
+from cospeech.inference import GestureGenerator, Word, pose_clock_features
+from cospeech.inference.pipeline import window_starts
+from cospeech.skeletons import PATS48
+
+
+@pytest.mark.parametrize(
+    ("suffix", "subtype", "rate", "channels"),
+    [
+        (".wav", "PCM_16", 16_000, 1),
+        (".wav", "FLOAT", 22_050, 1),  # float32 WAV, like SDT's demo_audio.wav
+        (".flac", "PCM_16", 44_100, 2),
+        (".mp3", None, 32_000, 1),
+    ],
+)
+def test_any_format_rate_and_channel_count_gives_15_poses_per_second(
+    pipe, tmp_path, suffix, subtype, rate, channels
+):
+    speech = soxr.resample(synthetic_speech(7.37, seed=1), SAMPLE_RATE, rate)
+    samples = np.stack([speech, 0.5 * speech], axis=1) if channels == 2 else speech
+    path = tmp_path / f"speech{suffix}"
+    soundfile.write(path, samples, rate, subtype=subtype)
+    gestures = pipe.generate(path, speaker="ava")
+    seconds = soundfile.info(path).frames / rate
+    assert gestures.poses.shape == (round(seconds * 15), PATS48.num_joints, 2) == (111, 48, 2)
+    assert gestures.fps == 15 and gestures.skeleton == "pats48" and gestures.speaker == "ava"
+    assert gestures.joint_names == PATS48.joint_names
+    assert gestures.sample_rate == SAMPLE_RATE and abs(gestures.duration - seconds) < 1e-3
+    assert gestures.poses.dtype == np.float32 and np.isfinite(gestures.poses).all()
+
+
+def test_arrays_are_resampled_and_mixed_like_files(pipe):
+    speech = synthetic_speech(4.0, seed=2)
+    stereo_48k = np.repeat(soxr.resample(speech, SAMPLE_RATE, 48_000)[:, None], 2, axis=1)
+    from_48k = pipe.generate(stereo_48k, sample_rate=48_000, speaker="ben")
+    from_16k = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben")
+    assert from_48k.poses.shape == from_16k.poses.shape == (60, 48, 2)
+    # the resampled speech differs by soxr's filter only; poses follow it closely
+    assert np.abs(from_48k.poses - from_16k.poses).mean() < 0.05 * np.abs(from_16k.poses).mean()
+
+
+def test_blockwise_features_equal_the_whole_file_alignment(speech_30s):
+    whole = log_mel_400(speech_30s)
+    T = round(len(speech_30s) * 15 / SAMPLE_RATE)
+    rate, offset = audio_clock("audio/log_mel_400", len(whole), T)
+    expected = align_to_pose_clock(whole, T, rate=rate, offset=offset)
+    for block in (7, 100, 10_000):
+        np.testing.assert_allclose(pose_clock_features(speech_30s, block_frames=block), expected, atol=1e-5)
+
+
+def _seam_ratio(poses: np.ndarray, overlap: int, window: int = 64) -> float:
+    """Mean frame-to-frame motion over the hand-over regions (the frame before a window starts to the end
+    of the overlap) divided by the mean motion everywhere else."""
+    motion = np.linalg.norm(np.diff(poses, axis=0), axis=-1).mean(axis=-1)  # (T - 1,): frame t → t + 1
+    seam = np.zeros(len(motion), dtype=bool)
+    for start in window_starts(len(poses), window=window, overlap=overlap)[1:]:
+        seam[start - 1 : start + max(overlap, 1)] = True
+    return float(motion[seam].mean() / motion[~seam].mean())
+
+
+def test_cross_fading_leaves_no_seam_at_window_boundaries(tiny_run, pipe, speech_30s):
+    faded = pipe.generate(speech_30s, sample_rate=SAMPLE_RATE, speaker="ava").poses
+    hard = GestureGenerator.from_pretrained(tiny_run, overlap_frames=0)
+    cut = hard.generate(speech_30s, sample_rate=SAMPLE_RATE, speaker="ava").poses
+    assert len(faded) == len(cut) == 450
+    # the measure has teeth: abutting windows jump (×37 on this model) where cross-faded ones do not (×0.8)
+    assert _seam_ratio(cut, overlap=0) > 4.0
+    assert _seam_ratio(faded, overlap=pipe.overlap_frames) < 2.0
+
+
+class _Echo(nn.Module):
+    """Outputs audio feature 0 on every pose channel: shows which input frame each output frame came from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(()))
+
+    def forward(self, audio: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return audio[..., :1].expand(*audio.shape[:2], 2 * PATS48.num_joints) * self.gain
+
+
+@pytest.mark.parametrize("frames", [1, 40, 64, 65, 112, 113, 1000])
+def test_windows_cover_every_frame_once_with_weights_summing_to_one(pipe, frames):
+    echo = GestureGenerator(_Echo(), pipe.normalizer, pipe.speakers, pipe.features, batch_size=3)
+    index = np.repeat(np.arange(frames, dtype=np.float32)[:, None], 64, axis=1)
+    out = echo.generate_features(index, speaker="ava")
+    np.testing.assert_allclose(out, np.repeat(index[:, :1], 96, axis=1), rtol=1e-6)
+
+
+def test_batching_and_longer_windows_agree(tiny_run, pipe, speech_30s):
+    reference = pipe.generate(speech_30s, sample_rate=SAMPLE_RATE, speaker="ava").poses
+    one_by_one = GestureGenerator.from_pretrained(tiny_run, batch_size=1)
+    single = one_by_one.generate(speech_30s, sample_rate=SAMPLE_RATE, speaker="ava").poses
+    np.testing.assert_allclose(single, reference, atol=1e-3)
+    wide = GestureGenerator.from_pretrained(tiny_run, window_frames=256, overlap_frames=32)
+    assert wide.generate(speech_30s, sample_rate=SAMPLE_RATE, speaker="ava").poses.shape == reference.shape
+
+
+def test_five_minutes_run_in_bounded_memory(pipe, speech_30s):
+    pipe.generate(speech_30s[:16_000], sample_rate=SAMPLE_RATE, speaker="ava")  # imports, caches
+    five_minutes = np.tile(speech_30s, 10)
+    tracemalloc.start()
+    try:
+        gestures = pipe.generate(five_minutes, sample_rate=SAMPLE_RATE, speaker="ben")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert gestures.poses.shape == (4500, 48, 2)
+    # a whole-file STFT alone would take 62 MB (29,998 frames × 257 bins × 8 B); blocks of 60 s keep it small
+    assert peak < 40e6
+
+
+def test_seed_is_reproducible_and_leaves_global_rng_alone(pipe):
+    speech = synthetic_speech(3.0, seed=3)
+    state = torch.get_rng_state()
+    first = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ava", seed=5).poses
+    assert torch.equal(state, torch.get_rng_state())
+    again = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ava", seed=5).poses
+    np.testing.assert_array_equal(first, again)
+    assert pipe.to("cpu") is pipe and pipe.device == torch.device("cpu")
+
+
+def test_unknown_speaker_lists_the_known_ones(pipe):
+    with pytest.raises(ConfigError, match=r"unknown speaker 'zoe'; this model knows: ava, ben"):
+        pipe.generate(synthetic_speech(1.0), sample_rate=SAMPLE_RATE, speaker="zoe")
+
+
+def test_bad_audio_is_a_clear_error(pipe, tmp_path):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF but not really a wave file")
+    with pytest.raises(AudioError, match="junk.wav: "):
+        pipe.generate(junk, speaker="ava")
+    with pytest.raises(AudioError, match="not found"):
+        pipe.generate(tmp_path / "missing.flac", speaker="ava")
+    with pytest.raises(AudioError, match="too short for one pose frame"):
+        pipe.generate(np.zeros(400, np.float32), sample_rate=SAMPLE_RATE, speaker="ava")
+    with pytest.raises(AudioError, match="NaN"):
+        pipe.generate(np.full(16_000, np.nan), sample_rate=SAMPLE_RATE, speaker="ava")
+    with pytest.raises(ConfigError, match="needs sample_rate"):
+        pipe.generate(np.zeros(16_000, np.float32), speaker="ava")
+
+
+def test_mismatched_checkpoints_are_one_line_errors_naming_the_file(tiny_run, tmp_path):
+    checkpoint = torch.load(tiny_run / "checkpoints" / "best.ckpt", weights_only=True)
+    checkpoint["cospeech"]["generator_config"]["pose_dim"] = 90
+    wrong_shape = tmp_path / "wrong_shape.ckpt"
+    torch.save(checkpoint, wrong_shape)
+    random_bytes = tmp_path / "random.ckpt"
+    random_bytes.write_bytes(np.random.default_rng(0).bytes(4096))
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {"layer.weight": torch.zeros(3)}}, foreign)
+    cases = [
+        (wrong_shape, "weights do not fit speech2gesture .*decoder.4.weight is \\(96, 256, 1\\) in the file"),
+        (random_bytes, "not a readable checkpoint"),
+        (foreign, "not a cospeech checkpoint"),
+        (tmp_path, "neither an exported model"),
+    ]
+    for path, message in cases:
+        with pytest.raises(CheckpointError, match=message) as error:
+            GestureGenerator.from_pretrained(path)
+        assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
+
+
+class _WordCounter(nn.Module):
+    """A stand-in text model: outputs, per window, how many words it was given."""
+
+    uses_text = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(()))
+        self.seen: list[list[Word]] = []
+
+    def forward(self, audio: torch.Tensor, style: torch.Tensor, words: list[list[Word]]) -> torch.Tensor:
+        self.seen.extend(words)
+        counts = torch.tensor([float(len(w)) for w in words])
+        return counts[:, None, None].expand(*audio.shape[:2], 2 * PATS48.num_joints) * self.gain
+
+
+def test_transcripts_reach_text_models_and_are_ignored_with_a_warning_otherwise(pipe):
+    speech = synthetic_speech(6.0, seed=4)
+    words = [Word("hello", 0.2, 0.6), Word("there", 3.3, 3.7), Word("friend", 5.0, 5.5)]
+    with pytest.warns(UserWarning, match="speech2gesture does not use text; the transcript is ignored"):
+        pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ava", transcript=words)
+    model = _WordCounter()
+    reader = GestureGenerator(model, pipe.normalizer, pipe.speakers, pipe.features)
+    reader.generate(speech, sample_rate=SAMPLE_RATE, speaker="ava", transcript=words)
+    # 90 frames → windows at 0 and 48 (3.2 s … 7.47 s); times are relative to each window's start
+    assert model.seen == [
+        [Word("hello", 0.2, 0.6), Word("there", 3.3, 3.7)],
+        [Word("there", 3.3 - 3.2, 3.7 - 3.2), Word("friend", 5.0 - 3.2, 5.5 - 3.2)],
+    ]
+
+
+def test_settings_are_validated(pipe):
+    with pytest.raises(ConfigError, match="overlap_frames=40 must be in"):
+        GestureGenerator(pipe.generator, pipe.normalizer, pipe.speakers, pipe.features, overlap_frames=40)
+    with pytest.raises(ConfigError, match="batch_size=0"):
+        GestureGenerator(pipe.generator, pipe.normalizer, pipe.speakers, pipe.features, batch_size=0)
