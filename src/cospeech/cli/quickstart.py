@@ -27,6 +27,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the corpus and training")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the quickstart config's)")
     parser.add_argument("--clips", type=int, default=4, help="held-out clips to render (default 4)")
+    parser.add_argument(
+        "--minutes", type=float, default=6.0, help="minutes of speech per speaker in the corpus (default 6)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -34,14 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from cospeech.data.inspect import corpus_table, format_table
     from cospeech.data.synth import synthesize_corpus
     from cospeech.evaluation import evaluate, gap_closed
-    from cospeech.render.clips import render_clips
+    from cospeech.inference.clips import render_clips
     from cospeech.training.engine import run_cli
 
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = args.out / "corpus"
     if not (corpus / "cmu_intervals_df.csv").is_file():
         print(f"[1/4] writing the built-in corpus to {corpus} …", flush=True)
-        summary = synthesize_corpus(corpus, seed=args.seed)
+        summary = synthesize_corpus(corpus, minutes=args.minutes, seed=args.seed)
         print(f"      {summary.seconds / 60:.1f} min of speech in {summary.elapsed:.1f} s")
     else:
         print(f"[1/4] using the built-in corpus at {corpus}")
