@@ -145,3 +145,17 @@ def test_a_minute_of_data_takes_seconds():
     start = time.perf_counter()
     synthesize_interval(profile, 60.0, np.random.default_rng(0))
     assert time.perf_counter() - start < 10.0  # generous bound for a loaded CI machine; benchmark has figures
+
+
+def test_parallel_generation_writes_the_same_corpus(tmp_path):
+    serial = synthesize_corpus(tmp_path / "serial", speakers=2, minutes=0.2, seed=4, workers=1)
+    parallel = synthesize_corpus(tmp_path / "parallel", speakers=2, minutes=0.2, seed=4, workers=2)
+    a, b = PatsCorpus(serial.root), PatsCorpus(parallel.root)
+    assert a.intervals.equals(b.intervals)
+    for speaker in a.speakers:
+        interval = a.interval_ids(speaker, "test")[0]
+        keys = ["pose/data", "audio/log_mel_400"]
+        for key in keys:
+            np.testing.assert_array_equal(
+                a.read(speaker, interval, keys)[key], b.read(speaker, interval, keys)[key]
+            )
