@@ -93,11 +93,22 @@ class AudioEncoder(nn.Module):
         B, T, _ = audio.shape
         if T % self.time_stride:
             raise ValueError(f"AudioEncoder needs T divisible by {self.time_stride}, got T={T}")
-        x = self.convs(audio.unsqueeze(1))  # (B, C, T/8, W)
-        x = x[..., 0]  # (B, C, T/8): mel column 0, what nearest interpolation to width 1 keeps
+        # (B, C, T/8): mel column 0, what the reference's nearest interpolation to width 1 keeps
+        x = self.convs(audio.unsqueeze(1))[..., 0] if self.training else self._column_zero(audio)
         C, steps = x.shape[1], x.shape[2]
         # (B, C, T/8, 8) → (B, C, T): each step held for 8 frames; backward is a plain sum.
         return x.unsqueeze(-1).expand(B, C, steps, self.time_stride).reshape(B, C, T)
+
+    def _column_zero(self, audio: torch.Tensor) -> torch.Tensor:
+        """Eval-mode shortcut with identical output: of the last two layers, compute only the mel columns
+        that feed column 0 (the last kernel is 8 wide with left padding 3, so it reads columns 0…4; the
+        k3 layer before it needs 0…5). In training the full width runs, because BatchNorm's batch
+        statistics span every column."""
+        penultimate, last = self.convs[-2], self.convs[-1]
+        x = self.convs[:-2](audio.unsqueeze(1))
+        reach = last.conv.kernel_size[1] - last.conv.padding[1]  # columns the last layer reads for column 0
+        x = penultimate(x[..., : reach + 1])[..., :reach]
+        return last(x)[..., 0]
 
 
 class UNet1D(nn.Module):
