@@ -1,6 +1,6 @@
 """``cospeech quickstart``: the whole system working on this machine, on the built-in corpus.
 
-1. writes the built-in corpus (5 speakers × 6 minutes, PATS format) unless it is already there;
+1. writes the built-in corpus (5 speakers × 15 minutes, PATS format) unless it is already there;
 2. trains Speech2Gesture on one speaker with ``configs/quickstart.yaml`` (about 5 minutes on 2 CPU cores);
 3. scores it on held-out test windows next to the mean-pose, random-window and nearest-neighbour
    baselines and the oracle, and prints the table and the share of the baseline-to-oracle gap it closed;
@@ -28,7 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, help="training epochs (default: the quickstart config's)")
     parser.add_argument("--clips", type=int, default=4, help="held-out clips to render (default 4)")
     parser.add_argument(
-        "--minutes", type=float, default=6.0, help="minutes of speech per speaker in the corpus (default 6)"
+        "--minutes", type=float, default=15.0, help="minutes of speech per speaker in the corpus (default 15)"
     )
     parser.set_defaults(run=run)
 
