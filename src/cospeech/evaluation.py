@@ -26,14 +26,13 @@ import torch
 from torch import nn
 
 from cospeech.data.datamodule import PatsDataModule, WindowDataset
-from cospeech.data.normalize import Normalizer
-from cospeech.errors import CheckpointError, ConfigError, DataError
+from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
+from cospeech.inference.export import build_generator, read_checkpoint
 from cospeech.metrics import GestureMetricSuite
 from cospeech.models.baselines import MeanPoseBaseline, NearestNeighbourBaseline, RandomWindowBaseline
-from cospeech.models.registry import build_model
 from cospeech.training.autoencoder import load_autoencoder
-from cospeech.training.checkpoints import CHECKPOINT_KEY, load_checkpoint, resolve_checkpoint
+from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
 
 TABLE_METRICS = ("L1", "VelL1", "PCK", "FID", "W1_vel", "W1_acc", "diversity", "diversity_gt")
 ORACLE = "oracle"
@@ -101,25 +100,6 @@ class EvaluationResult:
         return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
-def load_generator(source: str | Path) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
-    """(generator in eval mode, cospeech metadata, datamodule hyper-parameters) of a training checkpoint."""
-    path = resolve_checkpoint(source)
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint.get(CHECKPOINT_KEY)
-    if meta is None:
-        raise CheckpointError(f"{path}: not a cospeech checkpoint (no '{CHECKPOINT_KEY}' metadata)")
-    generator = build_model(meta["generator"], **meta["generator_config"])
-    prefix = "generator."
-    weights = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    try:
-        generator.load_state_dict(weights, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit {meta['generator']} ({str(exc).splitlines()[0]})"
-        ) from None
-    return generator.eval(), meta, dict(checkpoint.get("datamodule_hyper_parameters") or {})
-
-
 def evaluate(
     checkpoint: str | Path,
     *,
@@ -135,8 +115,10 @@ def evaluate(
     """Score ``checkpoint`` (run directory or .ckpt) on ``split`` windows, per speaker. With
     ``fgd_extractor`` (a pose auto-encoder run) FGD is added, tagged with the extractor's name and hash."""
     started = time.perf_counter()
-    generator, meta, data_hparams = load_generator(checkpoint)
-    trained = list(meta["speakers"])
+    pretrained = read_checkpoint(checkpoint)  # the loader GestureGenerator uses: one path, one set of checks
+    generator = build_generator(pretrained)
+    data_hparams = dict(load_checkpoint(pretrained.source).get("datamodule_hyper_parameters") or {})
+    trained = list(pretrained.speakers)
     chosen = list(speakers) if speakers else trained
     unknown = [s for s in chosen if s not in trained]
     if unknown:
@@ -154,11 +136,11 @@ def evaluate(
     # all trained speakers, so style ids stay those the model was trained with
     datamodule = PatsDataModule(root, trained, batch_size=batch_size, cache_dir=cache_dir, **settings)
     datamodule.setup()
-    datamodule.use_normalizer(Normalizer.from_state_dict(meta["normalizer"]))
+    datamodule.use_normalizer(pretrained.normalizer)
     train, held_out = datamodule.datasets["train"], datamodule.datasets[split]
     normalizer = datamodule.normalizer
     result = EvaluationResult(str(resolve_checkpoint(checkpoint)), split, chosen, {})
-    models: dict[str, dict[str, nn.Module]] = {meta["generator"]: dict.fromkeys(chosen, generator)}
+    models: dict[str, dict[str, nn.Module]] = {pretrained.generator: dict.fromkeys(chosen, generator)}
     if baselines:
         for speaker in chosen:
             style = trained.index(speaker)
