@@ -92,7 +92,9 @@ class PatsCorpus:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DataError(f"{self.root}: PATS root directory not found")
+            raise DataError(
+                f"{self.root}: PATS root directory not found (make the built-in one: cospeech data synth)"
+            )
         table = self.root / INTERVALS_CSV
         if not table.is_file():
             raise DataError(f"{table}: interval table missing (not a PATS root?)")
