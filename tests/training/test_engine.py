@@ -67,7 +67,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_config, tmp_path):
     run_cli(["fit", *tiny_config, "--run.name", "straight"])
     run_cli(["fit", *tiny_config, "--run.name", "split", "--trainer.max_epochs", "1"])
     split_last = tmp_path / "runs" / "split" / "version_0" / "checkpoints" / "last.ckpt"
-    run_cli(["fit", *tiny_config, "--run.name", "split", "--ckpt_path", str(split_last)])
+    run_cli(["fit", *tiny_config, "--run.name", "elsewhere", "--ckpt_path", str(split_last)])
     straight = generator_state(tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt")
     resumed = generator_state(split_last)
     straight_ckpt = load_checkpoint(
@@ -78,7 +78,8 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_config, tmp_path):
         straight_ckpt["epoch"],
         straight_ckpt["global_step"],
     )
-    assert not (tmp_path / "runs" / "split" / "version_1").exists()  # resumed in place
+    assert not (tmp_path / "runs" / "split" / "version_1").exists()  # resumed in place, whatever run.name is
+    assert not (tmp_path / "runs" / "elsewhere").exists()
     for key, value in straight.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
 

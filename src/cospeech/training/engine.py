@@ -63,17 +63,22 @@ class CospeechCLI(LightningCLI):
         if hasattr(model_class, "check_config"):
             model_class.check_config(config["model"]["init_args"])
         run = config["run"]
+        resumed = _version_dir(config.get("ckpt_path"))
         if config["trainer"].get("logger") in (None, True):
+            # a resumed run continues in the directory its checkpoint lives in
+            location = {"save_dir": run.root, "name": run.name, "version": None}
+            if resumed is not None:
+                location = {
+                    "save_dir": str(resumed.parent.parent),
+                    "name": resumed.parent.name,
+                    "version": int(resumed.name.removeprefix("version_")),
+                }
             config["trainer"]["logger"] = {
                 "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
-                "init_args": {
-                    "save_dir": run.root,
-                    "name": run.name,
-                    "version": _version_of(config.get("ckpt_path")),
-                },
+                "init_args": location,
             }
-        if _version_dir(config.get("ckpt_path")) is not None:
-            self.save_config_kwargs["overwrite"] = True  # a resumed run continues in its own directory
+        if resumed is not None:
+            self.save_config_kwargs["overwrite"] = True
 
     def instantiate_trainer(self, **kwargs: Any):
         run = self.config[self.subcommand]["run"]
@@ -109,14 +114,10 @@ def _version_dir(ckpt_path: str | None) -> Path | None:
     if not ckpt_path:
         return None
     path = Path(ckpt_path).resolve()
-    if path.parent.name == "checkpoints" and path.parent.parent.name.startswith("version_"):
+    version = path.parent.parent.name
+    if path.parent.name == "checkpoints" and version.startswith("version_") and version[8:].isdigit():
         return path.parent.parent
     return None
-
-
-def _version_of(ckpt_path: str | None) -> int | None:
-    directory = _version_dir(ckpt_path)
-    return int(directory.name.removeprefix("version_")) if directory else None
 
 
 def resolve_config_argument(args: list[str]) -> list[str]:
