@@ -5,46 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from cospeech.cli.main import main
 from cospeech.errors import ConfigError
 from cospeech.evaluation import evaluate
 from cospeech.training.engine import run_cli
 
-TINY = {
-    "seed_everything": 1,
-    "model": {"class_path": "cospeech.training.module.GestureModule", "init_args": {"discriminator": None}},
-    "data": {"speakers": ["ava", "ben"], "batch_size": 4, "window_hop": 16},
-    "trainer": {
-        "max_epochs": 1,
-        "limit_train_batches": 2,
-        "limit_val_batches": 1,
-        "enable_progress_bar": False,
-    },
-}
-
 
 @pytest.fixture(scope="module")
-def tiny_run(synth_root, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("eval")
-    (tmp / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    run_cli(
-        [
-            "fit",
-            "--config",
-            str(tmp / "tiny.yaml"),
-            "--data.root",
-            str(synth_root),
-            "--data.cache_dir",
-            str(tmp / "cache"),
-            "--run.root",
-            str(tmp / "runs"),
-            "--run.name",
-            "tiny",
-        ]
-    )
-    return tmp / "runs" / "tiny" / "version_0"
+def tiny_run(train_tiny):
+    return train_tiny(discriminator=None)
 
 
 def test_scores_per_speaker_with_baselines_and_oracle(tiny_run):
