@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cospeech.data.inspect import corpus_table, format_table
-from cospeech.data.synth import synthesize_corpus
-
 DEFAULT_CORPUS = Path("cospeech_data/synth")
 
 EXAMPLES = """examples:
@@ -43,6 +40,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from cospeech.data.inspect import corpus_table, format_table  # heavy imports only when used
+    from cospeech.data.synth import synthesize_corpus
+
     summary = synthesize_corpus(
         args.out, speakers=args.speakers, minutes=args.minutes, seed=args.seed, overwrite=args.overwrite
     )
@@ -56,5 +56,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from cospeech.data.inspect import corpus_table, format_table
+
     print(format_table(corpus_table(args.root, args.speakers)))
     return 0
