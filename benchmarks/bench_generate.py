@@ -29,13 +29,13 @@ import json
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import soundfile
 import torch
+from timing import timed_runs
 
 from cospeech.audio import SAMPLE_RATE, load_audio
 from cospeech.data.normalize import Normalizer
@@ -52,12 +52,7 @@ SPEAKER = "bench"
 def _median_seconds(function: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median wall and process-CPU seconds (all threads) over ``repeats`` calls, after one warm-up call."""
     function()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
+    walls, cpus = timed_runs(function, repeats)
     return statistics.median(walls), statistics.median(cpus)
 
 

@@ -21,10 +21,10 @@ import json
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import timed_runs
 
 from cospeech.render import PoseCanvasLayout, write_video
 from cospeech.skeletons import FINGERS, PATS48
@@ -83,17 +83,6 @@ def synthetic_speech(seconds: float, seed: int) -> np.ndarray:
     return (0.2 * voice * envelope + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def _timed(function: object, repeats: int) -> tuple[list[float], list[float]]:
-    """Wall and process-CPU seconds (all threads) of each call of ``function``."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return walls, cpus
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=900, help="frames per clip (900 = 60 s at 15 fps)")
@@ -112,7 +101,7 @@ def main() -> None:
         for i in range(args.frames):
             layout.render([truth[i], model[i]], i / FPS)
 
-    walls, cpus = _timed(draw, args.repeats)
+    walls, cpus = timed_runs(draw, args.repeats)
     results.append(
         {"name": "draw only", "seconds": statistics.median(walls), "cpu_seconds": statistics.median(cpus)}
     )
@@ -124,7 +113,7 @@ def main() -> None:
             write_video(target, [("ground truth", truth), ("speech2gesture", model)], PATS48, fps=FPS,
                         audio=speech, sample_rate=SAMPLE_RATE, size=size, speaker="oliver")  # fmt: skip
 
-        walls, cpus = _timed(encode, args.repeats)
+        walls, cpus = timed_runs(encode, args.repeats)
         results.append(
             {
                 "name": "draw + encode + mux (with audio)",
