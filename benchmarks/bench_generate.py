@@ -25,6 +25,7 @@ prints one JSON line per measurement, then a Markdown table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -39,11 +40,13 @@ from timing import timed_runs
 
 from cospeech.audio import SAMPLE_RATE, load_audio
 from cospeech.data.normalize import Normalizer
+from cospeech.data.spec import DataSpec
 from cospeech.data.synth.speech import random_voice, render_speech, syllable_timeline
+from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.inference import GestureGenerator, pose_clock_features
-from cospeech.inference.export import FeatureSettings
 from cospeech.models import build_model
 from cospeech.skeletons import PATS48
+from cospeech.training.metadata import Component, RunMetadata
 
 REFERENCE_MS_PER_MINUTE = 50.0  # 1200× real time, reported by the reference for S2G
 SPEAKER = "bench"
@@ -65,15 +68,22 @@ def build_pipeline(speech: np.ndarray, *, window: int, overlap: int) -> GestureG
         std={"audio": torch.tensor(features.std(0))[None], "pose": torch.ones(1, pose_dim)},
     )
     torch.manual_seed(0)
-    return GestureGenerator(
-        build_model("speech2gesture"),
-        normalizer,
-        [SPEAKER],
-        FeatureSettings(),
-        window_frames=window,
-        overlap_frames=overlap,
-        name="speech2gesture",
+    generator = build_model("speech2gesture")
+    spec = DataSpec(
+        format="pats",
+        skeleton=PATS48.name,
+        pose_key="pose/normalize",
+        audio_key="audio/log_mel_400",
+        audio_dim=features.shape[1],
+        speakers=(SPEAKER,),
+        fps=POSE_FPS,
+        window_seconds=WINDOW_SECONDS,
+        audio_rate_mode="exact",
+        normalization="pooled",
     )
+    component = Component("speech2gesture", dataclasses.asdict(generator.config), "generator.")
+    metadata = RunMetadata(model=component, data=spec, normalizer=normalizer, recipe="benchmark")
+    return GestureGenerator(generator, metadata, window_frames=window, overlap_frames=overlap)
 
 
 def main() -> None:

@@ -27,8 +27,9 @@ from torch.utils.data import DataLoader
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.data.poses import velocity
 from cospeech.data.synth import synthesize_corpus
+from cospeech.models import build_model
+from cospeech.training.adversarial import AdversarialRecipe
 from cospeech.training.losses import generator_l1_gan, reconstruction_l1
-from cospeech.training.module import GestureModule
 
 BATCH = 32
 WARMUP = 3
@@ -61,19 +62,18 @@ def training_rate(steps: int, *, datamodule=None, loader=None) -> float:
         enable_model_summary=False,
         callbacks=[timer],
     )
-    trainer.fit(GestureModule(seed=0), train_dataloaders=loader, datamodule=datamodule)
+    trainer.fit(AdversarialRecipe(seed=0), train_dataloaders=loader, datamodule=datamodule)
     return BATCH / statistics.median(timer.iteration_times())
 
 
 def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> float:
     """Windows/s of bare generator steps (forward, L1 + adversarial, backward, Adam) on one batch."""
-    module = GestureModule(seed=0)
-    generator, discriminator = module.generator, module.discriminator
+    generator, discriminator = build_model("speech2gesture"), build_model("motion_discriminator")
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
     times = []
     for step in range(steps + WARMUP):
         start = time.perf_counter()
-        pred = generator(batch["audio"], batch["style"])
+        pred = generator(batch["audio"]).poses
         loss = reconstruction_l1(pred, batch["pose"]) + generator_l1_gan(discriminator(velocity(pred)))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

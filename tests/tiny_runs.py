@@ -16,7 +16,7 @@ def tiny_config(**model_init_args: Any) -> dict[str, Any]:
         "seed_everything": 1,
         "run": {"name": "tiny"},
         "model": {
-            "class_path": "cospeech.training.module.GestureModule",
+            "class_path": "cospeech.training.adversarial.AdversarialRecipe",
             "init_args": {
                 "generator": "speech2gesture",
                 "discriminator": "motion_discriminator",

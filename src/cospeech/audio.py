@@ -35,6 +35,23 @@ MEL512_BINS = 128
 MEL512_FLOOR = 1e-10
 
 
+LOG_MEL_400_RECIPE: dict[str, object] = {
+    "sample_rate": SAMPLE_RATE,
+    "n_fft": MEL400_N_FFT,
+    "win_length": MEL400_WIN,
+    "hop_length": MEL400_HOP,
+    "n_mels": MEL400_BINS,
+    "fmin": MEL400_FMIN,
+    "fmax": MEL400_FMAX,
+    "floor": MEL400_FLOOR,
+    "power": 1.0,
+    "center": False,
+    "mel_scale": "slaney",
+    "log": "natural",
+}
+"""The ``log_mel_400`` recipe as data, recorded in every export so a changed recipe is caught at load time."""
+
+
 def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sr`` Hz.
 

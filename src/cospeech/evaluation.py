@@ -2,9 +2,9 @@
 
 Every number gets context: with ``baselines=True`` the same held-out windows are scored for
 
-* ``mean_pose``: each speaker's mean training pose on every frame;
-* ``random_window``: a random training window of the speaker (seeded);
-* ``nearest_neighbour``: the pose of the speaker's training window with the nearest audio;
+* every registered baseline (``cospeech models list``): ``mean_pose``, each speaker's mean training pose
+  on every frame; ``nearest_neighbour``, the pose of the speaker's training window with the nearest
+  audio; ``random_window``, a random training window of the speaker (seeded);
 * ``oracle`` (built-in corpus only): the noise-free gesture the corpus generator intended.
 
 Baselines are fitted per speaker on that speaker's training windows, in the same normalised space the
@@ -23,20 +23,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from cospeech.data.datamodule import PatsDataModule, WindowDataset
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
-from cospeech.inference.export import build_generator, read_checkpoint
+from cospeech.inference.export import read_checkpoint
 from cospeech.metrics import GestureMetricSuite
-from cospeech.models.baselines import MeanPoseBaseline, NearestNeighbourBaseline, RandomWindowBaseline
+from cospeech.models import Generator, list_models, model_entry, run_generator
 from cospeech.training.autoencoder import load_autoencoder
-from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
 
 TABLE_METRICS = ("L1", "VelL1", "PCK", "FID", "W1_vel", "W1_acc", "diversity", "diversity_gt")
 ORACLE = "oracle"
-BASELINES = ("mean_pose", "random_window", "nearest_neighbour")
 
 
 @dataclass
@@ -116,9 +113,10 @@ def evaluate(
     ``fgd_extractor`` (a pose auto-encoder run) FGD is added, tagged with the extractor's name and hash."""
     started = time.perf_counter()
     pretrained = read_checkpoint(checkpoint)  # the loader GestureGenerator uses: one path, one set of checks
-    generator = build_generator(pretrained)
-    data_hparams = dict(load_checkpoint(pretrained.source).get("datamodule_hyper_parameters") or {})
-    trained = list(pretrained.speakers)
+    generator = pretrained.build_generator()
+    spec = pretrained.metadata.data
+    data_hparams = pretrained.datamodule_hparams
+    trained = list(spec.speakers)
     chosen = list(speakers) if speakers else trained
     unknown = [s for s in chosen if s not in trained]
     if unknown:
@@ -128,34 +126,33 @@ def evaluate(
     root = str(data_root or data_hparams.get("root") or "")
     if not root:
         raise ConfigError("the checkpoint does not record its data root; pass --data")
-    settings = {
-        k: data_hparams[k]
-        for k in ("pose_key", "audio_key", "window_seconds", "audio_rate_mode")
-        if k in data_hparams
-    }
     # all trained speakers, so style ids stay those the model was trained with
-    datamodule = PatsDataModule(root, trained, batch_size=batch_size, cache_dir=cache_dir, **settings)
+    datamodule = PatsDataModule(
+        root,
+        trained,
+        pose_key=spec.pose_key,
+        audio_key=spec.audio_key,
+        window_seconds=spec.window_seconds,
+        audio_rate_mode=spec.audio_rate_mode,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+    )
     datamodule.setup()
-    datamodule.use_normalizer(pretrained.normalizer)
+    datamodule.use_normalizer(pretrained.metadata.normalizer)
     train, held_out = datamodule.datasets["train"], datamodule.datasets[split]
     normalizer = datamodule.normalizer
-    result = EvaluationResult(str(resolve_checkpoint(checkpoint)), split, chosen, {})
-    models: dict[str, dict[str, nn.Module]] = {pretrained.generator: dict.fromkeys(chosen, generator)}
+    result = EvaluationResult(str(pretrained.source), split, chosen, {})
+    models: dict[str, dict[str, Generator]] = {
+        pretrained.metadata.model.name: dict.fromkeys(chosen, generator)
+    }
     if baselines:
         for speaker in chosen:
-            style = trained.index(speaker)
-            train_windows = _speaker_windows(train, style)
-            fitted = {
-                "mean_pose": MeanPoseBaseline.fit(train_windows["pose"], train_windows["audio"]),
-                "random_window": RandomWindowBaseline.fit(
+            train_windows = _speaker_windows(train, trained.index(speaker))
+            for name in list_models("baseline"):
+                fit = model_entry(name).builder.fit
+                models.setdefault(name, {})[speaker] = fit(
                     train_windows["pose"], train_windows["audio"], seed=seed
-                ),
-                "nearest_neighbour": NearestNeighbourBaseline.fit(
-                    train_windows["pose"], train_windows["audio"]
-                ),
-            }
-            for name, model in fitted.items():
-                models.setdefault(name, {})[speaker] = model.eval()
+                ).eval()
     with_oracle = baselines and "oracle" in held_out.keys
     for name in [*models, *([ORACLE] if with_oracle else [])]:
         result.scores[name] = {}
@@ -181,9 +178,11 @@ def evaluate(
         for name, per_speaker in models.items():
             suite = new_suite(style)
             with torch.no_grad():
+                rng = torch.Generator().manual_seed(seed)
                 for start in range(0, len(style_ids), batch_size):
                     rows = slice(start, start + batch_size)
-                    pred = per_speaker[speaker](windows["audio"][rows], style_ids[rows])
+                    available = {"audio": windows["audio"][rows], "style": style_ids[rows]}
+                    pred = run_generator(per_speaker[speaker], available, training=False, rng=rng).poses
                     suite.update(pred, windows["pose"][rows])
             result.scores[name][speaker] = _picked(suite.compute(), metrics)
         if with_oracle:

@@ -38,7 +38,7 @@ def test_export_then_generate_from_the_export(tiny_run, tmp_path, capsys):
     model = tmp_path / "models" / "s2g"
     assert main(["export", str(tiny_run), "-o", str(model)]) == 0
     assert f"wrote {model}: speech2gesture, speakers ava, ben" in capsys.readouterr().out
-    assert json.loads((model / "config.json").read_text())["speakers"] == ["ava", "ben"]
+    assert json.loads((model / "config.json").read_text())["metadata"]["data"]["speakers"] == ["ava", "ben"]
     speech = tmp_path / "talk.wav"
     soundfile.write(speech, synthetic_speech(2.0, seed=9), SAMPLE_RATE, subtype="FLOAT")
     out = tmp_path / "x"

@@ -26,17 +26,20 @@ def exported(tiny_run, tmp_path_factory):
 def test_export_holds_generator_weights_and_a_readable_config(exported):
     assert sorted(p.name for p in exported.iterdir()) == ["config.json", "model.safetensors"]
     config = json.loads((exported / "config.json").read_text())
-    assert config["format"] == "cospeech-gesture-generator" and config["format_version"] == 1
-    assert config["cospeech_version"] == __version__
-    assert config["generator"] == "speech2gesture" and config["generator_config"]["pose_dim"] == 96
-    assert config["skeleton"] == "pats48" and tuple(config["joint_names"]) == PATS48.joint_names
-    assert config["speakers"] == ["ava", "ben"]
-    assert np.array(config["normalizer"]["pose.mean"]).shape == (2, 96)
-    assert np.array(config["normalizer"]["audio.std"]).shape == (2, 64)
-    features = config["features"]
-    assert features["audio_key"] == "audio/log_mel_400" and features["fps"] == 15
-    assert features["sample_rate"] == 16_000 and features["window_seconds"] == 4.3
-    assert features["mel"]["n_mels"] == 64 and features["mel"]["hop_length"] == 160
+    assert config["format"] == "cospeech-gesture-generator" and config["format_version"] == 2
+    assert config["exported_with"] == __version__
+    meta = config["metadata"]
+    assert meta["cospeech_version"] == __version__ and meta["schema"] == 2
+    assert meta["model"]["name"] == "speech2gesture" and meta["model"]["config"]["pose_dim"] == 96
+    assert meta["model"]["prefix"] == "" and meta["components"] == {}  # only the generator is exported
+    assert meta["data"]["skeleton"] == "pats48" and tuple(config["joint_names"]) == PATS48.joint_names
+    assert meta["data"]["speakers"] == ["ava", "ben"]
+    assert np.array(meta["normalizer"]["pose.mean"]).shape == (2, 96)
+    assert np.array(meta["normalizer"]["audio.std"]).shape == (2, 64)
+    assert meta["data"]["audio_key"] == "audio/log_mel_400" and meta["data"]["fps"] == 15
+    assert meta["data"]["window_seconds"] == 4.3 and meta["representation"] == "z_flat"
+    recipe = config["feature_recipe"]
+    assert recipe["sample_rate"] == 16_000 and recipe["n_mels"] == 64 and recipe["hop_length"] == 160
     with safe_open(str(exported / "model.safetensors"), framework="pt") as weights:
         names = list(weights.keys())
     assert names and not any(n.startswith(("generator.", "discriminator")) for n in names)
@@ -48,7 +51,7 @@ def test_exported_model_generates_exactly_what_the_checkpoint_does(tiny_run, exp
     from_run = GestureGenerator.from_pretrained(tiny_run).generate(
         speech, sample_rate=SAMPLE_RATE, speaker="ben"
     )
-    original = read_checkpoint(tiny_run).normalizer.state_dict()
+    original = read_checkpoint(tiny_run).metadata.normalizer.state_dict()
 
     def no_pickles(*args, **kwargs):
         raise AssertionError("an exported model must load without torch.load / pickle")
@@ -59,7 +62,7 @@ def test_exported_model_generates_exactly_what_the_checkpoint_does(tiny_run, exp
     )
     np.testing.assert_array_equal(from_export.poses, from_run.poses)
     assert from_export.speaker == "ben" and from_export.joint_names == from_run.joint_names
-    for key, value in load_exported(exported).normalizer.state_dict().items():
+    for key, value in load_exported(exported).metadata.normalizer.state_dict().items():
         assert torch.equal(value, original[key]), key
 
 
@@ -80,10 +83,18 @@ def test_export_replaces_an_earlier_export_but_not_other_directories(tiny_run, t
     ("change", "message"),
     [
         (lambda c: c.update(format_version=99), "format_version 99 is not supported"),
-        (lambda c: c["features"]["mel"].update(n_mels=80), "log-mel recipe"),
+        (lambda c: c["feature_recipe"].update(n_mels=80), "log-mel recipe"),
         (lambda c: c.update(format="something-else"), "not a cospeech exported model"),
-        (lambda c: c["generator_config"].update(channels=128), "weights do not fit speech2gesture"),
-        (lambda c: c["normalizer"].update({"pose.mean": [[0.0] * 96]}), "normaliser pose statistics"),
+        (
+            lambda c: c["metadata"]["model"]["config"].update(channels=128),
+            "weights do not fit speech2gesture",
+        ),
+        (
+            lambda c: c["metadata"]["normalizer"].update({"pose.mean": [[0.0] * 96]}),
+            "normaliser pose statistics",
+        ),
+        (lambda c: c["metadata"].update(schema=1), "run metadata schema 1"),
+        (lambda c: c["metadata"]["data"].pop("speakers"), "missing keys \\['speakers'\\]"),
     ],
 )
 def test_tampered_exports_are_refused_with_the_file_named(tiny_run, tmp_path, change, message):

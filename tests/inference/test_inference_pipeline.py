@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from cospeech.data.windows import align_to_pose_clock, audio_clock
 from cospeech.errors import AudioError, CheckpointError, ConfigError
 from cospeech.inference import GestureGenerator, Word, pose_clock_features
 from cospeech.inference.pipeline import window_starts
+from cospeech.models import STANDARD_INPUTS, Generator, GeneratorOutput
 from cospeech.skeletons import PATS48
 
 
@@ -84,20 +86,20 @@ def test_cross_fading_leaves_no_seam_at_window_boundaries(tiny_run, pipe, speech
     assert _seam_ratio(faded, overlap=pipe.overlap_frames) < 2.0
 
 
-class _Echo(nn.Module):
+class _Echo(Generator):
     """Outputs audio feature 0 on every pose channel: shows which input frame each output frame came from."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gain = nn.Parameter(torch.ones(()))
 
-    def forward(self, audio: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return audio[..., :1].expand(*audio.shape[:2], 2 * PATS48.num_joints) * self.gain
+    def forward(self, audio: torch.Tensor) -> GeneratorOutput:
+        return GeneratorOutput(audio[..., :1].expand(*audio.shape[:2], 2 * PATS48.num_joints) * self.gain)
 
 
 @pytest.mark.parametrize("frames", [1, 40, 64, 65, 112, 113, 1000])
 def test_windows_cover_every_frame_once_with_weights_summing_to_one(pipe, frames):
-    echo = GestureGenerator(_Echo(), pipe.normalizer, pipe.speakers, pipe.features, batch_size=3)
+    echo = GestureGenerator(_Echo(), pipe.metadata, batch_size=3)
     index = np.repeat(np.arange(frames, dtype=np.float32)[:, None], 64, axis=1)
     out = echo.generate_features(index, speaker="ava")
     np.testing.assert_allclose(out, np.repeat(index[:, :1], 96, axis=1), rtol=1e-6)
@@ -158,7 +160,7 @@ def test_bad_audio_is_a_clear_error(pipe, tmp_path):
 
 def test_mismatched_checkpoints_are_one_line_errors_naming_the_file(tiny_run, tmp_path):
     checkpoint = torch.load(tiny_run / "checkpoints" / "best.ckpt", weights_only=True)
-    checkpoint["cospeech"]["generator_config"]["pose_dim"] = 90
+    checkpoint["cospeech"]["model"]["config"]["pose_dim"] = 90
     wrong_shape = tmp_path / "wrong_shape.ckpt"
     torch.save(checkpoint, wrong_shape)
     random_bytes = tmp_path / "random.ckpt"
@@ -177,20 +179,22 @@ def test_mismatched_checkpoints_are_one_line_errors_naming_the_file(tiny_run, tm
         assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
 
 
-class _WordCounter(nn.Module):
+class _WordCounter(Generator):
     """A stand-in text model: outputs, per window, how many words it was given."""
 
-    uses_text = True
+    inputs: ClassVar = {"audio": STANDARD_INPUTS["audio"], "words": STANDARD_INPUTS["words"]}
 
     def __init__(self) -> None:
         super().__init__()
         self.gain = nn.Parameter(torch.ones(()))
         self.seen: list[list[Word]] = []
 
-    def forward(self, audio: torch.Tensor, style: torch.Tensor, words: list[list[Word]]) -> torch.Tensor:
+    def forward(self, audio: torch.Tensor, words: list[list[Word]]) -> GeneratorOutput:
         self.seen.extend(words)
         counts = torch.tensor([float(len(w)) for w in words])
-        return counts[:, None, None].expand(*audio.shape[:2], 2 * PATS48.num_joints) * self.gain
+        return GeneratorOutput(
+            counts[:, None, None].expand(*audio.shape[:2], 2 * PATS48.num_joints) * self.gain
+        )
 
 
 def test_transcripts_reach_text_models_and_are_ignored_with_a_warning_otherwise(pipe):
@@ -199,7 +203,7 @@ def test_transcripts_reach_text_models_and_are_ignored_with_a_warning_otherwise(
     with pytest.warns(UserWarning, match="speech2gesture does not use text; the transcript is ignored"):
         pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ava", transcript=words)
     model = _WordCounter()
-    reader = GestureGenerator(model, pipe.normalizer, pipe.speakers, pipe.features)
+    reader = GestureGenerator(model, pipe.metadata)
     reader.generate(speech, sample_rate=SAMPLE_RATE, speaker="ava", transcript=words)
     # 90 frames → windows at 0 and 48 (3.2 s … 7.47 s); times are relative to each window's start
     assert model.seen == [
@@ -210,6 +214,6 @@ def test_transcripts_reach_text_models_and_are_ignored_with_a_warning_otherwise(
 
 def test_settings_are_validated(pipe):
     with pytest.raises(ConfigError, match="overlap_frames=40 must be in"):
-        GestureGenerator(pipe.generator, pipe.normalizer, pipe.speakers, pipe.features, overlap_frames=40)
+        GestureGenerator(pipe.generator, pipe.metadata, overlap_frames=40)
     with pytest.raises(ConfigError, match="batch_size=0"):
-        GestureGenerator(pipe.generator, pipe.normalizer, pipe.speakers, pipe.features, batch_size=0)
+        GestureGenerator(pipe.generator, pipe.metadata, batch_size=0)

@@ -8,9 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from cospeech.audio import MEL400_BINS
 from cospeech.errors import ConfigError
-from cospeech.models import build_model, list_models, model_config, model_entry, register_model
+from cospeech.models import (
+    Generator,
+    build_model,
+    list_models,
+    model_config,
+    model_entry,
+    register_model,
+    run_generator,
+)
 from cospeech.models.speech2gesture import Speech2GestureConfig
 
 BATCH, FRAMES = 2, 64
@@ -20,9 +27,8 @@ def _run(model: nn.Module, kind: str) -> torch.Tensor:
     """Feed ``model`` a seeded tiny batch of what its kind consumes; return its main output."""
     g = torch.Generator().manual_seed(0)
     config = model.config
-    if kind in ("generator", "baseline"):
-        audio = torch.randn(BATCH, FRAMES, MEL400_BINS, generator=g)
-        return model(audio, torch.zeros(BATCH, dtype=torch.long))
+    if kind in ("generator", "baseline"):  # the contract: the model's own example inputs, in a training step
+        return run_generator(model, model.example_inputs(BATCH, FRAMES), training=True).poses
     if kind == "discriminator":
         return model(torch.randn(BATCH, FRAMES, config.pose_dim, generator=g))
     return model(torch.randn(BATCH, config.window, config.pose_dim, generator=g)).reconstruction
@@ -70,10 +76,20 @@ def test_duplicate_name_fails() -> None:
     with pytest.raises(ConfigError, match="registered twice"):
 
         @register_model("speech2gesture", config=Speech2GestureConfig)
-        class Impostor(nn.Module):
+        class Impostor(Generator):
             pass
 
     assert model_entry("speech2gesture").builder.__name__ == "Speech2GestureGenerator"
+
+
+def test_a_generator_must_follow_the_contract() -> None:
+    with pytest.raises(TypeError, match="must subclass cospeech.models.Generator"):
+
+        @register_model("bare_module", config=Speech2GestureConfig)
+        class Bare(nn.Module):
+            pass
+
+    assert "bare_module" not in list_models()
 
 
 def test_config_must_be_a_dataclass() -> None:

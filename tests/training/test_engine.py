@@ -12,9 +12,10 @@ from torch.utils.data import DataLoader
 
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.errors import CheckpointError, ConfigError
+from cospeech.training.adversarial import AdversarialRecipe
 from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
 from cospeech.training.engine import run_cli
-from cospeech.training.module import GestureModule
+from cospeech.training.metadata import read_run
 
 
 def generator_state(source) -> dict[str, torch.Tensor]:
@@ -26,13 +27,14 @@ def test_a_few_steps_change_weights_and_lower_the_loss_on_a_fixed_batch(synth_ro
     dm = PatsDataModule(str(synth_root), ["ava"], batch_size=8, cache_dir=str(tmp_path))
     dm.setup()
     batch = next(iter(dm.train_dataloader()))
-    module = GestureModule(discriminator=None, lr=1e-3)
+    module = AdversarialRecipe(discriminator=None, lr=1e-3)
+    module.build(dm.spec, dm.normalizer)
     before = {k: v.clone() for k, v in module.generator.state_dict().items()}
 
     def l1() -> float:  # batch statistics: running BN statistics lag behind after a dozen steps
         module.generator.train()
         with torch.no_grad():
-            return (module.generator(batch["audio"], batch["style"]) - batch["pose"]).abs().mean().item()
+            return (module(batch).poses - batch["pose"]).abs().mean().item()
 
     start = l1()
     trainer = L.Trainer(max_epochs=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -58,9 +60,12 @@ def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_pat
     events.Reload()
     assert "dev/real_top_generated_bottom" in events.Tags()["images"]
     assert "train/l1" in events.Tags()["scalars"] and "dev/PCK" in events.Tags()["scalars"]
-    meta = load_checkpoint(run)["cospeech"]
-    assert meta["generator"] == "speech2gesture" and meta["speakers"] == ["ava", "ben"]
-    assert meta["normalizer"]["pose.mean"].shape == (2, 96)
+    meta = read_run(run).metadata
+    assert meta.model.name == "speech2gesture" and meta.speakers == ("ava", "ben")
+    assert meta.model.config["pose_dim"] == 96  # from the data: pats48
+    assert meta.components["discriminator"].prefix == "discriminator."
+    assert meta.recipe == "cospeech.training.adversarial.AdversarialRecipe"
+    assert meta.normalizer.mean["pose"].shape == (2, 96)
 
 
 def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_config, tmp_path):
@@ -101,7 +106,7 @@ def test_pretrain_from_loads_weights_only(tiny_config, tmp_path):
 def test_pretrain_from_a_mismatched_model_is_a_clear_error(tiny_config, tmp_path):
     run_cli(["fit", *tiny_config, "--run.name", "source", "--trainer.max_epochs", "1"])
     source = tmp_path / "runs" / "source" / "version_0"
-    with pytest.raises(CheckpointError, match="weights do not match"):
+    with pytest.raises(CheckpointError, match="weights do not fit this model"):
         run_cli(["fit", *tiny_config, "--run.name", "bad", "--model.init_args.discriminator", "null",
                  "--model.init_args.init_from", str(source)])  # fmt: skip
     with pytest.raises(CheckpointError, match="no such checkpoint"):
@@ -127,10 +132,10 @@ def test_bad_configs_are_rejected_with_the_key_named(tiny_config, capsys):
 
 
 def test_coin_flips_depend_only_on_seed_and_step():
-    a, b = GestureModule(seed=3), GestureModule(seed=3)
+    a, b = AdversarialRecipe(seed=3), AdversarialRecipe(seed=3)
     flips = [a.discriminator_turn(s) for s in range(200)]
     assert flips == [b.discriminator_turn(s) for s in range(200)]
     assert 0.35 < sum(flips) / len(flips) < 0.65
-    alternate = GestureModule(adversarial_schedule="alternate", dg_iter_ratio=2)
+    alternate = AdversarialRecipe(adversarial_schedule="alternate", dg_iter_ratio=2)
     assert [alternate.discriminator_turn(s) for s in range(6)] == [True, True, False, True, True, False]
-    assert not GestureModule(discriminator=None).discriminator_turn(0)
+    assert not AdversarialRecipe(discriminator=None).discriminator_turn(0)

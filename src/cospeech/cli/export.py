@@ -33,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out = export_model(args.run_or_ckpt, args.out)
     exported = load_exported(out)
-    print(f"wrote {out}: {exported.generator}, speakers {', '.join(exported.speakers)}")
+    print(f"wrote {out}: {exported.metadata.model.name}, speakers {', '.join(exported.metadata.speakers)}")
     return 0

@@ -25,7 +25,8 @@ from cospeech.data.cache import SplitCache, load_split
 from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
 from cospeech.data.pats import SPLITS, PatsCorpus
-from cospeech.data.windows import AudioRateMode, WindowSpec
+from cospeech.data.spec import DataSpec
+from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
 
 ORACLE_KEY = "oracle/normalize"
@@ -100,6 +101,14 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([item]).items()}
+
+    def interval_count(self) -> int:
+        """Number of distinct intervals the windows of this set come from."""
+        count = 0
+        for s, cache in enumerate(self.caches):
+            mine = self.windows[(self.windows >= self.offsets[s]) & (self.windows < self.offsets[s + 1])]
+            count += len(np.unique(cache.window_interval[mine - self.offsets[s]]))
+        return count
 
     def window_info(self, index: int) -> tuple[int, str, int]:
         """(style id, interval id, first pose frame) of global window ``index`` (for renders)."""
@@ -218,6 +227,28 @@ class PatsDataModule(L.LightningDataModule):
             self.datasets[split] = WindowDataset(caches, keys, self.normalizer)
         if len(train_set) == 0:
             raise DataError(f"{self.root}: no training windows for speakers {list(sequence)}")
+
+    @property
+    def spec(self) -> DataSpec:
+        """What the models are fed (after ``setup``): widths, speakers, window, feature settings."""
+        if "train" not in self.datasets:
+            raise ConfigError("the data spec exists only after setup() has read the corpus")
+        hp = self.hparams
+        train = self.datasets["train"]
+        return DataSpec(
+            format="pats",
+            skeleton="pats48",
+            pose_key=hp.pose_key,
+            audio_key=hp.audio_key,
+            audio_dim=int(train.caches[0].arrays[hp.audio_key].shape[1]),
+            speakers=self.speakers,
+            fps=POSE_FPS,
+            window_seconds=hp.window_seconds,
+            audio_rate_mode=hp.audio_rate_mode,
+            normalization=hp.normalization,
+            train_windows=len(train),
+            train_intervals=train.interval_count(),
+        )
 
     def use_normalizer(self, normalizer: Normalizer) -> None:
         """Normalise every split with ``normalizer`` (a trained model's own statistics) instead of the

@@ -7,9 +7,7 @@
 """
 
 from cospeech.inference.export import (
-    FeatureSettings,
-    PretrainedGenerator,
-    build_generator,
+    Pretrained,
     export_model,
     load_exported,
     load_pretrained,
@@ -34,12 +32,10 @@ from cospeech.inference.pipeline import (
 
 __all__ = [
     "FORMATS",
-    "FeatureSettings",
     "GeneratedGestures",
     "GestureGenerator",
-    "PretrainedGenerator",
+    "Pretrained",
     "Word",
-    "build_generator",
     "export_model",
     "load_exported",
     "load_pretrained",

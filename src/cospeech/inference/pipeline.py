@@ -17,10 +17,12 @@ feature settings) and never trains. ``generate`` runs, for a waveform of n sampl
 The reference demo (Speech Drives Templates) instead feeds one whole clip and crops anything longer than
 24 s at random; here every second of the input gets poses.
 
-Text: ``load_transcript`` reads word timings (JSON or Praat TextGrid). A generator that declares
-``uses_text = True`` receives, per window, the words overlapping it (times relative to the window start)
-as ``generator(audio, style, words=…)``. **No registered generator uses text yet**: speech2gesture is
-audio-only, so a transcript given to it is ignored with a warning.
+Inputs follow the generator contract (``cospeech.models.interface``): each window batch offers ``audio``,
+``style`` and, with a transcript, ``words`` (per window, the words overlapping it, times relative to the
+window start); the generator takes what it declares. Inputs it declares as ``sampled`` (a template vector,
+say) are drawn **once per utterance** before windowing, from ``seed``, so every window of one speech shares
+them. ``load_transcript`` reads word timings (JSON or Praat TextGrid). **No registered generator uses text
+yet**: a transcript given to one that does not declare ``words`` is ignored with a warning.
 """
 
 from __future__ import annotations
@@ -39,15 +41,14 @@ from typing import NamedTuple
 import numpy as np
 import soxr
 import torch
-from torch import nn
 
 from cospeech.audio import MEL400_BINS, MEL400_HOP, MEL400_N_FFT, SAMPLE_RATE, load_audio, log_mel_400
-from cospeech.data.normalize import Normalizer
-from cospeech.data.poses import flat_to_joints
 from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock
 from cospeech.errors import AudioError, ConfigError, DataError
-from cospeech.inference.export import AUDIO_KEY, FeatureSettings, build_generator, load_pretrained
-from cospeech.skeletons import Skeleton, get_skeleton
+from cospeech.inference.export import AUDIO_KEY, load_pretrained
+from cospeech.models.interface import Generator, run_generator
+from cospeech.skeletons import Skeleton
+from cospeech.training.metadata import RunMetadata
 
 DEFAULT_OVERLAP = 16
 """Pose frames two neighbouring windows share and cross-fade over (1.07 s)."""
@@ -106,31 +107,25 @@ class GestureGenerator:
 
     Parameters
     ----------
-    generator : a registered generator, ``(B, T, F), (B,) → (B, T, 2J)``; put in eval mode here.
-    normalizer : per-speaker ``audio`` (S, F) and ``pose`` (S, 2J) statistics.
-    speakers : the S speaker names; position = style id.
-    features : how the training inputs were made.
+    generator : a registered generator (``cospeech.models.Generator``); put in eval mode here.
+    metadata : the run's metadata: speakers, normaliser, data spec (how the training inputs were made).
     window_frames : frames per window; default the training window (64), the length the model was fitted
         on. Fully convolutional generators (speech2gesture) accept longer windows (e.g. 256), which is faster
         but shows the model contexts it never saw in training.
     overlap_frames : frames shared and cross-faded by neighbouring windows, ``0 ≤ overlap ≤ window / 2``.
     batch_size : windows per forward pass.
-    name : the generator's registered name, for messages.
     """
 
     def __init__(
         self,
-        generator: nn.Module,
-        normalizer: Normalizer,
-        speakers: Sequence[str],
-        features: FeatureSettings,
+        generator: Generator,
+        metadata: RunMetadata,
         *,
         window_frames: int | None = None,
         overlap_frames: int = DEFAULT_OVERLAP,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        name: str = "generator",
     ) -> None:
-        window = features.window_frames if window_frames is None else window_frames
+        window = metadata.data.window_frames if window_frames is None else window_frames
         problems = []
         if window < 1:
             problems.append(f"window_frames={window} must be ≥ 1")
@@ -141,14 +136,14 @@ class GestureGenerator:
         if problems:
             raise ConfigError("invalid GestureGenerator settings: " + "; ".join(problems))
         self.generator = generator.eval()
-        self.normalizer = normalizer
-        self._speakers = tuple(speakers)
-        self.features = features
+        self.metadata = metadata
+        self.normalizer = metadata.normalizer
+        self.representation = metadata.pose_representation()
         self.window_frames = window
         self.overlap_frames = overlap_frames
         self.batch_size = batch_size
-        self.name = name
-        self.skeleton: Skeleton = get_skeleton(features.skeleton)
+        self.name = metadata.model.name
+        self.skeleton: Skeleton = self.representation.skeleton
 
     @classmethod
     def from_pretrained(
@@ -169,26 +164,23 @@ class GestureGenerator:
         """
         pretrained = load_pretrained(source)
         return cls(
-            build_generator(pretrained),
-            pretrained.normalizer,
-            pretrained.speakers,
-            pretrained.features,
+            pretrained.build_generator(),
+            pretrained.metadata,
             window_frames=window_frames,
             overlap_frames=overlap_frames,
             batch_size=batch_size,
-            name=pretrained.generator,
         )
 
     def __repr__(self) -> str:
         return (
-            f"GestureGenerator({self.name}, speakers={list(self._speakers)}, device={self.device}, "
+            f"GestureGenerator({self.name}, speakers={list(self.speakers)}, device={self.device}, "
             f"window={self.window_frames}, overlap={self.overlap_frames})"
         )
 
     @property
     def speakers(self) -> tuple[str, ...]:
         """Speaker names the model can imitate (style order)."""
-        return self._speakers
+        return self.metadata.speakers
 
     @property
     def device(self) -> torch.device:
@@ -196,8 +188,8 @@ class GestureGenerator:
 
     @property
     def uses_text(self) -> bool:
-        """Whether the generator consumes word timings (none of the registered ones does yet)."""
-        return bool(getattr(self.generator, "uses_text", False))
+        """Whether the generator declares the ``words`` input (none of the registered ones does yet)."""
+        return "words" in self.generator.inputs
 
     def to(self, device: str | torch.device) -> GestureGenerator:
         """Move the generator to ``device``; features and cross-fading stay on the CPU. Returns ``self``."""
@@ -207,10 +199,10 @@ class GestureGenerator:
     def style_of(self, speaker: str) -> int:
         """Style id of ``speaker``; an unknown name raises ``ConfigError`` listing the known ones."""
         try:
-            return self._speakers.index(speaker)
+            return self.speakers.index(speaker)
         except ValueError:
             raise ConfigError(
-                f"unknown speaker {speaker!r}; this model knows: {', '.join(self._speakers)}"
+                f"unknown speaker {speaker!r}; this model knows: {', '.join(self.speakers)}"
             ) from None
 
     def generate(
@@ -229,8 +221,8 @@ class GestureGenerator:
         audio : a file (any format ``load_audio`` reads) or a waveform ``(n,)`` or ``(n, channels)``.
         sample_rate : int > 0, rate of an ``audio`` array in Hz (required for arrays, not for files).
         speaker : whose style to imitate (see ``speakers``).
-        seed : seeds the generator's random draws (in a forked RNG, so global state is untouched);
-            speech2gesture is deterministic, so it changes nothing there.
+        seed : seeds the generator's random draws, sampled inputs included (in a forked RNG, so global
+            state is untouched); speech2gesture is deterministic, so it changes nothing there.
         transcript : word timings (a JSON/TextGrid path or ``Word``s), passed to generators that use text.
 
         Returns
@@ -248,10 +240,10 @@ class GestureGenerator:
         raw = pose_clock_features(waveform)  # (T, F)
         z_audio = self.normalizer.normalize("audio", raw[None], np.array([style]))[0]
         z_poses = self.generate_features(z_audio, speaker=speaker, seed=seed, words=words)
-        pixels = self.normalizer.denormalize("pose", z_poses[None], np.array([style]))[0]
+        pixels = self.representation.to_pixels(z_poses[None], style)[0]
         return GeneratedGestures(
-            poses=np.ascontiguousarray(flat_to_joints(pixels), dtype=np.float32),
-            fps=self.features.fps,
+            poses=np.ascontiguousarray(pixels, dtype=np.float32),
+            fps=self.metadata.data.fps,
             skeleton=self.skeleton.name,
             joint_names=self.skeleton.joint_names,
             speaker=speaker,
@@ -270,8 +262,9 @@ class GestureGenerator:
         """The model part of ``generate``: z-normalised audio ``(T, F)`` on the pose clock → z-normalised
         poses ``(T, 2J)``, windowed, batched and cross-faded."""
         audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 2 or audio.shape[1] != MEL400_BINS or len(audio) < 1:
-            raise ConfigError(f"audio features of shape {audio.shape}; expected (T ≥ 1, {MEL400_BINS})")
+        F = self.metadata.data.audio_dim
+        if audio.ndim != 2 or audio.shape[1] != F or len(audio) < 1:
+            raise ConfigError(f"audio features of shape {audio.shape}; expected (T ≥ 1, {F})")
         T = len(audio)
         style = self.style_of(speaker)
         if words is not None and not self.uses_text:
@@ -285,16 +278,20 @@ class GestureGenerator:
         fade_in, fade_out = crossfade_weights(W, self.overlap_frames)
         device = self.device
         frames = np.arange(W)
+        fps = self.metadata.data.fps
         with _seeded(seed, device), torch.inference_mode():
+            per_utterance = self._sampled_inputs()
             for first in range(0, len(starts), self.batch_size):
                 batch_starts = starts[first : first + self.batch_size]
-                x = torch.from_numpy(padded[batch_starts[:, None] + frames]).to(device)  # (B, W, F)
-                s = torch.full((len(batch_starts),), style, dtype=torch.long, device=device)
+                B = len(batch_starts)
+                available = {
+                    "audio": torch.from_numpy(padded[batch_starts[:, None] + frames]).to(device),  # (B, W, F)
+                    "style": torch.full((B,), style, dtype=torch.long, device=device),
+                    **{k: v.expand(B, *v.shape[1:]) for k, v in per_utterance.items()},
+                }
                 if self.uses_text:
-                    windows = [_words_in(words or [], int(b), W, self.features.fps) for b in batch_starts]
-                    y = self.generator(x, s, words=windows)
-                else:
-                    y = self.generator(x, s)
+                    available["words"] = [_words_in(words or [], int(b), W, fps) for b in batch_starts]
+                y = run_generator(self.generator, available, training=False).poses
                 y = y.float().cpu().numpy()  # (B, W, 2J)
                 for i, start in enumerate(batch_starts):
                     weight = np.ones(W, dtype=np.float32)
@@ -308,7 +305,13 @@ class GestureGenerator:
     @property
     def generator_pose_dim(self) -> int:
         """2J: pose features per frame the generator outputs."""
-        return 2 * self.skeleton.num_joints
+        return self.metadata.data.pose_dim
+
+    def _sampled_inputs(self) -> dict[str, torch.Tensor]:
+        """The generator's ``sampled`` inputs for one utterance, ``(1, …)`` each, drawn once so that every
+        window shares them (from torch's RNG, which ``generate``'s ``seed`` fixes)."""
+        names = tuple(n for n, spec in self.generator.inputs.items() if spec.sampled)
+        return self.generator.sample_inputs(names, 1) if names else {}
 
     def _waveform(self, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None) -> np.ndarray:
         """Mono float32 at 16 kHz, long enough for one pose frame."""

@@ -1,31 +1,52 @@
 """Networks as plain ``nn.Module``s, each registered by name with its config dataclass; no training logic.
 
 >>> from cospeech.models import build_model, list_models
->>> generator = build_model("speech2gesture")  # audio (B, T, F) → poses (B, T, 2J)
+>>> generator = build_model("speech2gesture")  # audio (B, T, F) → GeneratorOutput(poses (B, T, 2J))
 
-Importing this package imports every model module, which registers its models.
+Importing this package imports every module in it, and each module registers its own models: adding a model
+is adding a file (no import list to edit).
 """
 
-from cospeech.models import baselines, pose_autoencoder, speech2gesture
+import importlib
+import pkgutil
+
+from cospeech.models.interface import (
+    STANDARD_INPUTS,
+    Generator,
+    GeneratorOutput,
+    InputSpec,
+    generator_inputs,
+    run_generator,
+)
 from cospeech.models.registry import (
     ModelEntry,
     ModelKind,
     build_model,
+    check_kind,
+    from_data,
     list_models,
     model_config,
     model_entry,
     register_model,
 )
 
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
 __all__ = [
+    "STANDARD_INPUTS",
+    "Generator",
+    "GeneratorOutput",
+    "InputSpec",
     "ModelEntry",
     "ModelKind",
-    "baselines",
     "build_model",
+    "check_kind",
+    "from_data",
+    "generator_inputs",
     "list_models",
     "model_config",
     "model_entry",
-    "pose_autoencoder",
     "register_model",
-    "speech2gesture",
+    "run_generator",
 ]

@@ -1,7 +1,9 @@
 """Reference points without learning: what a metric scores when the model ignores the speech.
 
-Each baseline has the generator interface, ``forward(audio (B, T, F), style (B,) | None) → (B, T, 2J)``,
-and is fitted in one pass over training windows by ``fit(poses (N, T, 2J), audio (N, T, F))``. What it
+Each baseline follows the generator contract (``cospeech.models.interface``: it declares ``audio (B, T, F)``
+and returns a ``GeneratorOutput`` with poses ``(B, T, 2J)``), and is fitted in one pass over training
+windows by ``fit(poses (N, T, 2J), audio (N, T, F), *, seed)``, so evaluation finds and fits every
+registered baseline the same way. What it
 keeps lives in buffers, so ``state_dict`` saves it and a model rebuilt from its config (which records the
 buffer sizes) loads it. Built directly from a default config, a baseline holds zeros until loaded.
 
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
-from torch import nn
 
 from cospeech.audio import MEL400_BINS
+from cospeech.models.interface import Generator, GeneratorOutput
 from cospeech.models.registry import raise_if_invalid, register_model
 from cospeech.skeletons import PATS48
 
@@ -64,7 +66,7 @@ class MeanPoseConfig:
 
 
 @register_model("mean_pose", config=MeanPoseConfig, kind="baseline")
-class MeanPoseBaseline(nn.Module):
+class MeanPoseBaseline(Generator):
     """Predicts the mean training pose ``(2J,)`` for every frame, whatever the speech."""
 
     def __init__(self, config: MeanPoseConfig | None = None) -> None:
@@ -73,17 +75,18 @@ class MeanPoseBaseline(nn.Module):
         self.register_buffer("mean", torch.zeros(config.pose_dim))
 
     @classmethod
-    def fit(cls, poses: torch.Tensor, audio: torch.Tensor) -> MeanPoseBaseline:
-        """Mean of ``poses (N, T, 2J)`` over windows and frames; ``audio (N, T, F)`` is only checked."""
+    def fit(cls, poses: torch.Tensor, audio: torch.Tensor, *, seed: int = 0) -> MeanPoseBaseline:
+        """Mean of ``poses (N, T, 2J)`` over windows and frames; ``audio (N, T, F)`` is only checked and
+        ``seed`` is unused (nothing is random)."""
         _check_training_data(poses, audio)
         model = cls(MeanPoseConfig(pose_dim=poses.shape[-1])).to(poses.device)
         model.mean.copy_(poses.mean(dim=(0, 1)))
         return model
 
-    def forward(self, audio: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        """``audio (B, T, F)`` → ``(B, T, 2J)``, the mean pose repeated; ``style`` is ignored."""
+    def forward(self, audio: torch.Tensor) -> GeneratorOutput:
+        """``audio (B, T, F)`` → ``(B, T, 2J)``, the mean pose repeated."""
         B, T = audio.shape[:2]
-        return self.mean.repeat(B, T, 1)
+        return GeneratorOutput(self.mean.repeat(B, T, 1))
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class RandomWindowConfig:
 
 
 @register_model("random_window", config=RandomWindowConfig, kind="baseline")
-class RandomWindowBaseline(nn.Module):
+class RandomWindowBaseline(Generator):
     """Returns randomly drawn training pose windows, independent of the speech.
 
     An output longer than ``T_w`` frames is a sequence of independently drawn windows, cut to length;
@@ -130,19 +133,14 @@ class RandomWindowBaseline(nn.Module):
         model.windows.copy_(poses)
         return model
 
-    def forward(
-        self,
-        audio: torch.Tensor,
-        style: torch.Tensor | None = None,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
+    def forward(self, audio: torch.Tensor, *, generator: torch.Generator | None = None) -> GeneratorOutput:
         """``audio (B, T, F)`` → ``(B, T, 2J)`` from random windows; only the shape of ``audio`` is used."""
         B, T = audio.shape[:2]
         N, T_w, _ = self.windows.shape
         gen = generator if generator is not None else self.generator
         index = torch.randint(N, (B, -(-T // T_w)), generator=gen, device=gen.device)
-        return _tile_windows(self.windows[index.to(self.windows.device)], T)  # (B, n, T_w, 2J) → (B, T, 2J)
+        poses = _tile_windows(self.windows[index.to(self.windows.device)], T)  # (B, n, T_w, 2J) → (B, T, 2J)
+        return GeneratorOutput(poses)
 
 
 @dataclass(frozen=True)
@@ -184,7 +182,7 @@ class NearestNeighbourConfig:
 
 
 @register_model("nearest_neighbour", config=NearestNeighbourConfig, kind="baseline")
-class NearestNeighbourBaseline(nn.Module):
+class NearestNeighbourBaseline(Generator):
     """Returns the poses of the training window whose audio key is nearest (Euclidean) to the query's.
 
     The query audio is cut into consecutive ``T_w``-frame chunks (the last one padded by repeating its
@@ -205,10 +203,12 @@ class NearestNeighbourBaseline(nn.Module):
         poses: torch.Tensor,
         audio: torch.Tensor,
         *,
+        seed: int = 0,
         feature: AudioFeature = "flat",
         chunk_size: int = 4096,
     ) -> NearestNeighbourBaseline:
-        """Keep ``poses (N, T, 2J)`` and the standardised keys of ``audio (N, T, F)``."""
+        """Keep ``poses (N, T, 2J)`` and the standardised keys of ``audio (N, T, F)``; ``seed`` is unused
+        (the search is exact)."""
         _check_training_data(poses, audio)
         N, T, D = poses.shape
         config = NearestNeighbourConfig(
@@ -229,8 +229,8 @@ class NearestNeighbourBaseline(nn.Module):
         model.poses.copy_(poses)
         return model
 
-    def forward(self, audio: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        """``audio (B, T, F)`` → ``(B, T, 2J)``: matched training poses; ``style`` is ignored."""
+    def forward(self, audio: torch.Tensor) -> GeneratorOutput:
+        """``audio (B, T, F)`` → ``(B, T, 2J)``: matched training poses."""
         B, T, n_mels = audio.shape
         T_w = self.config.window
         n = -(-T // T_w)
@@ -238,7 +238,7 @@ class NearestNeighbourBaseline(nn.Module):
             audio = torch.cat((audio, audio[:, -1:].expand(B, n * T_w - T, n_mels)), dim=1)
         chunks = audio.reshape(B * n, T_w, n_mels)
         index = self._nearest((self._raw_keys(chunks) - self.key_mean) / self.key_std)  # (B·n,)
-        return _tile_windows(self.poses[index].view(B, n, T_w, -1), T)
+        return GeneratorOutput(_tile_windows(self.poses[index].view(B, n, T_w, -1), T))
 
     def _raw_keys(self, audio: torch.Tensor) -> torch.Tensor:
         """``audio (M, T_w, F)`` → unstandardised keys ``(M, key_dim)``."""

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cospeech.models.layers import ConvNormRelu
-from cospeech.models.registry import raise_if_invalid, register_model
+from cospeech.models.registry import from_data, raise_if_invalid, register_model
 from cospeech.skeletons import PATS48
 
 
@@ -30,9 +30,9 @@ from cospeech.skeletons import PATS48
 class PoseAutoencoderConfig:
     """Pose autoencoder; the defaults (about 2.4 M parameters) encode 64-frame ``pats48`` windows."""
 
-    pose_dim: int = 2 * PATS48.num_joints
+    pose_dim: int = from_data(2 * PATS48.num_joints)
     """Pose features per frame, 2J."""
-    window: int = 64
+    window: int = from_data(64)
     """Frames T per sequence, fixed per model because the code spans the whole window; set it to the
     window length of the data. Must be divisible by ``2^downsampling``."""
     channels: int = 256

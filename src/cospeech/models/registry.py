@@ -4,23 +4,45 @@ Like timm's ``@register_model``, but a name maps to a class (or builder) *and* i
 can store ``(name, asdict(config))`` and be rebuilt by ``build_model(name, **config)``. Names are exact (no
 token concatenation, no fallbacks); registering a name twice fails at import, and every lookup error lists
 what is allowed.
+
+Config fields declared with ``from_data(default)`` (pose width, audio width, number of styles …) are filled
+from the data module's spec (``cospeech.data.spec.DataSpec.model_fields``) when a run is built, as nanoGPT
+takes ``vocab_size`` from the data: a YAML never types them, and one that disagrees with the data is an
+error.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from torch import nn
 
 from cospeech.errors import ConfigError
+from cospeech.models.interface import Generator
 
 ModelKind = Literal["generator", "baseline", "discriminator", "autoencoder"]
-"""What a model is for: a ``generator`` maps ``audio (B, T, F), style (B,)`` to poses ``(B, T, 2J)`` and is
-trained; a ``baseline`` has the same interface but is fitted once (``fit``) and has no parameters; a
-``discriminator`` scores pose velocities ``(B, T, 2J)``; an ``autoencoder`` reconstructs poses."""
+"""What a model is for: a ``generator`` follows the contract of ``cospeech.models.interface.Generator``
+(declared inputs → poses ``(B, T, 2J)`` and auxiliary losses) and is trained; a ``baseline`` has the same
+contract but is fitted once (``fit(poses, audio, *, seed)``) and has no parameters; a ``discriminator``
+scores pose velocities ``(B, T, 2J)``; an ``autoencoder`` reconstructs poses."""
+
+FROM_DATA = "from_data"
+"""Metadata key marking a config field whose value comes from the data spec."""
+
+
+def from_data(default: Any) -> Any:
+    """A config field filled from the data spec (its name must be a key of ``DataSpec.model_fields``);
+    ``default`` serves models built without data (tests, ``cospeech models show``)."""
+    return dataclasses.field(default=default, metadata={FROM_DATA: True})
+
+
+def data_fields(config: type) -> list[str]:
+    """Names of the fields of config dataclass ``config`` that come from the data spec."""
+    return [f.name for f in dataclasses.fields(config) if f.metadata.get(FROM_DATA)]
+
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
 
@@ -48,6 +70,9 @@ def register_model(name: str, *, config: type, kind: ModelKind = "generator") ->
         raise TypeError(f"register_model({name!r}): config must be a dataclass type, got {config!r}")
 
     def decorator(builder: Builder) -> Builder:
+        contract = kind in ("generator", "baseline")
+        if contract and not (isinstance(builder, type) and issubclass(builder, Generator)):
+            raise TypeError(f"register_model({name!r}): a {kind} must subclass cospeech.models.Generator")
         if name in _REGISTRY:
             taken = _REGISTRY[name].builder
             raise ConfigError(
@@ -79,11 +104,15 @@ def model_entry(name: str) -> ModelEntry:
         raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}") from None
 
 
-def model_config(name: str, **kwargs: Any) -> Any:
+def model_config(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
     """The config dataclass of model ``name`` with ``kwargs`` overriding its defaults, validated.
 
-    An unknown key raises ``ConfigError`` naming it and listing the allowed keys; invalid values raise from
-    the config's ``__post_init__``.
+    With ``data`` (``DataSpec.model_fields()``), every ``from_data`` field takes the data's value.
+
+    Raises
+    ------
+    ConfigError : an unknown key (named, with the allowed keys); a ``from_data`` value in ``kwargs`` that
+        disagrees with ``data``; invalid values (from the config's ``__post_init__``).
     """
     entry = model_entry(name)
     allowed = [f.name for f in dataclasses.fields(entry.config)]
@@ -91,9 +120,30 @@ def model_config(name: str, **kwargs: Any) -> Any:
     if unknown:
         keys = ", ".join(map(repr, unknown))
         raise ConfigError(f"model {name!r} has no config key {keys}; allowed keys: {', '.join(allowed)}")
+    if data is not None:
+        kwargs = dict(kwargs)
+        for key in data_fields(entry.config):
+            if key not in data:
+                raise ConfigError(f"model {name!r} needs {key} from the data, which does not provide it")
+            if key in kwargs and kwargs[key] != data[key]:
+                raise ConfigError(
+                    f"model {name!r}: {key}={kwargs[key]} in the config disagrees with the data "
+                    f"({key}={data[key]}); it comes from the data, so leave it out"
+                )
+            kwargs[key] = data[key]
     return entry.config(**kwargs)
 
 
-def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build model ``name`` from its config defaults overridden by ``kwargs`` (see ``model_config``)."""
-    return model_entry(name).builder(model_config(name, **kwargs))
+def build_model(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
+    """Build model ``name`` from its config defaults overridden by ``kwargs`` and, with ``data``, the
+    data-derived fields (see ``model_config``)."""
+    return model_entry(name).builder(model_config(name, data, **kwargs))
+
+
+def check_kind(name: str, kind: ModelKind) -> ModelEntry:
+    """The entry of ``name``, which must be a registered model of ``kind`` (else one ``ConfigError``)."""
+    entry = model_entry(name)
+    if entry.kind != kind:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ConfigError(f"model {name!r} is a {entry.kind}, not {article} {kind}")
+    return entry

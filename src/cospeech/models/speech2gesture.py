@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cospeech.models.interface import Generator, GeneratorOutput
 from cospeech.models.layers import LEAKY_SLOPE, AudioEncoder, ConvNormRelu, UNet1D
-from cospeech.models.registry import raise_if_invalid, register_model
+from cospeech.models.registry import from_data, raise_if_invalid, register_model
 from cospeech.skeletons import PATS48
 
 
@@ -22,8 +23,8 @@ from cospeech.skeletons import PATS48
 class Speech2GestureConfig:
     """Speech2Gesture generator; the defaults are the reference model for ``pats48``."""
 
-    pose_dim: int = 2 * PATS48.num_joints
-    """Pose features per output frame, 2J in the ``[x…, y…]`` layout."""
+    pose_dim: int = from_data(2 * PATS48.num_joints)
+    """Pose features per output frame, 2J in the ``[x…, y…]`` layout (from the data)."""
     channels: int = 256
     """Width C of the audio features, the U-Net and the decoder; the audio encoder's first stages use C/4
     and C/2, so C must be divisible by 4."""
@@ -50,7 +51,7 @@ class Speech2GestureConfig:
 
 
 @register_model("speech2gesture", config=Speech2GestureConfig)
-class Speech2GestureGenerator(nn.Module):
+class Speech2GestureGenerator(Generator):
     """Log-mel audio ``(B, T, F)`` → z-normalised poses ``(B, T, 2J)``; one speaker style, no text.
 
     ``audio_encoder`` (2-D CNN to ``(B, C, T)``) → ``unet`` (1-D U-Net) → ``decoder`` (CNR k3 blocks and a
@@ -68,9 +69,8 @@ class Speech2GestureGenerator(nn.Module):
             nn.Conv1d(C, config.pose_dim, kernel_size=1),
         )
 
-    def forward(self, audio: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        """``audio (B, T, F)`` → poses ``(B, T, 2J)``. ``style (B,)`` is accepted for the common generator
-        interface and ignored.
+    def forward(self, audio: torch.Tensor) -> GeneratorOutput:
+        """``audio (B, T, F)`` → poses ``(B, T, 2J)``; no auxiliary losses.
 
         Any ``T ≥ 1``: the audio is padded at the end, by repeating its last frame, to a multiple of 8 (the
         audio encoder's stride) and to at least ``2^unet_depth`` frames; the output is cut back to ``T``.
@@ -82,15 +82,15 @@ class Speech2GestureGenerator(nn.Module):
         if length > T:
             audio = torch.cat((audio, audio[:, -1:].expand(B, length - T, n_mels)), dim=1)
         x = self.unet(self.audio_encoder(audio))  # (B, C, T')
-        return self.decoder(x)[..., :T].transpose(1, 2)  # (B, 2J, T) → (B, T, 2J)
+        return GeneratorOutput(self.decoder(x)[..., :T].transpose(1, 2))  # (B, 2J, T) → (B, T, 2J)
 
 
 @dataclass(frozen=True)
 class MotionDiscriminatorConfig:
     """Speech2Gesture's patch discriminator on pose velocities; the defaults are the reference model."""
 
-    pose_dim: int = 2 * PATS48.num_joints
-    """Pose features per frame, 2J."""
+    pose_dim: int = from_data(2 * PATS48.num_joints)
+    """Pose features per frame, 2J (from the data)."""
     channels: int = 64
     """Width of the first conv; it doubles at every later layer."""
     downsampling: int = 2

@@ -13,11 +13,10 @@ from typing import Any
 import lightning as L
 import torch
 
-from cospeech import __version__
 from cospeech.errors import CheckpointError, ConfigError
-from cospeech.models.registry import build_model, model_config, model_entry
-from cospeech.training.checkpoints import CHECKPOINT_KEY, load_checkpoint
+from cospeech.models.registry import build_model, check_kind, model_config
 from cospeech.training.losses import reconstruction_l1
+from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, read_run
 
 
 class PoseAutoencoderModule(L.LightningModule):
@@ -40,19 +39,33 @@ class PoseAutoencoderModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.check_config(self.hparams)
-        self.autoencoder_settings = dataclasses.asdict(
-            model_config(autoencoder, **(autoencoder_config or {}))
-        )
-        self.autoencoder = build_model(autoencoder, **self.autoencoder_settings)
+        self.autoencoder: torch.nn.Module | None = None
+        self.metadata: RunMetadata | None = None
 
     @staticmethod
     def check_config(init_args: Any) -> None:
         name = init_args.get("autoencoder", "pose_autoencoder")
-        if model_entry(name).kind != "autoencoder":
-            raise ConfigError(f"model {name!r} is a {model_entry(name).kind}, not an autoencoder")
+        check_kind(name, "autoencoder")
         model_config(name, **(init_args.get("autoencoder_config") or {}))
         if init_args.get("kl_weight", 0.1) < 0:
             raise ConfigError(f"kl_weight={init_args.get('kl_weight')} must be ≥ 0")
+
+    def configure_model(self) -> None:
+        """Build the auto-encoder for the data (pose width and window come from the data spec)."""
+        if self.autoencoder is not None:
+            return
+        hp, datamodule = self.hparams, self.trainer.datamodule
+        spec = datamodule.spec
+        config = dataclasses.asdict(
+            model_config(hp.autoencoder, spec.model_fields(), **(hp.autoencoder_config or {}))
+        )
+        self.autoencoder = build_model(hp.autoencoder, **config)
+        self.metadata = RunMetadata(
+            model=Component(hp.autoencoder, config, "autoencoder.", "autoencoder"),
+            data=spec,
+            normalizer=datamodule.normalizer,
+            recipe=f"{type(self).__module__}.{type(self).__qualname__}",
+        )
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.autoencoder.parameters(), lr=self.hparams.lr)
@@ -84,27 +97,14 @@ class PoseAutoencoderModule(L.LightningModule):
         self.log("test/L1", self._losses(batch["pose"])[1], batch_size=len(batch["pose"]), sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = {
-            "version": __version__,
-            "autoencoder": self.hparams.autoencoder,
-            "autoencoder_config": self.autoencoder_settings,
-        }
+        if self.metadata is not None:
+            checkpoint[METADATA_KEY] = self.metadata.to_dict(tensors=True)
 
 
 def load_autoencoder(source: str) -> tuple[torch.nn.Module, str]:
     """(trained auto-encoder in eval mode, name) from a ``PoseAutoencoderModule`` run or checkpoint, e.g.
     to serve as the FGD feature extractor."""
-    checkpoint = load_checkpoint(source)
-    meta = checkpoint.get(CHECKPOINT_KEY) or {}
-    if "autoencoder" not in meta:
-        raise CheckpointError(f"{source}: not a pose auto-encoder checkpoint")
-    model = build_model(meta["autoencoder"], **meta["autoencoder_config"])
-    prefix = "autoencoder."
-    weights = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{source}: weights do not fit {meta['autoencoder']} ({str(exc).splitlines()[0]})"
-        ) from None
-    return model.eval(), f"{meta['autoencoder']}"
+    run = read_run(source)
+    if run.metadata.model.kind != "autoencoder":
+        raise CheckpointError(f"{run.path}: not a pose auto-encoder checkpoint ({run.metadata.model.name})")
+    return run.metadata.model.build(run.state_dict, run.path), run.metadata.model.name

@@ -12,10 +12,9 @@ import lightning as L
 import numpy as np
 import torch
 
-from cospeech.data.poses import flat_to_joints
+from cospeech.data.representation import PoseRepresentation
 from cospeech.files import atomic_write
 from cospeech.render.draw import draw_pose
-from cospeech.skeletons import PATS48
 
 EPOCH_METRICS_FILE = "metrics.json"
 FINAL_METRICS_FILE = "final_metrics.json"
@@ -108,7 +107,7 @@ class RngState(L.Callback):
 class SkeletonImages(L.Callback):
     """After each dev evaluation, logs an image to TensorBoard: a dev window's real poses (top row) above
     the generated ones (bottom row) at ``frames``. Needs a module exposing ``examples["dev"]`` with
-    ``pred``/``pose`` (T, 2J) model-space tensors and ``style``, and a ``normalizer``."""
+    ``pred``/``pose`` (T, 2J) model-space tensors and ``style``, its ``data_spec`` and ``normalizer``."""
 
     def __init__(self, frames: tuple[int, ...] = (0, 16, 32, 48), tile: int = 256) -> None:
         self.frames = frames
@@ -121,15 +120,16 @@ class SkeletonImages(L.Callback):
             return
         if not hasattr(logger.experiment, "add_image") or pl_module.normalizer is None:
             return
+        representation = PoseRepresentation(pl_module.data_spec.skeleton, pl_module.normalizer)
         style = example["style"].reshape(1).cpu()
         rows = []
         for key in ("pose", "pred"):
-            pixels = pl_module.normalizer.denormalize("pose", example[key].float().cpu()[None], style)[0]
-            joints = flat_to_joints(pixels.numpy())
+            joints = representation.to_pixels(example[key].float().cpu()[None], style)[0].numpy()
             row = []
             for frame in self.frames:
                 canvas = np.full((self.tile, self.tile, 3), 255, np.uint8)
-                draw_pose(canvas, joints[min(frame, len(joints) - 1)], PATS48, scale=self.tile / 900,
+                draw_pose(canvas, joints[min(frame, len(joints) - 1)], representation.skeleton,
+                          scale=self.tile / 900,
                           origin=(self.tile / 2, self.tile * 0.25))  # fmt: skip
                 row.append(canvas)
             rows.append(np.concatenate(row, axis=1))

@@ -15,8 +15,6 @@ import torch
 
 from cospeech.errors import CheckpointError
 
-CHECKPOINT_KEY = "cospeech"
-"""Key of the metadata (generator name and config, speakers, normaliser, data settings) in a checkpoint."""
 PREFERRED = ("best.ckpt", "last.ckpt")
 
 

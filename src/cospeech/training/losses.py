@@ -1,7 +1,8 @@
-"""Losses of the PATS GAN family (reference notes cdiffgan §5).
+"""Losses of the gesture GANs.
 
-The adversarial loss is the reference's "L1-GAN": patch scores without sigmoid, pulled towards 1 for real
-and 0 for generated motion with an absolute (L1) penalty.
+The PATS/C-DiffGAN adversarial loss (reference notes cdiffgan §5) is the "L1-GAN": patch scores without
+sigmoid, pulled towards 1 for real and 0 for generated motion with an absolute (L1) penalty. Speech Drives
+Templates' Speech2Gesture baseline uses the least-squares GAN instead (SDT notes §4.1).
 """
 
 from __future__ import annotations
@@ -38,3 +39,16 @@ def adversarial_weight(step: int, ramp: bool) -> float:
         return ADVERSARIAL_WEIGHT_START
     raised = ADVERSARIAL_WEIGHT_START + ADVERSARIAL_WEIGHT_STEP * (step // ADVERSARIAL_WEIGHT_EVERY)
     return min(raised, ADVERSARIAL_WEIGHT_MAX)
+
+
+def discriminator_lsgan(
+    real_scores: torch.Tensor, fake_scores: torch.Tensor, fake_weight: float
+) -> torch.Tensor:
+    """Least-squares GAN (Mao et al. 2017), as Speech Drives Templates' S2G baseline:
+    ``mean (D(real) − 1)² + fake_weight · mean D(fake)²``."""
+    return (real_scores - 1).pow(2).mean() + fake_weight * fake_scores.pow(2).mean()
+
+
+def generator_lsgan(fake_scores: torch.Tensor) -> torch.Tensor:
+    """``mean (D(fake) − 1)²``."""
+    return (fake_scores - 1).pow(2).mean()

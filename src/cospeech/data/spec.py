@@ -1,0 +1,98 @@
+"""``DataSpec``: what the data module feeds the models, published once the data is read.
+
+Model config fields that depend on the data (pose width from the skeleton, audio feature width, number of
+speaker styles, window length) are filled from ``model_fields()`` instead of being typed in YAML (as nanoGPT
+takes ``vocab_size`` from its data's metadata). The spec is saved with every run (``RunMetadata``), so
+inference repeats exactly how the inputs were made: which feature, at which rate, on which skeleton.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
+
+from cospeech.errors import ConfigError
+from cospeech.skeletons import get_skeleton
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The data a run was trained on, as the models see it."""
+
+    format: str
+    """Corpus format name (``pats``)."""
+    skeleton: str
+    """Model skeleton of the predicted joints (``pats48``); the pose width is ``2 · J``."""
+    pose_key: str
+    """Stored pose key of the training targets (``pose/normalize``: neck-relative pixels)."""
+    audio_key: str
+    """Stored audio feature the models consume (``audio/log_mel_400``)."""
+    audio_dim: int
+    """F: audio features per frame."""
+    speakers: tuple[str, ...]
+    """Speaker names; position = style id."""
+    fps: int
+    """Pose frames per second (15)."""
+    window_seconds: float
+    """Training window length; ``window_frames = int(window_seconds · fps)``."""
+    audio_rate_mode: str
+    """How audio was aligned to the pose clock (``exact`` or the reference's ``pats`` constants)."""
+    normalization: str
+    """Whose statistics z-normalise each speaker (``pooled``, ``source``, ``per_speaker``)."""
+    text: Mapping[str, int] = field(default_factory=dict)
+    """Text feature keys the corpus has, with their widths (``text/bert``: 768); none is used yet."""
+    train_windows: int = 0
+    """Training windows in the run (after any few-shot draw)."""
+    train_intervals: int = 0
+    """Training intervals the windows come from."""
+
+    def __post_init__(self) -> None:
+        get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
+        if self.audio_dim < 1 or self.fps < 1 or not self.speakers:
+            raise ConfigError(
+                f"invalid data spec: audio_dim={self.audio_dim}, fps={self.fps}, speakers={self.speakers}"
+            )
+
+    @property
+    def pose_dim(self) -> int:
+        """2J: pose features per frame in model space."""
+        return 2 * get_skeleton(self.skeleton).num_joints
+
+    @property
+    def num_styles(self) -> int:
+        """S: number of speaker styles."""
+        return len(self.speakers)
+
+    @property
+    def window_frames(self) -> int:
+        """Pose frames in a training window (64 for 4.3 s at 15 fps)."""
+        return int(self.window_seconds * self.fps)
+
+    def model_fields(self) -> dict[str, int]:
+        """Values of the ``from_data`` fields of model configs, by field name."""
+        return {
+            "pose_dim": self.pose_dim,
+            "audio_dim": self.audio_dim,
+            "num_styles": self.num_styles,
+            "window": self.window_frames,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (for checkpoints and ``config.json`` of exports)."""
+        out = asdict(self)
+        out["speakers"] = list(self.speakers)
+        out["text"] = dict(self.text)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DataSpec:
+        """Inverse of ``to_dict``. Raises ``ConfigError`` naming missing or unknown keys."""
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        missing, unknown = sorted(required - set(values)), sorted(set(values) - names)
+        if missing or unknown:
+            raise ConfigError(f"data spec: missing keys {missing}, unknown keys {unknown}")
+        values = dict(values)
+        values["speakers"] = tuple(str(s) for s in values["speakers"])
+        return cls(**values)

@@ -1,0 +1,199 @@
+"""``GestureModule``: what every gesture training recipe shares, so a recipe is only its optimisers and step.
+
+Like Lightning's GAN example, networks are plain registered ``nn.Module``s composed here. The base owns:
+
+* **building from the data** (``configure_model``, after the data module's ``setup`` and before optimisers
+  or checkpoint restore): the generator's ``from_data`` config fields come from the ``DataSpec``; a recipe
+  adds its own networks in ``build_components``;
+* **pretrain-from** (``init_from``: weights only, through the one weight loader);
+* **dev/test metrics** per speaker (``cospeech.metrics.GestureMetricSuite``, each speaker with its own
+  normalisation statistics), logged as ``<split>/<metric>`` (mean over speakers) and
+  ``<split>/<speaker>/<metric>``, and one example window per split for ``SkeletonImages``;
+* **checkpoint metadata** (``RunMetadata``): generator, components, data spec, normaliser, recipe.
+
+A recipe subclasses it, takes its own hyperparameters in ``__init__`` (they reach ``--help`` and the YAML),
+and implements ``configure_optimizers`` and ``training_step``. Recipes are named in YAML by class path, like
+``cospeech.training.adversarial.AdversarialRecipe``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from cospeech.data.normalize import Normalizer
+from cospeech.data.spec import DataSpec
+from cospeech.errors import ConfigError
+from cospeech.metrics import GestureMetricSuite
+from cospeech.models.interface import Generator, GeneratorOutput, run_generator
+from cospeech.models.registry import build_model, check_kind, model_config
+from cospeech.training.checkpoints import load_checkpoint
+from cospeech.training.losses import reconstruction_l1
+from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, load_weights
+
+REPORTED_METRICS = ("L1", "VelL1", "PCK", "PCK@0.1", "PCK@0.2", "FID", "W1_vel", "W1_acc", "diversity")
+
+
+class GestureModule(L.LightningModule):
+    """Shared base of speech → gesture recipes (not trainable on its own: no step).
+
+    Args:
+        generator: registered generator name (``cospeech models list``).
+        generator_config: overrides of the generator's config (``cospeech models show NAME``); fields that
+            come from the data (pose width, styles …) are filled from it and must not disagree.
+        init_from: a run directory or checkpoint whose weights (only) initialise the model (pretrain-from).
+        seed: seed of the recipe's own random choices and of sampled generator inputs in evaluation.
+    """
+
+    def __init__(
+        self,
+        generator: str = "speech2gesture",
+        generator_config: dict[str, Any] | None = None,
+        init_from: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.check_config(self.hparams)
+        self.generator: Generator | None = None
+        self.components: dict[str, Component] = {}
+        self.data_spec: DataSpec | None = None
+        self.normalizer: Normalizer | None = None
+        self.suites = nn.ModuleDict()
+        self.examples: dict[str, dict[str, torch.Tensor]] = {}
+
+    @classmethod
+    def check_config(cls, init_args: Any) -> None:
+        """Raise one ``ConfigError`` for an unknown generator or config key before anything is built (the
+        CLI calls this first, so ``--print_config`` and ``fit`` fail alike). Recipes extend it."""
+        generator = init_args.get("generator", "speech2gesture")
+        check_kind(generator, "generator")
+        model_config(generator, **(init_args.get("generator_config") or {}))
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return self.data_spec.speakers if self.data_spec is not None else ()
+
+    # ------------------------------------------------------------------------------------------ building
+
+    def configure_model(self) -> None:
+        """Lightning's hook after data set-up: build the networks for the trainer's data module."""
+        if self.generator is None:
+            datamodule = self.trainer.datamodule
+            self.build(datamodule.spec, datamodule.normalizer)
+
+    def build(self, spec: DataSpec, normalizer: Normalizer) -> None:
+        """Build the generator, the recipe's components and the metric suites for ``spec``; then load the
+        ``init_from`` weights. Called once (by ``configure_model`` or directly, without a trainer)."""
+        self.data_spec, self.normalizer = spec, normalizer
+        config = model_config(
+            self.hparams.generator, spec.model_fields(), **(self.hparams.generator_config or {})
+        )
+        self.generator = build_model(self.hparams.generator, **dataclasses.asdict(config))
+        self.components = {
+            "generator": Component(self.hparams.generator, dataclasses.asdict(config), "generator.")
+        }
+        self.components.update(self.build_components(spec))
+        for split in ("dev", "test"):
+            self.suites[split] = nn.ModuleList(
+                GestureMetricSuite(normalizer.mean["pose"][s], normalizer.std["pose"][s])
+                for s in range(spec.num_styles)
+            )
+        if self.hparams.init_from:
+            checkpoint = load_checkpoint(self.hparams.init_from)
+            load_weights(self, checkpoint["state_dict"], source=self.hparams.init_from, what="this model")
+
+    def build_components(self, spec: DataSpec) -> dict[str, Component]:
+        """Recipe hook: create the recipe's own networks as attributes (e.g. ``self.discriminator``) and
+        return them by role with their registry name, resolved config and state-dict prefix."""
+        return {}
+
+    def build_component(self, role: str, name: str, kind: str, overrides: dict[str, Any] | None) -> Component:
+        """Build registered model ``name`` (of ``kind``) for the data as attribute ``role``."""
+        config = model_config(name, self.data_spec.model_fields(), **(overrides or {}))
+        check_kind(name, kind)
+        setattr(self, role, build_model(name, **dataclasses.asdict(config)))
+        return Component(name, dataclasses.asdict(config), f"{role}.", kind)
+
+    def run_metadata(self) -> RunMetadata:
+        """The metadata a checkpoint of this run carries."""
+        return RunMetadata(
+            model=self.components["generator"],
+            components={role: c for role, c in self.components.items() if role != "generator"},
+            data=self.data_spec,
+            normalizer=self.normalizer,
+            recipe=f"{type(self).__module__}.{type(self).__qualname__}",
+        )
+
+    # ------------------------------------------------------------------------------------------ steps
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> GeneratorOutput:
+        """The generator on a training batch (every input it declares, ground truth included)."""
+        return run_generator(self.generator, batch, training=True)
+
+    def log_auxiliary_losses(self, output: GeneratorOutput, batch_size: int) -> torch.Tensor:
+        """Log each named auxiliary loss of ``output`` and return their sum (0 without any)."""
+        for name, value in output.losses.items():
+            self.log(f"train/{name}", value, batch_size=batch_size)
+        return sum(output.losses.values(), torch.zeros((), device=output.poses.device))
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluation_step(batch, batch_idx, "dev")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluation_step(batch, batch_idx, "test")
+
+    def _evaluation_step(self, batch: dict[str, torch.Tensor], batch_idx: int, split: str) -> None:
+        """Scores what inference would produce: no ground-truth inputs, sampled inputs seeded per batch."""
+        rng = torch.Generator(device=batch["audio"].device).manual_seed(self.hparams.seed + batch_idx)
+        pred = run_generator(self.generator, batch, training=False, rng=rng).poses
+        self.log(
+            f"{split}/loss", reconstruction_l1(pred, batch["pose"]), batch_size=len(pred), sync_dist=True
+        )
+        for s, suite in enumerate(self.suites[split]):
+            rows = batch["style"] == s
+            if rows.any():
+                suite.update(pred[rows], batch["pose"][rows])
+        if batch_idx == 0:
+            self.examples[split] = {
+                "pred": pred[0].detach(),
+                "pose": batch["pose"][0],
+                "style": batch["style"][0],
+            }
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("dev")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def _log_metrics(self, split: str) -> None:
+        """The suites are already synchronised across processes (torchmetrics); ``sync_dist`` only averages
+        identical values, which keeps Lightning's epoch-level logging consistent under DDP."""
+        per_speaker = []
+        for speaker, suite in zip(self.speakers, self.suites[split], strict=True):
+            values = suite.compute()
+            suite.reset()
+            per_speaker.append(values)
+            for name in REPORTED_METRICS:
+                self.log(f"{split}/{speaker}/{name}", values[name], sync_dist=True)
+        for name in REPORTED_METRICS:
+            mean = sum(v[name] for v in per_speaker) / len(per_speaker)
+            self.log(f"{split}/{name}", mean, prog_bar=name in ("L1", "PCK"), sync_dist=True)
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Everything needed to rebuild and use the model without the training config."""
+        if self.generator is not None:
+            checkpoint[METADATA_KEY] = self.run_metadata().to_dict(tensors=True)
+
+
+def checked_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    """Raise ``ConfigError`` unless ``value`` is one of ``allowed`` (for recipes' ``check_config``)."""
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}; expected one of {', '.join(map(str, allowed))}")

@@ -1,0 +1,203 @@
+"""One run-metadata schema, written and read here only, and the one function that loads weights.
+
+Every checkpoint (under ``checkpoint["cospeech"]``) and every export (``config.json``) carries a
+``RunMetadata``: which registered model and config, every other trained component with its state-dict
+prefix, the training recipe, the data spec (speakers, skeleton, feature, window), the normaliser, the pose
+representation and the cospeech version. Like diffusers' ``_class_name`` + config next to the weights, it is
+everything needed to rebuild and use a model without the training YAML; the reference keeps identity in a
+pickled side file instead (STYLE.md §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cospeech import __version__
+from cospeech.data.normalize import Normalizer
+from cospeech.data.representation import PoseRepresentation
+from cospeech.data.spec import DataSpec
+from cospeech.errors import CheckpointError, ConfigError
+from cospeech.models.registry import ModelKind, build_model, check_kind, model_config
+from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
+
+METADATA_KEY = "cospeech"
+"""Key of the metadata in a checkpoint dict."""
+SCHEMA_VERSION = 2
+"""Bumped when the schema changes incompatibly; other versions are refused with a clear message
+(schema 1, cospeech ≤ 0.1.0 before the model-family seams, had no version field)."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """One trained network of a run."""
+
+    name: str
+    """Registered model name."""
+    config: dict[str, Any]
+    """Its resolved config (every field, data-derived ones included)."""
+    prefix: str
+    """Prefix of its weights in the run's state dict (``generator.``)."""
+    kind: ModelKind = "generator"
+    """Registry kind it must have when rebuilt."""
+
+    def build(self, state_dict: Mapping[str, torch.Tensor], source: str | Path) -> nn.Module:
+        """Rebuild through the registry and load this component's weights from ``state_dict``, in eval
+        mode on the CPU. Raises ``CheckpointError`` naming ``source``."""
+        try:
+            check_kind(self.name, self.kind)
+            config = model_config(self.name, **self.config)
+        except ConfigError as exc:
+            raise CheckpointError(f"{source}: {exc}") from None
+        model = build_model(self.name, **vars(config))
+        weights = {k[len(self.prefix) :]: v for k, v in state_dict.items() if k.startswith(self.prefix)}
+        load_weights(model, weights, source=source, what=f"{self.name} with config {self.config}")
+        return model.eval()
+
+
+@dataclass(frozen=True)
+class RunMetadata:
+    """What a checkpoint or export says about itself."""
+
+    model: Component
+    """The network a run produces (the generator; the auto-encoder of an auto-encoder run)."""
+    data: DataSpec
+    normalizer: Normalizer
+    """Per-style ``pose`` (S, 2J) and ``audio`` (S, F) statistics, rows in ``data.speakers`` order."""
+    recipe: str
+    """Import path of the LightningModule (recipe) that trained it."""
+    components: dict[str, Component] = field(default_factory=dict)
+    """Other trained networks by role (``discriminator`` …), for resuming and provenance."""
+    representation: str = PoseRepresentation.name
+    """Pose representation name (``cospeech.data.representation``)."""
+    cospeech_version: str = __version__
+    """cospeech version that trained the model."""
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return self.data.speakers
+
+    def pose_representation(self) -> PoseRepresentation:
+        return PoseRepresentation(self.data.skeleton, self.normalizer)
+
+    def to_dict(self, *, tensors: bool) -> dict[str, Any]:
+        """Nested plain values; the normaliser as tensors (checkpoints) or lists (JSON)."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "cospeech_version": self.cospeech_version,
+            "recipe": self.recipe,
+            "model": asdict(self.model),
+            "components": {role: asdict(c) for role, c in self.components.items()},
+            "data": self.data.to_dict(),
+            "normalizer": {
+                k: (v.clone() if tensors else v.tolist()) for k, v in self.normalizer.state_dict().items()
+            },
+            "representation": self.representation,
+        }
+
+    @classmethod
+    def from_dict(cls, meta: Any, source: str | Path) -> RunMetadata:
+        """Parse what ``to_dict`` wrote (either form). Raises one ``CheckpointError`` naming ``source``."""
+        if not isinstance(meta, Mapping):
+            raise CheckpointError(
+                f"{source}: not a cospeech checkpoint (no {METADATA_KEY!r} metadata; was it saved by "
+                "`cospeech fit`?)"
+            )
+        schema = meta.get("schema", 1)
+        if schema != SCHEMA_VERSION:
+            writer = meta.get("cospeech_version", meta.get("version", "?"))
+            raise CheckpointError(
+                f"{source}: run metadata schema {schema} (cospeech {writer}); "
+                f"this cospeech reads schema {SCHEMA_VERSION}: retrain, or use the cospeech that wrote it"
+            )
+        missing = [k for k in ("model", "data", "normalizer", "recipe") if k not in meta]
+        if missing:
+            raise CheckpointError(f"{source}: cospeech metadata lacks {', '.join(missing)}")
+        if meta.get("representation", PoseRepresentation.name) != PoseRepresentation.name:
+            raise CheckpointError(
+                f"{source}: pose representation {meta['representation']!r} is unknown to this cospeech "
+                f"(knows {PoseRepresentation.name!r})"
+            )
+        try:
+            normalizer = Normalizer.from_state_dict(
+                {k: torch.as_tensor(v, dtype=torch.float32) for k, v in meta["normalizer"].items()}
+            )
+            data = DataSpec.from_dict(meta["data"])
+            model = Component(**meta["model"])
+            components = {role: Component(**c) for role, c in meta.get("components", {}).items()}
+        except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"{source}: malformed cospeech metadata ({exc})") from None
+        metadata = cls(
+            model=model,
+            data=data,
+            normalizer=normalizer,
+            recipe=str(meta["recipe"]),
+            components=components,
+            cospeech_version=str(meta.get("cospeech_version", "unknown")),
+        )
+        metadata.check(source)
+        return metadata
+
+    def check(self, source: str | Path) -> None:
+        """The parts must fit each other: statistics of S speakers with the skeleton's and feature's
+        widths."""
+        S = self.data.num_styles
+        expected = {"pose": (S, self.data.pose_dim), "audio": (S, self.data.audio_dim)}
+        for name, shape in expected.items():
+            for stats in (self.normalizer.mean, self.normalizer.std):
+                found = tuple(stats[name].shape) if name in stats else None
+                if found != shape:
+                    raise CheckpointError(
+                        f"{source}: normaliser {name} statistics have shape {found}, expected {shape} "
+                        f"({S} speakers, {self.data.skeleton}, {self.data.audio_key})"
+                    )
+
+
+def load_weights(
+    model: nn.Module, weights: Mapping[str, torch.Tensor], *, source: str | Path, what: str
+) -> None:
+    """Load ``weights`` into ``model`` strictly; any mismatch is one ``CheckpointError`` naming ``source``,
+    ``what`` was expected, and the first offending names or shapes (not PyTorch's multi-line dump)."""
+    expected = model.state_dict()
+    problems = []
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    for key, value in weights.items():
+        if key in expected and value.shape != expected[key].shape:
+            problems.append(
+                f"{key} is {tuple(value.shape)} in the file but {tuple(expected[key].shape)} in the model"
+            )
+            break
+    if problems:
+        raise CheckpointError(f"{source}: weights do not fit {what}: {'; '.join(problems)}")
+    model.load_state_dict(weights, strict=True)
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A checkpoint as read from disk: where, what it says about itself, and its weights."""
+
+    path: Path
+    metadata: RunMetadata
+    state_dict: dict[str, torch.Tensor]
+    datamodule_hparams: dict[str, Any]
+    """The data module's init arguments (data root, keys, windows) as Lightning saved them."""
+
+
+def read_run(source: str | Path) -> StoredRun:
+    """The checkpoint of a run directory or ``.ckpt`` file with its metadata, loaded without unpickling
+    arbitrary objects. Raises ``CheckpointError`` naming the file."""
+    path = resolve_checkpoint(source)
+    checkpoint = load_checkpoint(path)
+    metadata = RunMetadata.from_dict(checkpoint.get(METADATA_KEY), path)
+    hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
+    return StoredRun(path, metadata, checkpoint["state_dict"], hparams)
