@@ -175,15 +175,15 @@ def corpus_format(name: str) -> type[Corpus]:
 def open_corpus(root: str | Path, format: str | None = None) -> Corpus:
     """Open the corpus at ``root`` in ``format``, or in the one registered format that recognises it.
 
-    A missing or unrecognised root, or one that several formats claim, is a one-line `DataError` naming
-    the root and the formats tried.
+    A missing root, one no format recognises (the error lists the formats tried) and one that several
+    formats claim are each a one-line `DataError` naming the root. An unknown ``format`` is a `ConfigError`.
     """
     root = Path(root)
     if format is not None:
         return corpus_format(format)(root)
-    tried = list_formats()
     if not root.is_dir():
         raise DataError(f"{root}: corpus root directory not found (make the built-in one: {SYNTH_COMMAND})")
+    tried = list_formats()
     claimed = [name for name in tried if _FORMATS[name].looks_like(root)]
     if not claimed:
         raise DataError(
