@@ -28,7 +28,10 @@ def test_data_synth_writes_a_corpus(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["data", "info", "/nonexistent/pats"], "PATS root directory not found"),
+        (
+            ["data", "info", "/nonexistent/pats"],
+            "root directory not found (make the built-in one: cospeech data synth)",
+        ),
         (["data", "synth", "--speakers", "0", "--out", "/tmp/x"], "speakers ≥ 1"),
     ],
 )

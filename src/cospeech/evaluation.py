@@ -130,6 +130,7 @@ def evaluate(
     datamodule = PatsDataModule(
         root,
         trained,
+        format=spec.format,
         pose_key=spec.pose_key,
         audio_key=spec.audio_key,
         window_seconds=spec.window_seconds,

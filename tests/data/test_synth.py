@@ -45,7 +45,7 @@ def test_every_speaker_has_every_split_and_the_pats_invariants(synth_root):
     np.testing.assert_allclose(shoulder, 167.0, rtol=1e-4)  # PATS: RShoulder is 167 px from the neck
     data = flat_to_joints(arrays["pose/data"])
     np.testing.assert_allclose(normalized[:, 0], data[:, 0])  # the neck stays absolute
-    assert corpus.raw_audio_path("ava", interval) is not None
+    assert corpus.raw_audio("ava", interval) is not None
 
 
 def _loudness_and_motion(corpus, speaker, interval):

@@ -1,4 +1,4 @@
-"""``cospeech data``: make the built-in corpus and inspect PATS-format corpora."""
+"""``cospeech data``: make the built-in corpus and inspect corpora of any registered format."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ EXAMPLES = """examples:
 def register(commands: argparse._SubParsersAction) -> None:
     group = commands.add_parser(
         "data",
-        help="make the built-in corpus; inspect PATS-format data",
+        help="make the built-in corpus; inspect a corpus (PATS…)",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -34,7 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     synth.set_defaults(run=run_synth)
 
     info = actions.add_parser("info", help="per-speaker table: intervals, minutes, windows per split")
-    info.add_argument("root", type=Path, nargs="?", default=DEFAULT_CORPUS, help="PATS root directory")
+    info.add_argument(
+        "root", type=Path, nargs="?", default=DEFAULT_CORPUS, help="corpus root directory (format detected)"
+    )
     info.add_argument("--speakers", nargs="+", help="only these speakers")
     info.set_defaults(run=run_info)
 

@@ -11,8 +11,9 @@ The hash covers every input (file sizes and modification times included), so a c
 gets a new directory instead of silently reusing stale arrays. Directories are built under a temporary
 name and renamed into place, so an interrupted build never looks complete.
 
-Pose keys are stored as the model joints (``pats48``) in the flat ``[x…, y…]`` layout; in ``"exact"``
-audio mode audio keys are stored already aligned to the pose clock (see ``windows``).
+Pose keys are stored as the corpus' model joints (`Corpus.to_model_pose`; ``pats48`` for PATS) in the flat
+``[x…, y…]`` layout; in ``"exact"`` audio mode ``audio/*`` keys are stored already aligned to the pose clock
+(see ``windows``).
 """
 
 from __future__ import annotations
@@ -25,15 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cospeech.data.pats import PatsCorpus
-from cospeech.data.poses import joints_to_flat, pats_to_model_joints
+from cospeech.data.corpus import Corpus
 from cospeech.data.windows import WindowSpec, align_to_pose_clock, audio_clock
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
 
 CACHE_FORMAT = 1
-POSE_KEYS = ("pose/data", "pose/normalize", "oracle/normalize")
-"""Keys holding PATS poses; the cache keeps their model joints only."""
 
 
 def _file_name(key: str) -> str:
@@ -77,7 +75,7 @@ class SplitCache:
         )
 
 
-def cache_key(corpus: PatsCorpus, speaker: str, split: str, keys: Sequence[str], spec: WindowSpec) -> str:
+def cache_key(corpus: Corpus, speaker: str, split: str, keys: Sequence[str], spec: WindowSpec) -> str:
     files = []
     for interval_id in corpus.interval_ids(speaker, split):
         path = corpus.interval_path(speaker, interval_id)
@@ -88,7 +86,7 @@ def cache_key(corpus: PatsCorpus, speaker: str, split: str, keys: Sequence[str],
 
 
 def load_split(
-    corpus: PatsCorpus,
+    corpus: Corpus,
     speaker: str,
     split: str,
     keys: Sequence[str],
@@ -97,8 +95,10 @@ def load_split(
 ) -> SplitCache:
     """The cached windows of ``speaker``/``split``, built on first use. ``keys[0]`` must be a pose key:
     its NaN frames decide which windows are skipped."""
-    if keys[0] not in POSE_KEYS:
-        raise DataError(f"the first cached key must be a pose key {POSE_KEYS}, got {keys[0]!r}")
+    if not corpus.is_pose_key(keys[0]):
+        raise DataError(
+            f"{corpus.root}: the first cached key must be a {corpus.format} pose key, got {keys[0]!r}"
+        )
     directory = Path(cache_root) / f"{speaker}-{split}-{cache_key(corpus, speaker, split, keys, spec)}"
     if not (directory / "index.json").is_file():
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +107,7 @@ def load_split(
     return SplitCache.open(directory, spec)
 
 
-def _build(
-    corpus: PatsCorpus, speaker: str, split: str, keys: list[str], spec: WindowSpec, out: Path
-) -> None:
+def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: WindowSpec, out: Path) -> None:
     out.mkdir(parents=True)
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
@@ -152,15 +150,15 @@ def _build(
 
 
 def _prepare(
-    corpus: PatsCorpus, speaker: str, interval_id: str, keys: list[str], spec: WindowSpec
+    corpus: Corpus, speaker: str, interval_id: str, keys: list[str], spec: WindowSpec
 ) -> dict[str, np.ndarray]:
     """One interval's arrays as the cache stores them (model joints; audio on the pose clock if exact)."""
     raw = corpus.read(speaker, interval_id, keys)
     n_pose = len(raw[keys[0]])
     out = {}
     for key, array in raw.items():
-        if key in POSE_KEYS:
-            out[key] = joints_to_flat(pats_to_model_joints(array))
+        if corpus.is_pose_key(key):
+            out[key] = corpus.to_model_pose(key, array)
         elif key.startswith("audio/") and spec.stored_key_is_aligned(key):
             if len(array) == 0:
                 raise DataError(f"{corpus.interval_path(speaker, interval_id)}: {key} has no frames")

@@ -22,9 +22,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cospeech.data.cache import SplitCache, load_split
+from cospeech.data.corpus import SPLITS, Corpus, open_corpus
 from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
-from cospeech.data.pats import SPLITS, PatsCorpus
 from cospeech.data.spec import DataSpec
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
@@ -138,11 +138,12 @@ class EpochShuffleSampler(Sampler[int]):
 
 
 class PatsDataModule(L.LightningDataModule):
-    """Train/dev/test windows of a PATS-format corpus (real PATS or the built-in synthetic one).
+    """Train/dev/test windows of a corpus in any registered format (PATS, the built-in synthetic one…).
 
     Args:
-        root: PATS root directory.
+        root: corpus root directory.
         speakers: ``["a", "b"]`` or ``[["source"], ["a", "b"]]``; style id = position in the sequence.
+        format: corpus format (``pats``…, see ``cospeech.data.corpus``); None detects it from the root.
         pose_key: stored pose key the models learn (``pose/normalize`` as in the reference).
         audio_key: stored audio feature (``audio/log_mel_400`` or ``audio/log_mel_512``).
         window_seconds: window length; 4.3 s → 64 frames at 15 fps.
@@ -163,6 +164,7 @@ class PatsDataModule(L.LightningDataModule):
         self,
         root: str,
         speakers: list[Any],
+        format: str | None = None,
         pose_key: str = "pose/normalize",
         audio_key: str = "audio/log_mel_400",
         window_seconds: float = 4.3,
@@ -188,7 +190,7 @@ class PatsDataModule(L.LightningDataModule):
             raise ConfigError(f"batch_size={batch_size} must be ≥ 1")
         self.datasets: dict[str, WindowDataset] = {}
         self.normalizer: Normalizer | None = None
-        self.corpus: PatsCorpus | None = None
+        self.corpus: Corpus | None = None
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -198,7 +200,7 @@ class PatsDataModule(L.LightningDataModule):
         if self.datasets:
             return
         hp = self.hparams
-        corpus = PatsCorpus(self.root)
+        corpus = open_corpus(self.root, hp.format)
         corpus.check_speakers([*self.speaker_set.sequence, *self.speaker_set.source])
         self.corpus = corpus
         keys = {"pose": hp.pose_key, "audio": hp.audio_key}
@@ -236,8 +238,8 @@ class PatsDataModule(L.LightningDataModule):
         hp = self.hparams
         train = self.datasets["train"]
         return DataSpec(
-            format="pats",
-            skeleton="pats48",
+            format=self.corpus.format,
+            skeleton=self.corpus.model_skeleton.name,
             pose_key=hp.pose_key,
             audio_key=hp.audio_key,
             audio_dim=int(train.caches[0].arrays[hp.audio_key].shape[1]),
@@ -246,6 +248,7 @@ class PatsDataModule(L.LightningDataModule):
             window_seconds=hp.window_seconds,
             audio_rate_mode=hp.audio_rate_mode,
             normalization=hp.normalization,
+            text=dict(self.corpus.text_features),
             train_windows=len(train),
             train_intervals=train.interval_count(),
         )
@@ -257,7 +260,7 @@ class PatsDataModule(L.LightningDataModule):
         for dataset in self.datasets.values():
             dataset.normalizer = normalizer
 
-    def _has_oracle(self, corpus: PatsCorpus) -> bool:
+    def _has_oracle(self, corpus: Corpus) -> bool:
         speaker = self.speaker_set.sequence[0]
         ids = corpus.interval_ids(speaker, "train")
         return bool(ids) and ORACLE_KEY in corpus.keys(speaker, ids[0])

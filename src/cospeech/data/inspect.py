@@ -1,4 +1,4 @@
-"""Per-speaker summaries of a PATS-format corpus (``cospeech data info``)."""
+"""Per-speaker summaries of a corpus in any registered format (``cospeech data info``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
-
-from cospeech.data.pats import SPLITS, PatsCorpus
+from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.windows import POSE_FPS, WindowSpec
-from cospeech.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -23,9 +20,9 @@ class SpeakerSummary:
 
 
 def corpus_table(root: str | Path, speakers: Sequence[str] | None = None) -> list[SpeakerSummary]:
-    """One row per speaker. Lengths come from the HDF5 headers (no array is read), so this is fast on
-    the full 251-hour PATS."""
-    corpus = PatsCorpus(root)
+    """One row per speaker. Lengths come from `Corpus.pose_frames` (HDF5 headers for PATS, no array is
+    read), so this is fast on the full 251-hour PATS."""
+    corpus = open_corpus(root)
     chosen = list(speakers) if speakers else corpus.speakers
     corpus.check_speakers(chosen)
     spec = WindowSpec()
@@ -36,20 +33,12 @@ def corpus_table(root: str | Path, speakers: Sequence[str] | None = None) -> lis
         intervals = 0
         for split in SPLITS:
             for interval_id in corpus.interval_ids(speaker, split):
-                frames = _pose_frames(corpus.interval_path(speaker, interval_id))
+                frames = corpus.pose_frames(speaker, interval_id)
                 frames_total += frames
-                windows[split] += max(spec.count({"pose/normalize": frames}), 0)
+                windows[split] += max(spec.count({"pose": frames}), 0)
                 intervals += 1
         rows.append(SpeakerSummary(speaker, intervals, frames_total / POSE_FPS / 60, windows))
     return rows
-
-
-def _pose_frames(path: Path) -> int:
-    try:
-        with h5py.File(path, "r") as h5:
-            return int(h5["pose/normalize"].shape[0])
-    except (OSError, KeyError) as exc:
-        raise DataError(f"{path}: cannot read pose/normalize ({exc})") from exc
 
 
 def format_table(rows: Sequence[SpeakerSummary]) -> str:

@@ -1,4 +1,4 @@
-"""The PATS on-disk format: reader and writer.
+"""The PATS on-disk format (registered as corpus format ``"pats"``): reader and writer.
 
 Layout (reference notes §1)::
 
@@ -13,6 +13,7 @@ built-in corpus adds ``oracle/normalize`` (T, 104): the noise-free gesture its g
 layout as ``pose/normalize``).
 
 The reader and writer share the names below, so what one writes the other reads (tested by a round trip).
+Pose keys store the 52 ``pats52`` joints; models learn the 48 ``pats48`` joints (`PatsCorpus.to_model_pose`).
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ import numpy as np
 import pandas as pd
 
 from cospeech.audio import MEL400_BINS, MEL512_BINS
+from cospeech.data.corpus import SPLITS, SYNTH_COMMAND, Corpus, register_format
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
-from cospeech.skeletons import PATS52
+from cospeech.skeletons import PATS48, PATS52, Skeleton
 
 INTERVALS_CSV = "cmu_intervals_df.csv"
 MISSING_H5 = "missing_intervals.h5"
 PROCESSED_DIR = "processed"
 RAW_DIR = "raw"
-SPLITS = ("train", "dev", "test")
 
 PATS_SPEAKERS = (
     "oliver", "jon", "conan", "rock", "chemistry", "ellen", "almaram", "angelica", "seth", "shelly",
@@ -45,15 +46,16 @@ PATS_SPEAKERS = (
 """The 25 PATS speakers in the order that defines style ids for ``speaker='all'``."""
 
 POSE_WIDTH = 2 * PATS52.num_joints
+POSE_KEYS = ("pose/data", "pose/normalize", "oracle/normalize")
+"""Keys holding ``pats52`` poses (``pose/confidence`` has their width but holds detection scores)."""
+TEXT_WIDTHS: Mapping[str, int] = {"text/bert": 768, "text/w2v": 300}
+"""Width of each 2-D text feature (BERT and word2vec embeddings per pose frame)."""
 FEATURE_WIDTHS: Mapping[str, int] = {
-    "pose/data": POSE_WIDTH,
-    "pose/normalize": POSE_WIDTH,
+    **dict.fromkeys(POSE_KEYS, POSE_WIDTH),
     "pose/confidence": POSE_WIDTH,
-    "oracle/normalize": POSE_WIDTH,
     "audio/log_mel_400": MEL400_BINS,
     "audio/log_mel_512": MEL512_BINS,
-    "text/bert": 768,
-    "text/w2v": 300,
+    **TEXT_WIDTHS,
 }
 """Width of the last axis of each 2-D key; ``text/tokens`` and ``text/pos`` are 1-D (T,)."""
 
@@ -81,7 +83,8 @@ class IntervalRecord:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-class PatsCorpus:
+@register_format("pats")
+class PatsCorpus(Corpus):
     """A PATS root on disk. Construction checks the table; interval files are opened on demand.
 
     >>> corpus = PatsCorpus("cospeech_data/synth")           # doctest: +SKIP
@@ -93,7 +96,7 @@ class PatsCorpus:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(
-                f"{self.root}: PATS root directory not found (make the built-in one: cospeech data synth)"
+                f"{self.root}: PATS root directory not found (make the built-in one: {SYNTH_COMMAND})"
             )
         table = self.root / INTERVALS_CSV
         if not table.is_file():
@@ -111,16 +114,24 @@ class PatsCorpus:
         self.missing = read_missing_intervals(self.root)
         self.intervals = intervals[~intervals["interval_id"].isin(self.missing)].reset_index(drop=True)
 
+    @classmethod
+    def looks_like(cls, root: Path) -> bool:
+        """A PATS root is recognised by its interval table."""
+        return (root / INTERVALS_CSV).is_file()
+
+    @property
+    def stored_skeleton(self) -> Skeleton:
+        return PATS52
+
+    @property
+    def model_skeleton(self) -> Skeleton:
+        return PATS48
+
     @cached_property
     def speakers(self) -> list[str]:
         """Speakers present, PATS speakers first in their canonical order, then others sorted."""
         present = set(self.intervals["speaker"])
         return [s for s in PATS_SPEAKERS if s in present] + sorted(present - set(PATS_SPEAKERS))
-
-    def check_speakers(self, speakers: Iterable[str]) -> None:
-        unknown = [s for s in speakers if s not in self.speakers]
-        if unknown:
-            raise DataError(f"{self.root}: no speaker(s) {unknown}; this corpus has {self.speakers}")
 
     def interval_ids(self, speaker: str, split: str) -> list[str]:
         """Usable interval ids of one speaker and split, string-sorted as the reference loader does
@@ -160,9 +171,18 @@ class PatsCorpus:
         except OSError as exc:
             raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
 
-    def raw_audio_path(self, speaker: str, interval_id: str) -> Path | None:
+    def pose_frames(self, speaker: str, interval_id: str) -> int:
+        """T of ``pose/normalize``, from the HDF5 header (no array is read)."""
+        path = self.interval_path(speaker, interval_id)
+        try:
+            with h5py.File(path, "r") as h5:
+                return int(h5["pose/normalize"].shape[0])
+        except (OSError, KeyError) as exc:
+            raise DataError(f"{path}: cannot read pose/normalize ({exc})") from exc
+
+    def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file under ``raw/<speaker>_cropped/``: ``<id>.*`` or PATS'
-        ``<video_id>_<id>.mp3``; None if absent (rendering then falls back to silence)."""
+        ``<video_id>_<id>.mp3``; None if absent (rendered clips then skip the interval)."""
         folder = self.root / RAW_DIR / f"{speaker}_cropped"
         for suffix in AUDIO_SUFFIXES:
             candidate = folder / f"{interval_id}{suffix}"
@@ -170,6 +190,27 @@ class PatsCorpus:
                 return candidate
         matches = sorted(folder.glob(f"*_{interval_id}.mp3")) if folder.is_dir() else []
         return matches[0] if matches else None
+
+    def feature_width(self, key: str) -> int:
+        if key not in FEATURE_WIDTHS:
+            raise DataError(f"PATS key {key!r} has no fixed width; keys with one: {sorted(FEATURE_WIDTHS)}")
+        return FEATURE_WIDTHS[key]
+
+    def is_pose_key(self, key: str) -> bool:
+        return key in POSE_KEYS
+
+    def to_model_pose(self, key: str, array: np.ndarray) -> np.ndarray:
+        """``pats52`` ``(T, 104)`` → ``pats48`` ``(T, 96)``: the neck (origin of the offsets), nose and eyes
+        are dropped."""
+        if not self.is_pose_key(key):
+            raise DataError(f"{key!r} is not a PATS pose key; pose keys: {list(POSE_KEYS)}")
+        from cospeech.data.poses import joints_to_flat, pats_to_model_joints  # torch: only when converting
+
+        return joints_to_flat(pats_to_model_joints(array))
+
+    @property
+    def text_features(self) -> Mapping[str, int]:
+        return TEXT_WIDTHS
 
 
 def _dataset_keys(h5: h5py.File) -> list[str]:

@@ -16,14 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from cospeech.audio import SAMPLE_RATE, load_audio
-from cospeech.data.pats import SPLITS, PatsCorpus
+from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.poses import flat_to_joints
 from cospeech.errors import ConfigError, DataError
 from cospeech.inference.pipeline import GestureGenerator
 from cospeech.render.gallery import ClipEntry, write_gallery
 from cospeech.render.video import write_video
-from cospeech.skeletons import PATS_MODEL_JOINTS, get_skeleton
+from cospeech.skeletons import get_skeleton
 from cospeech.training.checkpoints import load_checkpoint
+
+TRUTH_KEY = "pose/normalize"
+"""Stored pose key drawn as the ground truth."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,13 @@ def render_clips(
     first = Path(checkpoints[0])
     out = Path(out_dir) if out_dir else (first if first.is_dir() else first.parent.parent)
     root = Path(data_root) if data_root else _data_root(checkpoints[0])
-    corpus = PatsCorpus(root)
+    corpus = open_corpus(root)
     speakers = [s for s in generators[0].speakers if all(s in g.speakers for g in generators)]
     candidates = [
         (speaker, interval)
         for speaker in speakers
         for interval in corpus.interval_ids(speaker, split)
-        if corpus.raw_audio_path(speaker, interval) is not None
+        if corpus.raw_audio(speaker, interval) is not None
     ]
     if not candidates:
         raise DataError(f"{root}: no {split} intervals with raw audio for speakers {speakers}")
@@ -70,9 +73,9 @@ def render_clips(
     videos, entries = [], []
     for index in sorted(order):
         speaker, interval = candidates[index]
-        audio = load_audio(corpus.raw_audio_path(speaker, interval), sr=SAMPLE_RATE)
-        truth = flat_to_joints(corpus.read(speaker, interval, ["pose/normalize"])["pose/normalize"])
-        panels = [("ground truth", truth[:, list(PATS_MODEL_JOINTS)])]
+        audio = load_audio(corpus.raw_audio(speaker, interval), sr=SAMPLE_RATE)
+        stored = corpus.read(speaker, interval, [TRUTH_KEY])[TRUTH_KEY]
+        panels = [("ground truth", flat_to_joints(corpus.to_model_pose(TRUTH_KEY, stored)))]
         panels += [
             (g.name, g.generate(audio, sample_rate=SAMPLE_RATE, speaker=speaker).poses) for g in generators
         ]
