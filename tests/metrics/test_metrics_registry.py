@@ -81,6 +81,25 @@ class MaxAbsError(Metric):
         return self.largest
 
 
+class MaxDeviation(Metric):
+    """Toy single-set pixel metric needing the mean pose: the largest ``|p − μ|`` seen, pixels."""
+
+    full_state_update = False
+
+    def __init__(self, mean_pose: np.ndarray, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.mean_pose = torch.as_tensor(mean_pose)
+        self.add_state("largest", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="max")
+
+    def update(self, poses: Tensor) -> None:
+        if poses.ndim != 4:
+            raise ValueError(f"poses must be pixel joints (B, T, J, 2), got shape {tuple(poses.shape)}")
+        self.largest = torch.maximum(self.largest, (poses - self.mean_pose).abs().max())
+
+    def compute(self) -> Tensor:
+        return self.largest
+
+
 @pytest.fixture
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by the test are dropped afterwards, so other tests see only the built-ins."""
@@ -160,3 +179,45 @@ def test_an_invalid_registration_names_every_problem(isolated_registry: None) ->
         assert problem in message
     with pytest.raises(TypeError, match="decorates torchmetrics Metric classes"):
         register_metric("MaxAbs", space="z", arity="paired")(torch.nn.Identity)
+
+
+def test_a_metric_registered_in_a_test_reaches_the_suite_logs_and_table(
+    isolated_registry: None, pose_data: dict
+) -> None:
+    register_metric("MaxAbs", space="z", arity="paired", logged=True, table=True)(MaxAbsError)
+    suite = GestureMetricSuite(pose_data["mean"], pose_data["std"])
+    preds, target = pose_data["preds"], pose_data["target"]
+    suite.update(preds[:3], target[:3])
+    suite.update(preds[3:], target[3:])
+    result = suite.compute()
+    assert list(result)[-1] == "MaxAbs"
+    assert result["MaxAbs"] == pytest.approx(float((preds - target).abs().max()))
+    assert logged_metrics() == (*REPORTED_METRICS, "MaxAbs")
+    assert table_metrics() == (*TABLE_METRICS, "MaxAbs")
+    assert metric_spec("MaxAbs").higher_is_better is False
+
+
+def test_a_single_set_metric_gets_its_needs_pixels_and_a_gt_twin(
+    isolated_registry: None, pose_data: dict
+) -> None:
+    register_metric("MaxDev", space="pixels", arity="single", needs=("mean_pose",), logged=True, order=65)(
+        MaxDeviation
+    )
+    suite = GestureMetricSuite(pose_data["mean"], pose_data["std"])
+    suite.update(pose_data["preds"], pose_data["target"])
+    result = suite.compute()
+    mean_pose = torch.as_tensor(flat_to_joints(pose_data["mean"]))
+    for key, poses in (("MaxDev", pose_data["preds"]), ("MaxDev_gt", pose_data["target"])):
+        assert result[key] == pytest.approx(float((suite.to_pixels(poses) - mean_pose).abs().max()))
+    assert result["MaxDev"] != result["MaxDev_gt"]
+    keys = list(result)
+    assert keys[keys.index("diversity_gt") + 1 : keys.index("L1div")] == ["MaxDev", "MaxDev_gt"]
+    assert logged_metrics() == (*REPORTED_METRICS, "MaxDev", "MaxDev_gt")
+
+
+def test_outputs_must_match_what_compute_returns(isolated_registry: None, pose_data: dict) -> None:
+    register_metric("MaxAbs", space="z", arity="paired", outputs=("MaxAbs", "MaxAbs_frame"))(MaxAbsError)
+    suite = GestureMetricSuite(pose_data["mean"], pose_data["std"])
+    suite.update(pose_data["preds"], pose_data["target"])
+    with pytest.raises(RuntimeError, match=r"computed \['MaxAbs'\] but is registered with outputs"):
+        suite.compute()
