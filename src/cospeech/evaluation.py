@@ -29,12 +29,12 @@ from cospeech.data.datamodule import PatsDataModule, WindowDataset
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
 from cospeech.inference.export import build_generator, read_checkpoint
-from cospeech.metrics import GestureMetricSuite
+from cospeech.metrics import GestureMetricSuite, table_metrics
 from cospeech.models.baselines import MeanPoseBaseline, NearestNeighbourBaseline, RandomWindowBaseline
 from cospeech.training.autoencoder import load_autoencoder
 from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
 
-TABLE_METRICS = ("L1", "VelL1", "PCK", "FID", "W1_vel", "W1_acc", "diversity", "diversity_gt")
+TABLE_METRICS = table_metrics()
 ORACLE = "oracle"
 BASELINES = ("mean_pose", "random_window", "nearest_neighbour")
 

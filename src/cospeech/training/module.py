@@ -29,7 +29,7 @@ from cospeech import __version__
 from cospeech.data.normalize import Normalizer
 from cospeech.data.poses import velocity
 from cospeech.errors import CheckpointError, ConfigError
-from cospeech.metrics import GestureMetricSuite
+from cospeech.metrics import GestureMetricSuite, logged_metrics
 from cospeech.models.registry import build_model, model_config, model_entry
 from cospeech.training.checkpoints import CHECKPOINT_KEY, load_checkpoint
 from cospeech.training.losses import (
@@ -39,7 +39,7 @@ from cospeech.training.losses import (
     reconstruction_l1,
 )
 
-REPORTED_METRICS = ("L1", "VelL1", "PCK", "PCK@0.1", "PCK@0.2", "FID", "W1_vel", "W1_acc", "diversity")
+REPORTED_METRICS = logged_metrics()
 
 
 class GestureModule(L.LightningModule):
