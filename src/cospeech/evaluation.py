@@ -28,11 +28,10 @@ from cospeech.data.datamodule import PatsDataModule, WindowDataset
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
 from cospeech.inference.export import read_checkpoint
-from cospeech.metrics import GestureMetricSuite
+from cospeech.metrics import GestureMetricSuite, table_metrics
 from cospeech.models import Generator, list_models, model_entry, run_generator
 from cospeech.training.autoencoder import load_autoencoder
 
-TABLE_METRICS = ("L1", "VelL1", "PCK", "FID", "W1_vel", "W1_acc", "diversity", "diversity_gt")
 ORACLE = "oracle"
 
 
@@ -158,7 +157,7 @@ def evaluate(
     for name in [*models, *([ORACLE] if with_oracle else [])]:
         result.scores[name] = {}
     extractor = load_autoencoder(str(fgd_extractor)) if fgd_extractor else None
-    metrics = (*TABLE_METRICS, "FGD") if extractor else TABLE_METRICS
+    metrics = (*table_metrics(), "FGD") if extractor else table_metrics()
 
     def new_suite(style: int) -> GestureMetricSuite:
         mean, std = normalizer.mean["pose"][style], normalizer.std["pose"][style]

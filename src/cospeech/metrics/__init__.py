@@ -1,6 +1,7 @@
 """Gesture metrics: torchmetrics classes (streaming, DDP-safe) and the plain functions behind them.
 
-Definitions, spaces, units and deviations from the reference code: ``docs/metrics.md``.
+Definitions, spaces, units and deviations from the reference code: ``docs/metrics.md``. Importing this
+package imports every metric module, so every built-in metric is registered (``registry.py``).
 """
 
 from cospeech.metrics.beat import BeatAlign
@@ -34,6 +35,16 @@ from cospeech.metrics.functional import (
     wasserstein_1,
 )
 from cospeech.metrics.pose import L1, PCK, Diversity, L1Div, VelL1
+from cospeech.metrics.registry import (
+    GT_SUFFIX,
+    MetricSpec,
+    list_metrics,
+    logged_metrics,
+    metric_spec,
+    metric_specs,
+    register_metric,
+    table_metrics,
+)
 from cospeech.metrics.style import GestureClusterF1
 from cospeech.metrics.suite import GestureMetricSuite
 
@@ -42,6 +53,7 @@ __all__ = [
     "BEAT_SIGMA",
     "FGD",
     "FID",
+    "GT_SUFFIX",
     "L1",
     "PCK",
     "PCK_ALPHAS",
@@ -53,6 +65,7 @@ __all__ = [
     "GestureClusterF1",
     "GestureMetricSuite",
     "L1Div",
+    "MetricSpec",
     "VelL1",
     "assign_gesture_clusters",
     "audio_beats",
@@ -70,8 +83,14 @@ __all__ = [
     "kinematic_beats",
     "l1",
     "l1_div",
+    "list_metrics",
+    "logged_metrics",
     "mean_joint_speed",
+    "metric_spec",
+    "metric_specs",
     "pck",
+    "register_metric",
+    "table_metrics",
     "vel_l1",
     "w1",
     "wasserstein_1",

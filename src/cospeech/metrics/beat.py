@@ -14,8 +14,10 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from cospeech.metrics.functional import BEAT_MIN_DROP, BEAT_SIGMA, POSE_FPS, ArrayLike, _beat_align_update
+from cospeech.metrics.registry import register_metric
 
 
+@register_metric("BeatAlign", space="pixels", arity="single", needs=("beats",), order=100)
 class BeatAlign(Metric):
     """Beat alignment score of one pose set: mean over audio beats of ``exp(−d²/2σ²)``, d the distance
     (seconds) to the nearest kinematic beat (mean-joint-speed minimum) of the same sequence.

@@ -22,6 +22,7 @@ from cospeech.metrics.functional import (
     extractor_fingerprint,
     wasserstein_1,
 )
+from cospeech.metrics.registry import register_metric
 from cospeech.skeletons import PATS48
 
 
@@ -69,6 +70,7 @@ class _FrechetMetric(Metric):
         return torch.tensor(value, dtype=torch.float64, device=self.real_sum.device)
 
 
+@register_metric("FID", space="z", arity="paired", needs=("num_features",), logged=True, table=True, order=40)
 class FID(_FrechetMetric):
     """Mix-StAGE "FID": Fréchet distance between Gaussians fitted to raw z-space pose frames (no embedding).
 
@@ -90,6 +92,7 @@ class FID(_FrechetMetric):
         return self._distance()
 
 
+@register_metric("FGD", space="z", arity="paired", needs=("extractor",), order=80)
 class FGD(_FrechetMetric):
     """Fréchet Gesture Distance: the Fréchet distance on features of a pose-sequence extractor.
 
@@ -132,6 +135,9 @@ class FGD(_FrechetMetric):
         return {"FGD": self._distance(), "extractor": self.extractor_id}
 
 
+@register_metric(
+    "W1", space="pixels", arity="paired", outputs=("W1_vel", "W1_acc"), logged=True, table=True, order=50
+)
 class W1(Metric):
     """Mix-StAGE W1: Wasserstein-1 between generated and GT histograms of per-frame mean joint speed
     (``W1_vel``, pixels/frame) and acceleration magnitude (``W1_acc``, pixels/frame²).

@@ -68,7 +68,7 @@ def _as_tensor(x: ArrayLike) -> Tensor:
 def _to_numpy64(x: ArrayLike) -> np.ndarray:
     """A float64 NumPy copy, for constants (mean pose, normaliser statistics, cluster centres) that the
     classes keep outside module buffers so a parent's ``.half()`` cannot round them."""
-    return np.array(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float64)
+    return np.array(x.detach().cpu().double().numpy() if isinstance(x, Tensor) else x, dtype=np.float64)
 
 
 def _check_same_shape(preds: Tensor, target: Tensor) -> None:

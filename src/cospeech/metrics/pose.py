@@ -22,12 +22,14 @@ from cospeech.metrics.functional import (
     _pck_update,
     _to_numpy64,
 )
+from cospeech.metrics.registry import register_metric
 
 
 def _zero() -> Tensor:
     return torch.zeros((), dtype=torch.float64)
 
 
+@register_metric("L1", space="z", arity="paired", logged=True, table=True, order=10)
 class L1(Metric):
     """Mean absolute error in z space over joints × coordinates × frames (Mix-StAGE ``L1``).
 
@@ -54,12 +56,22 @@ class L1(Metric):
         return self.weighted_sum / self.count
 
 
+@register_metric("VelL1", space="z", arity="paired", logged=True, table=True, order=20)
 class VelL1(L1):
     """Mean absolute error of first temporal differences in z space (Mix-StAGE ``VelL1``); ``(B, T, 2J)``."""
 
     _order = 1
 
 
+@register_metric(
+    "PCK",
+    space="pixels",
+    arity="paired",
+    outputs=("PCK", *(f"PCK@{alpha:g}" for alpha in PCK_ALPHAS)),
+    logged=True,
+    table=("PCK",),
+    order=30,
+)
 class PCK(Metric):
     """Percentage of correct keypoints in pixel space, per alpha and their mean (Mix-StAGE ``pck``).
 
@@ -89,6 +101,15 @@ class PCK(Metric):
         return _pck_result(self.correct, self.count, self.alphas)
 
 
+@register_metric(
+    "diversity",
+    space="pixels",
+    arity="single",
+    needs=("mean_pose",),
+    logged=("diversity",),
+    table=True,
+    order=60,
+)
 class Diversity(Metric):
     """Mix-StAGE diversity: mean ``|p − μ|`` in pixels to the training mean pose μ, for one pose set.
 
@@ -120,6 +141,7 @@ class Diversity(Metric):
         return self.abs_sum / self.count
 
 
+@register_metric("L1div", space="pixels", arity="single", order=70)
 class L1Div(Metric):
     """BEAT/EMAGE L1div: per frame, the summed ``|p − p̄|`` over joints and coordinates (pixels) to the mean
     pose of its own sequence (each batch row), averaged over frames. ``update(poses)`` takes ``(B, T, J, 2)``.

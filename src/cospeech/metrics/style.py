@@ -11,8 +11,17 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from cospeech.metrics.functional import ArrayLike, _confusion_update, _to_numpy64, f1_from_confusion
+from cospeech.metrics.registry import register_metric
 
 
+@register_metric(
+    "F1",
+    space="pixels",
+    arity="paired",
+    needs=("cluster_centres",),
+    outputs=("F1", "cluster_acc"),
+    order=90,
+)
 class GestureClusterF1(Metric):
     """Support-weighted F1 (``F1``) and agreement rate (``cluster_acc``) of the gesture clusters of generated
     and GT frames.

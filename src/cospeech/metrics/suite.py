@@ -1,36 +1,37 @@
 """Every gesture metric from one ``update`` on model-space tensors.
 
 The suite goes back to pixel space itself (``pixel = z · std + mean`` in the flat ``[x…, y…]`` layout, then
-``flat_to_joints``), so a validation step only hands over what the model saw and produced. Optional metrics
-exist only when their inputs are given at construction (FGD: an extractor; F1: cluster centres; BeatAlign:
-``beat_align=True``), never faked with a default.
+``flat_to_joints``), so a validation step only hands over what the model saw and produced. Which metrics
+it holds, in which space each is fed and which keys each reports all come from the metric registry
+(``cospeech.metrics.registry``). Optional metrics exist only when their inputs are given at construction
+(FGD: an extractor; F1: cluster centres; BeatAlign: ``beat_align=True``), never faked with a default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import Metric
 
 from cospeech.data.poses import flat_to_joints
-from cospeech.metrics.beat import BeatAlign
-from cospeech.metrics.distribution import FGD, FID, W1
 from cospeech.metrics.functional import POSE_FPS, ArrayLike, _check_flat, _check_pair, _to_numpy64
-from cospeech.metrics.pose import L1, PCK, Diversity, L1Div, VelL1
-from cospeech.metrics.style import GestureClusterF1
+from cospeech.metrics.registry import GT_SUFFIX, MetricNeed, MetricSpec, metric_specs
 
-# Metrics compared on z-space tensors; all others see pixels. Pairs take (preds, target); the "_gt" twins of
-# single-set metrics see the target alone.
-_Z_SPACE = ("L1", "VelL1", "FID", "FGD")
-_PAIRED_PIXELS = ("PCK", "W1", "F1")
-_SINGLE_PIXELS = ("diversity", "L1div")
+
+class _Slot(NamedTuple):
+    """One metric instance of the suite: its key in ``metrics``, its spec, and which poses it sees."""
+
+    key: str
+    spec: MetricSpec
+    sees: Literal["both", "generated", "ground_truth"]
 
 
 class GestureMetricSuite(nn.Module):
-    """L1, VelL1, PCK (@0.1, @0.2, mean), FID, W1_vel/W1_acc, diversity and L1div (generated and GT), plus
-    FGD, F1/cluster_acc and BeatAlign (generated and GT) when their inputs are given.
+    """Every registered metric whose needs are met: L1, VelL1, PCK (@0.1, @0.2, mean), FID, W1_vel/W1_acc,
+    diversity and L1div (generated and GT), plus FGD, F1/cluster_acc and BeatAlign (generated and GT) when
+    their inputs are given, and any metric registered later.
 
     ``update(preds, target, beats=None)``: model-space ``(B, T, 2J)`` generated and GT poses, and with
     ``beat_align=True`` per-sequence audio beat times in seconds. ``compute()`` returns a flat
@@ -69,29 +70,42 @@ class GestureMetricSuite(nn.Module):
                 f"got {self.mean.size} and {self.std.size}"
             )
         mean_pose = flat_to_joints(self.mean)  # (J, 2)
-        metrics: dict[str, Metric] = {
-            "L1": L1(),
-            "VelL1": VelL1(),
-            "PCK": PCK(),
-            "FID": FID(num_features=self.mean.size),
-            "W1": W1(),
-            "diversity": Diversity(mean_pose),
-            "diversity_gt": Diversity(mean_pose),
-            "L1div": L1Div(),
-            "L1div_gt": L1Div(),
+        inputs: dict[MetricNeed, dict[str, object]] = {
+            "mean_pose": {"mean_pose": mean_pose},
+            "num_features": {"num_features": self.mean.size},
         }
         if extractor is not None:
             if extractor_features is None:
                 raise ValueError(
                     "extractor_features (the size C of extractor.encode's output) is required for FGD"
                 )
-            metrics["FGD"] = FGD(extractor, extractor_features, name=extractor_name)
+            inputs["extractor"] = {
+                "extractor": extractor,
+                "num_features": extractor_features,
+                "name": extractor_name,
+            }
         if cluster_centres is not None:
-            metrics["F1"] = GestureClusterF1(cluster_centres)
+            inputs["cluster_centres"] = {"centres": cluster_centres}
         if beat_align:
-            metrics["BeatAlign"] = BeatAlign(fps=fps)
-            metrics["BeatAlign_gt"] = BeatAlign(fps=fps)
+            inputs["beats"] = {"fps": fps}
+        self._slots: list[_Slot] = []
+        metrics = {}
+        for spec in metric_specs():
+            if not set(spec.needs) <= inputs.keys():
+                continue
+            kwargs = {k: v for need in spec.needs for k, v in inputs[need].items()}
+            if spec.arity == "paired":
+                slots = [_Slot(spec.name, spec, "both")]
+            else:
+                slots = [
+                    _Slot(spec.name, spec, "generated"),
+                    _Slot(spec.name + GT_SUFFIX, spec, "ground_truth"),
+                ]
+            for slot in slots:
+                metrics[slot.key] = spec.metric(**kwargs)
+            self._slots += slots
         self.metrics = nn.ModuleDict(metrics)
+        self._beat_align = beat_align
 
     @property
     def extractor_id(self) -> str | None:
@@ -111,35 +125,40 @@ class GestureMetricSuite(nn.Module):
                 f"poses have {preds.shape[-1]} features but the normaliser has {self.mean.size}: "
                 f"preds {tuple(preds.shape)}, mean ({self.mean.size},)"
             )
-        if ("BeatAlign" in self.metrics) != (beats is not None):
+        if self._beat_align != (beats is not None):
             raise ValueError(
                 "audio beats must be given to every update when the suite is built with beat_align=True, "
                 "and only then"
             )
-        for name in _Z_SPACE:
-            if name in self.metrics:
-                self.metrics[name].update(preds, target)
-        preds_px, target_px = self.to_pixels(preds), self.to_pixels(target)
-        for name in _PAIRED_PIXELS:
-            if name in self.metrics:
-                self.metrics[name].update(preds_px, target_px)
-        for name in _SINGLE_PIXELS:
-            self.metrics[name].update(preds_px)
-            self.metrics[f"{name}_gt"].update(target_px)
-        if beats is not None:
-            self.metrics["BeatAlign"].update(preds_px, beats)
-            self.metrics["BeatAlign_gt"].update(target_px, beats)
+        spaces = {"z": (preds, target), "pixels": (self.to_pixels(preds), self.to_pixels(target))}
+        for slot in self._slots:
+            generated, ground_truth = spaces[slot.spec.space]
+            poses = {
+                "both": (generated, ground_truth),
+                "generated": (generated,),
+                "ground_truth": (ground_truth,),
+            }[slot.sees]
+            extra = (beats,) if "beats" in slot.spec.needs else ()
+            self.metrics[slot.key].update(*poses, *extra)
 
     def compute(self) -> dict[str, float]:
         """Every metric's value as a float, synchronised across processes; failed distances are NaN (warned).
-        The FGD extractor's identity is ``extractor_id``, kept out of this dict so every value is a number."""
+        Keys are each spec's ``outputs`` (``_gt``-suffixed for the ground truth of a single-set metric), in
+        registry order. The FGD extractor's identity is ``extractor_id``, kept out of this dict so every
+        value is a number."""
         result: dict[str, float] = {}
-        for name, metric in self.metrics.items():
-            value = metric.compute()
-            if isinstance(value, dict):
-                result.update({k: float(v) for k, v in value.items() if isinstance(v, Tensor)})
-            else:
-                result[name] = float(value)
+        for slot in self._slots:
+            value = self.metrics[slot.key].compute()
+            outputs = slot.spec.outputs
+            values = value if isinstance(value, dict) else {outputs[0]: value}
+            tensors = {k: v for k, v in values.items() if isinstance(v, Tensor)}
+            if tensors.keys() != set(outputs):
+                raise RuntimeError(
+                    f"metric {slot.spec.name!r} ({slot.spec.metric.__qualname__}) computed "
+                    f"{sorted(tensors)} but is registered with outputs {list(outputs)}"
+                )
+            suffix = GT_SUFFIX if slot.sees == "ground_truth" else ""
+            result.update({key + suffix: float(tensors[key]) for key in outputs})
         return result
 
     def reset(self) -> None:

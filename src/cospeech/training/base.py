@@ -28,14 +28,12 @@ from torch import nn
 from cospeech.data.normalize import Normalizer
 from cospeech.data.spec import DataSpec
 from cospeech.errors import ConfigError
-from cospeech.metrics import GestureMetricSuite
+from cospeech.metrics import GestureMetricSuite, logged_metrics
 from cospeech.models.interface import Generator, GeneratorOutput, run_generator
 from cospeech.models.registry import build_model, check_kind, model_config
 from cospeech.training.checkpoints import load_checkpoint
 from cospeech.training.losses import reconstruction_l1
 from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, load_weights
-
-REPORTED_METRICS = ("L1", "VelL1", "PCK", "PCK@0.1", "PCK@0.2", "FID", "W1_vel", "W1_acc", "diversity")
 
 
 class GestureModule(L.LightningModule):
@@ -174,14 +172,14 @@ class GestureModule(L.LightningModule):
     def _log_metrics(self, split: str) -> None:
         """The suites are already synchronised across processes (torchmetrics); ``sync_dist`` only averages
         identical values, which keeps Lightning's epoch-level logging consistent under DDP."""
-        per_speaker = []
+        per_speaker, logged = [], logged_metrics()
         for speaker, suite in zip(self.speakers, self.suites[split], strict=True):
             values = suite.compute()
             suite.reset()
             per_speaker.append(values)
-            for name in REPORTED_METRICS:
+            for name in logged:
                 self.log(f"{split}/{speaker}/{name}", values[name], sync_dist=True)
-        for name in REPORTED_METRICS:
+        for name in logged:
             mean = sum(v[name] for v in per_speaker) / len(per_speaker)
             self.log(f"{split}/{name}", mean, prog_bar=name in ("L1", "PCK"), sync_dist=True)
 
