@@ -8,9 +8,11 @@ Importing this package imports every model module, which registers its models.
 
 from cospeech.models import baselines, pose_autoencoder, speech2gesture
 from cospeech.models.registry import (
+    ConfigField,
     ModelEntry,
     ModelKind,
     build_model,
+    config_fields,
     list_models,
     model_config,
     model_entry,
@@ -18,10 +20,12 @@ from cospeech.models.registry import (
 )
 
 __all__ = [
+    "ConfigField",
     "ModelEntry",
     "ModelKind",
     "baselines",
     "build_model",
+    "config_fields",
     "list_models",
     "model_config",
     "model_entry",
