@@ -31,6 +31,17 @@ def test_data_synth_writes_a_corpus(tmp_path, capsys):
     [
         (["data", "info", "/nonexistent/pats"], "PATS root directory not found"),
         (["data", "synth", "--speakers", "0", "--out", "/tmp/x"], "speakers ≥ 1"),
+        (
+            [
+                "fit",
+                "--config",
+                "speech2gesture",
+                "--model.init_args.generator_config",
+                "{bogus: 1}",
+                "--print_config",
+            ],
+            "model 'speech2gesture' has no config key 'bogus'",
+        ),
         (["models", "show", "speech2gestur"], "unknown model 'speech2gestur'; known models: mean_pose, "),
     ],
 )
