@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from cospeech.cli.main import main
+from cospeech.models import list_models, model_entry
 
 
 def test_data_info_prints_a_row_per_speaker(synth_root, capsys):
@@ -33,6 +34,18 @@ def test_data_synth_writes_a_corpus(tmp_path, capsys):
             "root directory not found (make the built-in one: cospeech data synth)",
         ),
         (["data", "synth", "--speakers", "0", "--out", "/tmp/x"], "speakers ≥ 1"),
+        (
+            [
+                "fit",
+                "--config",
+                "speech2gesture",
+                "--model.init_args.generator_config",
+                "{bogus: 1}",
+                "--print_config",
+            ],
+            "model 'speech2gesture' has no config key 'bogus'",
+        ),
+        (["models", "show", "speech2gestur"], "unknown model 'speech2gestur'; known models: mean_pose, "),
     ],
 )
 def test_errors_are_one_line_and_exit_1(argv, message, capsys):
@@ -40,6 +53,31 @@ def test_errors_are_one_line_and_exit_1(argv, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_models_list_names_every_model_with_its_kind_and_summary(capsys):
+    assert main(["models", "list"]) == 0
+    rows = {line.split()[0]: line.split(maxsplit=2)[1:] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert sorted(rows) == list_models()
+    for name, (kind, summary) in rows.items():
+        entry = model_entry(name)
+        assert kind == entry.kind
+        assert summary == entry.builder.__doc__.strip().splitlines()[0]
+
+
+def test_models_show_prints_every_config_field_with_type_default_and_doc(capsys):
+    assert main(["models", "show", "nearest_neighbour"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("nearest_neighbour (baseline): cospeech.models.baselines.NearestNeighbourBaseline")
+    assert "The query audio is cut into consecutive" in out  # the whole docstring, not only its summary
+    for field in (
+        "pose_dim: int = 96",
+        "chunk_size: int = 4096",
+        "feature: Literal['flat', 'pooled'] = 'flat'",
+    ):
+        assert f"\n  {field}\n" in out
+    assert "\n      Mel bins F of the audio.\n" in out
+    assert "      the overall sound only). Each key dimension" in out  # continuation lines stay indented
 
 
 def test_console_script_is_installed():

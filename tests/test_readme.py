@@ -37,7 +37,7 @@ LIGHTNING = ("fit", "validate", "test")
 
 def test_the_readme_shows_every_command_group():
     shown = {shlex.split(c)[1] for c in COSPEECH}
-    assert {"data", "fit", "evaluate", "generate", "render", "export", "test"} <= shown
+    assert {"data", "models", "fit", "evaluate", "generate", "render", "export", "test"} <= shown
 
 
 @pytest.mark.parametrize("command", [c for c in COSPEECH if shlex.split(c)[1] not in LIGHTNING])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -12,10 +13,12 @@ from cospeech.errors import ConfigError
 from cospeech.models import (
     Generator,
     build_model,
+    config_fields,
     list_models,
     model_config,
     model_entry,
     register_model,
+    registry,
     run_generator,
 )
 from cospeech.models.speech2gesture import Speech2GestureConfig
@@ -95,6 +98,53 @@ def test_a_generator_must_follow_the_contract() -> None:
 def test_config_must_be_a_dataclass() -> None:
     with pytest.raises(TypeError, match="dataclass"):
         register_model("not_a_model", config=dict)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_config_field_is_listed_with_its_default_and_a_docstring(name: str) -> None:
+    fields = config_fields(name)
+    config = model_entry(name).config
+    assert [f.name for f in fields] == [f.name for f in dataclasses.fields(config)]
+    assert {f.name: f.default for f in fields} == dataclasses.asdict(config())
+    assert all(f.doc and f.type for f in fields), [f.name for f in fields if not f.doc]
+
+
+def test_config_fields_resolve_types_and_keep_whole_docstrings() -> None:
+    fields = {f.name: f for f in config_fields("nearest_neighbour")}
+    assert (fields["window"].type, fields["window"].default) == ("int", 64)
+    assert fields["feature"].type == "Literal['flat', 'pooled']"
+    assert fields["feature"].doc.startswith("Audio key of a window: ``flat``, all ``T_w · F`` values")
+    assert fields["feature"].doc.endswith("standardised with the training statistics.")
+    assert "\nthe overall sound only)" in fields["feature"].doc  # dedented continuation lines
+    with pytest.raises(ConfigError, match="unknown model 'nearest_neighbor'; known models: mean_pose"):
+        config_fields("nearest_neighbor")
+
+
+@dataclass(frozen=True)
+class _BaseConfig:
+    width: int = 8
+    """Width, documented in the base class."""
+    label: str = "x"
+
+
+@dataclass(frozen=True)
+class _DerivedConfig(_BaseConfig):
+    depth: int = 2
+    """Depth, documented in the subclass."""
+
+
+def test_config_fields_read_docs_of_dataclass_bases_and_tolerate_missing_source(monkeypatch) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # keep the test models private
+    register_model("derived", config=_DerivedConfig, kind="discriminator")(nn.Identity)
+    register_model(
+        "sourceless", config=dataclasses.make_dataclass("Made", [("size", int, 3)]), kind="discriminator"
+    )(nn.Identity)
+    assert [(f.name, f.type, f.default, f.doc) for f in config_fields("derived")] == [
+        ("width", "int", 8, "Width, documented in the base class."),
+        ("label", "str", "x", ""),
+        ("depth", "int", 2, "Depth, documented in the subclass."),
+    ]
+    assert [(f.name, f.default, f.doc) for f in config_fields("sourceless")] == [("size", 3, "")]
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -131,6 +131,37 @@ def test_bad_configs_are_rejected_with_the_key_named(tiny_config, capsys):
         run_cli(["fit", *tiny_config, "--model.init_args.generator", "motion_discriminator"])
 
 
+@pytest.mark.parametrize(
+    ("config", "key", "value", "message"),
+    [
+        ("speech2gesture", "generator", "speech3gesture", "unknown model 'speech3gesture'"),
+        ("speech2gesture", "generator_config", "{bogus: 1}", "no config key 'bogus'"),
+        ("speech2gesture", "discriminator_config", "{width: 3}", "no config key 'width'"),
+        ("speech2gesture", "discriminator", "speech2gesture", "is a generator, not a discriminator"),
+        ("pose_autoencoder", "autoencoder_config", "{latent: 8}", "no config key 'latent'"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--print_config", "--print_config=skip_default"])
+def test_print_config_rejects_unknown_models_and_keys_before_printing(
+    config, key, value, message, flag, capsys
+):
+    with pytest.raises(ConfigError, match=message):
+        run_cli(["fit", "--config", config, f"--model.init_args.{key}", value, flag])
+    assert capsys.readouterr().out == ""
+
+
+def test_print_config_still_prints_valid_configs_and_a_template_without_a_model(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["fit", "--config", "speech2gesture", "--model.init_args.generator_config", "{channels: 64}",
+                 "--print_config"])  # fmt: skip
+    assert exit_info.value.code in (0, None)
+    assert "generator_config:\n      channels: 64\n" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["fit", "--print_config"])
+    assert exit_info.value.code in (0, None)
+    assert "\nmodel: null\n" in capsys.readouterr().out
+
+
 def test_coin_flips_depend_only_on_seed_and_step():
     a, b = AdversarialRecipe(seed=3), AdversarialRecipe(seed=3)
     flips = [a.discriminator_turn(s) for s in range(200)]

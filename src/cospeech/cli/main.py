@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from cospeech import __version__
-from cospeech.cli import data, evaluate, export, fit, generate, quickstart, render
+from cospeech.cli import data, evaluate, export, fit, generate, models, quickstart, render
 from cospeech.errors import CospeechError
 
-COMMAND_GROUPS = (data, fit, evaluate, generate, render, export, quickstart)
+COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, export, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

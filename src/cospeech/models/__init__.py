@@ -19,10 +19,12 @@ from cospeech.models.interface import (
     run_generator,
 )
 from cospeech.models.registry import (
+    ConfigField,
     ModelEntry,
     ModelKind,
     build_model,
     check_kind,
+    config_fields,
     from_data,
     list_models,
     model_config,
@@ -35,6 +37,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 __all__ = [
     "STANDARD_INPUTS",
+    "ConfigField",
     "Generator",
     "GeneratorOutput",
     "InputSpec",
@@ -42,6 +45,7 @@ __all__ = [
     "ModelKind",
     "build_model",
     "check_kind",
+    "config_fields",
     "from_data",
     "generator_inputs",
     "list_models",

@@ -147,3 +147,72 @@ def check_kind(name: str, kind: ModelKind) -> ModelEntry:
         article = "an" if kind[0] in "aeiou" else "a"
         raise ConfigError(f"model {name!r} is a {entry.kind}, not {article} {kind}")
     return entry
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One key of a model's config, as ``cospeech models show`` lists it."""
+
+    name: str
+    """The key, as given to ``build_model``/``model_config`` or under ``generator_config`` in a YAML."""
+    type: str
+    """The resolved annotation: ``int``, ``float``, ``Literal['flat', 'pooled']``."""
+    default: Any
+    """The value used when the key is not set."""
+    doc: str
+    """The field's attribute docstring (the string literal under it), dedented; empty if it has none."""
+    from_data: bool = False
+    """Filled from the data spec when a run is built (``from_data``); a YAML value must agree with it."""
+
+
+def config_fields(name: str) -> list[ConfigField]:
+    """Every field of model ``name``'s config, in declaration order, with its type, default and docstring.
+
+    An unknown ``name`` raises ``ConfigError`` listing the known models.
+    """
+    from typing import get_type_hints
+
+    config = model_entry(name).config
+    hints, defaults, docs = get_type_hints(config), model_config(name), _attribute_docs(config)
+    fields = []
+    for field in dataclasses.fields(config):
+        hint = hints[field.name]
+        type_name = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+        doc, derived = docs.get(field.name, ""), bool(field.metadata.get(FROM_DATA))
+        fields.append(ConfigField(field.name, type_name, getattr(defaults, field.name), doc, derived))
+    return fields
+
+
+_ATTRIBUTE_DOCS: dict[type, dict[str, str]] = {}
+"""``_attribute_docs`` per config class: reading and parsing source is the slow part."""
+
+
+def _attribute_docs(config: type) -> dict[str, str]:
+    """Field name → the string literal right under it, in ``config`` and its dataclass bases (cached).
+
+    Python keeps no attribute docstrings at run time, so they are read from the source; a class whose source
+    cannot be found (made by ``make_dataclass``, defined in a REPL) contributes none rather than failing.
+    """
+    import ast  # imported here: only `models show` needs them, and every model module imports the registry
+    import inspect
+    import itertools
+    import textwrap
+
+    if config not in _ATTRIBUTE_DOCS:
+        docs: dict[str, str] = {}
+        for klass in reversed([k for k in config.__mro__ if dataclasses.is_dataclass(k)]):
+            try:
+                body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+            except (OSError, TypeError):
+                continue
+            for statement, after in itertools.pairwise(body):
+                if (
+                    isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                    and isinstance(after, ast.Expr)
+                    and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)
+                ):
+                    docs[statement.target.id] = inspect.cleandoc(after.value.value)
+        _ATTRIBUTE_DOCS[config] = docs
+    return _ATTRIBUTE_DOCS[config]

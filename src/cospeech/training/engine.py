@@ -57,11 +57,23 @@ class CospeechCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_class_arguments(RunConfig, "run")
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
+        """Parse as LightningCLI does, but first check the model when ``--print_config`` is asked for.
+
+        jsonargparse prints the config and exits from inside ``parse_args``, before
+        ``before_instantiate_classes`` checks the model, so the arguments are first parsed without the flag.
+        That parse skips validation (jsonargparse's ``_skip_validation``), as the print does, so a template
+        without a model (``cospeech fit --print_config``) still prints.
+        """
+        printing = [arg for arg in args if arg.partition("=")[0] == "--print_config"]
+        if printing:
+            config = parser.parse_args([arg for arg in args if arg not in printing], _skip_validation=True)
+            _check_model(config[config.subcommand]["model"])
+        super().parse_arguments(parser, args)
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
-        model_class = _import(config["model"]["class_path"])
-        if hasattr(model_class, "check_config"):
-            model_class.check_config(config["model"]["init_args"])
+        _check_model(config["model"])
         run = config["run"]
         resumed = _version_dir(config.get("ckpt_path"))
         if config["trainer"].get("logger") in (None, True):
@@ -102,6 +114,18 @@ class CospeechCLI(LightningCLI):
         configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
         configured = configured if isinstance(configured, list) else [configured]
         return super().instantiate_trainer(callbacks=[*configured, *callbacks], **kwargs)
+
+
+def _check_model(model: Any) -> None:
+    """Let the model class reject unknown model names and config keys in one line (``check_config``).
+
+    ``model`` is the parsed ``{class_path, init_args}``, or ``None`` in a template printed without one.
+    """
+    if model is None:
+        return
+    model_class = _import(model["class_path"])
+    if hasattr(model_class, "check_config"):
+        model_class.check_config(model["init_args"])
 
 
 def _import(class_path: str) -> type:
