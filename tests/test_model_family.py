@@ -104,7 +104,7 @@ class ToyTemplateRecipe(GestureModule):
 @pytest.fixture
 def toy_family(monkeypatch):
     """Register the toy generator for this test only."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", registry._REGISTRY.copy())
     register_model("toy_template", config=ToyTemplateConfig)(ToyTemplateGenerator)
 
 

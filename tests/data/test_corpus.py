@@ -108,7 +108,7 @@ def write_toy_corpus(root: Path, frames: Mapping[str, Sequence[int]]) -> Path:
 def toy_format() -> Iterator[type[ToyCorpus]]:
     """``ToyCorpus`` registered as ``toy`` for one test; the registry is restored afterwards."""
     list_formats()  # the built-in formats register first, so restoring the registry keeps them
-    with mock.patch.dict(corpus_module._FORMATS):
+    with mock.patch.object(corpus_module, "_FORMATS", corpus_module._FORMATS.copy()):
         yield register_format("toy")(ToyCorpus)
     assert "toy" not in list_formats()
 
@@ -119,7 +119,9 @@ def test_registry_knows_pats_and_refuses_duplicates_and_unknown_names(toy_format
     with pytest.raises(ConfigError, match=r"'pats' is registered twice: by cospeech\.data\.pats\.PatsCorpus"):
         register_format("pats")(ToyCorpus)
     assert corpus_format("pats") is PatsCorpus
-    with pytest.raises(ConfigError, match=r"unknown corpus format 'sdt'; known formats: .*pats.*toy") as exc:
+    with pytest.raises(
+        ConfigError, match=r"unknown corpus format 'sdt'; known corpus formats: .*pats.*toy"
+    ) as exc:
         corpus_format("sdt")
     assert exc.value.args[0].endswith(", ".join(list_formats()))
     with pytest.raises(TypeError, match="not a Corpus subclass"):

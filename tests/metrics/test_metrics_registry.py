@@ -103,7 +103,7 @@ class MaxDeviation(Metric):
 @pytest.fixture
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by the test are dropped afterwards, so other tests see only the built-ins."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", registry._REGISTRY.copy())
 
 
 @pytest.fixture

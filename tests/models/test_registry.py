@@ -134,7 +134,7 @@ class _DerivedConfig(_BaseConfig):
 
 
 def test_config_fields_read_docs_of_dataclass_bases_and_tolerate_missing_source(monkeypatch) -> None:
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # keep the test models private
+    monkeypatch.setattr(registry, "_REGISTRY", registry._REGISTRY.copy())  # keep the test models private
     register_model("derived", config=_DerivedConfig, kind="discriminator")(nn.Identity)
     register_model(
         "sourceless", config=dataclasses.make_dataclass("Made", [("size", int, 3)]), kind="discriminator"

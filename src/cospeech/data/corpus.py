@@ -25,7 +25,8 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from cospeech.errors import ConfigError, DataError
+from cospeech.errors import DataError
+from cospeech.registry import Registry
 from cospeech.skeletons import Skeleton
 
 SPLITS = ("train", "dev", "test")
@@ -127,7 +128,7 @@ class Corpus(ABC):
 
 CorpusT = TypeVar("CorpusT", bound=Corpus)
 
-_FORMATS: dict[str, type[Corpus]] = {}
+_FORMATS: Registry[type[Corpus]] = Registry("corpus format")
 
 
 def register_format(name: str) -> Callable[[type[CorpusT]], type[CorpusT]]:
@@ -137,14 +138,8 @@ def register_format(name: str) -> Callable[[type[CorpusT]], type[CorpusT]]:
     def decorator(cls: type[CorpusT]) -> type[CorpusT]:
         if not (isinstance(cls, type) and issubclass(cls, Corpus)):
             raise TypeError(f"register_format({name!r}): {cls!r} is not a Corpus subclass")
-        if name in _FORMATS:
-            taken = _FORMATS[name]
-            raise ConfigError(
-                f"corpus format {name!r} is registered twice: by {taken.__module__}.{taken.__qualname__} "
-                f"and by {cls.__module__}.{cls.__qualname__}"
-            )
+        _FORMATS.add(name, cls, cls)
         cls.format = name
-        _FORMATS[name] = cls
         return cls
 
     return decorator
@@ -158,18 +153,13 @@ def _load_builtin_formats() -> None:
 def list_formats() -> list[str]:
     """Sorted names of the registered corpus formats."""
     _load_builtin_formats()
-    return sorted(_FORMATS)
+    return _FORMATS.names()
 
 
 def corpus_format(name: str) -> type[Corpus]:
     """The `Corpus` class of format ``name``; an unknown name raises `ConfigError` listing the known ones."""
     _load_builtin_formats()
-    try:
-        return _FORMATS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown corpus format {name!r}; known formats: {', '.join(list_formats())}"
-        ) from None
+    return _FORMATS[name]
 
 
 def open_corpus(root: str | Path, format: str | None = None) -> Corpus:

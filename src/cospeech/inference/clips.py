@@ -2,9 +2,9 @@
 
 This is what ``cospeech render`` and the quickstart show: for ``count`` intervals of a split (a seeded
 choice, as the reference's ``np.random.seed(0)`` permutation), each model generates gestures from the
-interval's raw speech through the same ``GestureGenerator`` users call, and the ground-truth
-``pose/normalize`` poses are drawn next to them. Intervals without raw audio are skipped (PATS ships
-audio separately); the page lists the run's metrics when given.
+interval's raw speech through the same ``GestureGenerator`` users call, and the ground-truth poses (the
+stored key the first run was trained on, ``pose/normalize`` in PATS) are drawn next to them. Intervals
+without raw audio are skipped (PATS ships audio separately); the page lists the run's metrics when given.
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ from cospeech.inference.pipeline import GestureGenerator
 from cospeech.render.gallery import ClipEntry, write_gallery
 from cospeech.render.video import write_video
 from cospeech.skeletons import get_skeleton
-from cospeech.training.checkpoints import load_checkpoint
-
-TRUTH_KEY = "pose/normalize"
-"""Stored pose key drawn as the ground truth."""
+from cospeech.training.metadata import read_run
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,8 @@ def render_clips(
     first = Path(checkpoints[0])
     out = Path(out_dir) if out_dir else (first if first.is_dir() else first.parent.parent)
     root = Path(data_root) if data_root else _data_root(checkpoints[0])
-    corpus = open_corpus(root)
+    data = generators[0].metadata.data
+    corpus = open_corpus(root, data.format)
     speakers = [s for s in generators[0].speakers if all(s in g.speakers for g in generators)]
     candidates = [
         (speaker, interval)
@@ -74,8 +72,8 @@ def render_clips(
     for index in sorted(order):
         speaker, interval = candidates[index]
         audio = load_audio(corpus.raw_audio(speaker, interval), sr=SAMPLE_RATE)
-        stored = corpus.read(speaker, interval, [TRUTH_KEY])[TRUTH_KEY]
-        panels = [("ground truth", flat_to_joints(corpus.to_model_pose(TRUTH_KEY, stored)))]
+        stored = corpus.read(speaker, interval, [data.pose_key])[data.pose_key]
+        panels = [("ground truth", flat_to_joints(corpus.to_model_pose(data.pose_key, stored)))]
         panels += [
             (g.name, g.generate(audio, sample_rate=SAMPLE_RATE, speaker=speaker).poses) for g in generators
         ]
@@ -103,7 +101,7 @@ def render_clips(
 
 
 def _data_root(checkpoint: str | Path) -> Path:
-    hparams = load_checkpoint(checkpoint).get("datamodule_hyper_parameters") or {}
+    hparams = read_run(checkpoint).datamodule_hparams
     if not hparams.get("root"):
         raise ConfigError(f"{checkpoint}: the run does not record its data root; pass --data")
     return Path(hparams["root"])

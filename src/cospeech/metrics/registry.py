@@ -22,6 +22,7 @@ from typing import Literal, TypeVar, get_args
 from torchmetrics import Metric
 
 from cospeech.errors import ConfigError
+from cospeech.registry import Registry
 
 MetricSpace = Literal["z", "pixels"]
 """What ``update`` receives: ``"z"`` model-space poses ``(B, T, 2J)`` as the model produces them, or
@@ -81,7 +82,10 @@ class MetricSpec:
         return _report_keys(self.outputs, self.arity)
 
 
-_REGISTRY: dict[str, MetricSpec] = {}
+_REGISTRY: Registry[MetricSpec] = Registry(
+    "metric", order=lambda name, spec: (spec.order is None, spec.order or 0)
+)
+"""Report order: ascending ``order``, then unordered specs as registered (the sort is stable)."""
 
 
 def register_metric(
@@ -114,12 +118,7 @@ def register_metric(
     def decorator(cls: MetricClass) -> MetricClass:
         if not (isinstance(cls, type) and issubclass(cls, Metric)):
             raise TypeError(f"register_metric({name!r}) decorates torchmetrics Metric classes, got {cls!r}")
-        if name in _REGISTRY:
-            taken = _REGISTRY[name].metric
-            raise ConfigError(
-                f"metric name {name!r} is registered twice: by {taken.__module__}.{taken.__qualname__} "
-                f"and by {cls.__module__}.{cls.__qualname__}"
-            )
+        _REGISTRY.check_free(name, cls)
         declared = (name,) if outputs is None else tuple(outputs)
         keys = _report_keys(declared, arity)
         spec = MetricSpec(
@@ -137,7 +136,7 @@ def register_metric(
         problems = _problems(spec)
         if problems:
             raise ConfigError(f"cannot register metric {name!r} ({cls.__qualname__}): {'; '.join(problems)}")
-        _REGISTRY[name] = spec
+        _REGISTRY.add(name, spec, cls)
         return cls
 
     return decorator
@@ -176,7 +175,7 @@ def _problems(spec: MetricSpec) -> list[str]:
             for key in shown
             if key not in spec.keys
         ]
-    for other in _REGISTRY.values():
+    for other in _REGISTRY.entries():
         problems += [
             f"key {key!r} is already reported by {other.name!r}" for key in spec.keys if key in other.keys
         ]
@@ -190,15 +189,12 @@ def list_metrics() -> list[str]:
 
 def metric_specs() -> list[MetricSpec]:
     """Every registered spec in report order: ascending ``order``, then unordered ones as registered."""
-    return sorted(_REGISTRY.values(), key=lambda spec: (spec.order is None, spec.order or 0))
+    return _REGISTRY.entries()
 
 
 def metric_spec(name: str) -> MetricSpec:
     """The spec registered as ``name``; an unknown name raises ``ConfigError`` listing the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown metric {name!r}; known metrics: {', '.join(list_metrics())}") from None
+    return _REGISTRY[name]
 
 
 def logged_metrics() -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from torch import nn
 
 from cospeech.errors import ConfigError
 from cospeech.models.interface import Generator
+from cospeech.registry import Registry
 
 ModelKind = Literal["generator", "baseline", "discriminator", "autoencoder"]
 """What a model is for: a ``generator`` follows the contract of ``cospeech.models.interface.Generator``
@@ -57,7 +58,7 @@ class ModelEntry:
     kind: ModelKind
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+_REGISTRY: Registry[ModelEntry] = Registry("model")
 
 
 def register_model(name: str, *, config: type, kind: ModelKind = "generator") -> Callable[[Builder], Builder]:
@@ -73,13 +74,7 @@ def register_model(name: str, *, config: type, kind: ModelKind = "generator") ->
         contract = kind in ("generator", "baseline")
         if contract and not (isinstance(builder, type) and issubclass(builder, Generator)):
             raise TypeError(f"register_model({name!r}): a {kind} must subclass cospeech.models.Generator")
-        if name in _REGISTRY:
-            taken = _REGISTRY[name].builder
-            raise ConfigError(
-                f"model name {name!r} is registered twice: by {taken.__module__}.{taken.__qualname__} "
-                f"and by {builder.__module__}.{builder.__qualname__}"
-            )
-        _REGISTRY[name] = ModelEntry(name=name, builder=builder, config=config, kind=kind)
+        _REGISTRY.add(name, ModelEntry(name=name, builder=builder, config=config, kind=kind), builder)
         return builder
 
     return decorator
@@ -93,15 +88,12 @@ def raise_if_invalid(config: object, problems: list[str]) -> None:
 
 def list_models(kind: ModelKind | None = None) -> list[str]:
     """Sorted names of the registered models, optionally only those of one ``kind``."""
-    return sorted(name for name, entry in _REGISTRY.items() if kind is None or entry.kind == kind)
+    return [entry.name for entry in _REGISTRY.entries() if kind is None or entry.kind == kind]
 
 
 def model_entry(name: str) -> ModelEntry:
     """The registry entry for ``name``; an unknown name raises ``ConfigError`` listing the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}") from None
+    return _REGISTRY[name]
 
 
 def model_config(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
