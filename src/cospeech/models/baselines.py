@@ -23,7 +23,7 @@ import torch
 
 from cospeech.audio import MEL400_BINS
 from cospeech.models.interface import Generator, GeneratorOutput
-from cospeech.models.registry import raise_if_invalid, register_model
+from cospeech.models.registry import raise_if_invalid, range_problems, register_model
 from cospeech.skeletons import PATS48
 
 AudioFeature = Literal["flat", "pooled"]
@@ -44,14 +44,8 @@ def _tile_windows(windows: torch.Tensor, length: int) -> torch.Tensor:
     return windows.reshape(B, n * T_w, D)[:, :length]
 
 
-def _check_sizes(problems: list[str], *, pose_dim: int, num_windows: int, window: int) -> None:
-    """Append to ``problems`` what is wrong with the buffer sizes shared by the window baselines."""
-    if pose_dim < 1:
-        problems.append(f"pose_dim must be ≥ 1, got {pose_dim}")
-    if num_windows < 1:
-        problems.append(f"num_windows must be ≥ 1, got {num_windows}")
-    if window < 1:
-        problems.append(f"window must be ≥ 1, got {window}")
+WINDOW_SIZES = {"pose_dim": 1, "num_windows": 1, "window": 1}
+"""Lower bounds of the buffer sizes shared by the window baselines."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +56,7 @@ class MeanPoseConfig:
     """Pose features per frame, 2J."""
 
     def __post_init__(self) -> None:
-        raise_if_invalid(self, [f"pose_dim must be ≥ 1, got {self.pose_dim}"] if self.pose_dim < 1 else [])
+        raise_if_invalid(self, range_problems(self, {"pose_dim": 1}))
 
 
 @register_model("mean_pose", config=MeanPoseConfig, kind="baseline")
@@ -103,9 +97,7 @@ class RandomWindowConfig:
     """Seed of the generator that draws the windows, so a run can be repeated."""
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        _check_sizes(problems, pose_dim=self.pose_dim, num_windows=self.num_windows, window=self.window)
-        raise_if_invalid(self, problems)
+        raise_if_invalid(self, range_problems(self, WINDOW_SIZES))
 
 
 @register_model("random_window", config=RandomWindowConfig, kind="baseline")
@@ -163,10 +155,7 @@ class NearestNeighbourConfig:
     """Training windows compared per step: the search holds ``queries × chunk_size`` distances at most."""
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        _check_sizes(problems, pose_dim=self.pose_dim, num_windows=self.num_windows, window=self.window)
-        if self.n_mels < 1:
-            problems.append(f"n_mels must be ≥ 1, got {self.n_mels}")
+        problems = range_problems(self, {**WINDOW_SIZES, "n_mels": 1})
         if self.feature not in get_args(AudioFeature):
             problems.append(
                 f"feature must be one of {', '.join(get_args(AudioFeature))}, got {self.feature!r}"

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cospeech.models.layers import ConvNormRelu
-from cospeech.models.registry import from_data, raise_if_invalid, register_model
+from cospeech.models.registry import from_data, raise_if_invalid, range_problems, register_model
 from cospeech.skeletons import PATS48
 
 
@@ -49,9 +49,7 @@ class PoseAutoencoderConfig:
     """Dropout probability after every conv."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.pose_dim < 1:
-            problems.append(f"pose_dim must be ≥ 1, got {self.pose_dim}")
+        problems = range_problems(self, {"pose_dim": 1})
         if self.downsampling < 0:
             problems.append(f"downsampling must be ≥ 0, got {self.downsampling}")
         elif self.window < 2**self.downsampling or self.window % 2**self.downsampling:
@@ -59,12 +57,7 @@ class PoseAutoencoderConfig:
             problems.append(
                 f"window must be a positive multiple of 2^downsampling = {multiple}, got {self.window}"
             )
-        if self.channels < 1:
-            problems.append(f"channels must be ≥ 1, got {self.channels}")
-        if self.latent_dim < 1:
-            problems.append(f"latent_dim must be ≥ 1, got {self.latent_dim}")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        problems += range_problems(self, {"channels": 1, "latent_dim": 1}, ("dropout",))
         raise_if_invalid(self, problems)
 
 

@@ -86,6 +86,24 @@ def raise_if_invalid(config: object, problems: list[str]) -> None:
         raise ConfigError(f"invalid {type(config).__name__}: {'; '.join(problems)}")
 
 
+def range_problems(
+    config: object, minimums: Mapping[str, int], probabilities: tuple[str, ...] = ()
+) -> list[str]:
+    """The common checks of a config's ``__post_init__``: each field of ``minimums`` at least its minimum,
+    each field of ``probabilities`` in [0, 1). One message per problem, with the value."""
+    problems = [
+        f"{name} must be ≥ {minimum}, got {getattr(config, name)}"
+        for name, minimum in minimums.items()
+        if getattr(config, name) < minimum
+    ]
+    problems += [
+        f"{name} must be in [0, 1), got {getattr(config, name)}"
+        for name in probabilities
+        if not 0 <= getattr(config, name) < 1
+    ]
+    return problems
+
+
 def list_models(kind: ModelKind | None = None) -> list[str]:
     """Sorted names of the registered models, optionally only those of one ``kind``."""
     return [entry.name for entry in _REGISTRY.entries() if kind is None or entry.kind == kind]

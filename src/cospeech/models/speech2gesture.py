@@ -15,7 +15,7 @@ from torch import nn
 
 from cospeech.models.interface import Generator, GeneratorOutput
 from cospeech.models.layers import LEAKY_SLOPE, AudioEncoder, ConvNormRelu, UNet1D
-from cospeech.models.registry import from_data, raise_if_invalid, register_model
+from cospeech.models.registry import from_data, raise_if_invalid, range_problems, register_model
 from cospeech.skeletons import PATS48
 
 
@@ -36,17 +36,10 @@ class Speech2GestureConfig:
     """Dropout probability after every conv (the reference trains with 0)."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.pose_dim < 1:
-            problems.append(f"pose_dim must be ≥ 1, got {self.pose_dim}")
+        problems = range_problems(self, {"pose_dim": 1}, ("dropout",))
         if self.channels < 4 or self.channels % 4:
             problems.append(f"channels must be a positive multiple of 4, got {self.channels}")
-        if self.unet_depth < 1:
-            problems.append(f"unet_depth must be ≥ 1, got {self.unet_depth}")
-        if self.decoder_layers < 0:
-            problems.append(f"decoder_layers must be ≥ 0, got {self.decoder_layers}")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        problems += range_problems(self, {"unet_depth": 1, "decoder_layers": 0})
         raise_if_invalid(self, problems)
 
 
@@ -100,15 +93,7 @@ class MotionDiscriminatorConfig:
     """Dropout probability after every CNR conv (the reference trains with 0)."""
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.pose_dim < 1:
-            problems.append(f"pose_dim must be ≥ 1, got {self.pose_dim}")
-        if self.channels < 1:
-            problems.append(f"channels must be ≥ 1, got {self.channels}")
-        if self.downsampling < 1:
-            problems.append(f"downsampling must be ≥ 1, got {self.downsampling}")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        problems = range_problems(self, {"pose_dim": 1, "channels": 1, "downsampling": 1}, ("dropout",))
         raise_if_invalid(self, problems)
 
 
