@@ -61,6 +61,28 @@ def test_unknown_key_is_named_with_allowed_keys() -> None:
         build_model("speech2gesture", chanels=64)
 
 
+def test_ill_typed_values_are_named_with_the_expected_type() -> None:
+    with pytest.raises(ConfigError, match=r"channels='abc' is not int; dropout=True is not float"):
+        model_config("speech2gesture", channels="abc", dropout=True)
+    with pytest.raises(ConfigError, match=r"feature='bogus' is not Literal\['flat', 'pooled'\]"):
+        model_config("nearest_neighbour", feature="bogus")
+    assert (
+        model_config("speech2gesture", dropout=0).dropout == 0
+    )  # YAML writes 0 for 0.0: an int fits a float
+
+
+def test_data_derived_fields_come_from_the_data_and_must_agree() -> None:
+    data = {"pose_dim": 10, "audio_dim": 64, "num_styles": 2, "window": 32}
+    assert model_config("speech2gesture", data).pose_dim == 10
+    assert model_config("speech2gesture", data, pose_dim=10).pose_dim == 10
+    with pytest.raises(
+        ConfigError, match=r"pose_dim=96 in the config disagrees with the data \(pose_dim=10\)"
+    ):
+        model_config("speech2gesture", data, pose_dim=96)
+    with pytest.raises(ConfigError, match="needs window from the data"):
+        model_config("pose_autoencoder", {"pose_dim": 10})
+
+
 def test_invalid_values_are_reported_together() -> None:
     with pytest.raises(ConfigError) as info:
         model_config("speech2gesture", channels=6, dropout=1.5)

@@ -14,6 +14,9 @@ error.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -130,6 +133,10 @@ def model_config(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any
     if unknown:
         keys = ", ".join(map(repr, unknown))
         raise ConfigError(f"model {name!r} has no config key {keys}; allowed keys: {', '.join(allowed)}")
+    hints = _type_hints(entry.config)
+    wrong = [f"{k}={v!r} is not {_type_name(hints[k])}" for k, v in kwargs.items() if not _fits(v, hints[k])]
+    if wrong:
+        raise ConfigError(f"model {name!r}: {'; '.join(wrong)}")
     if data is not None:
         kwargs = dict(kwargs)
         for key in data_fields(entry.config):
@@ -142,6 +149,36 @@ def model_config(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any
                 )
             kwargs[key] = data[key]
     return entry.config(**kwargs)
+
+
+@functools.cache
+def _type_hints(config: type) -> dict[str, Any]:
+    return typing.get_type_hints(config)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a config value has its field's type (YAML gives ints for floats: those fit too); types this
+    check does not know are left to the config's own ``__post_init__``."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arm) for arm in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
 
 
 def build_model(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any) -> nn.Module:
@@ -180,14 +217,11 @@ def config_fields(name: str) -> list[ConfigField]:
 
     An unknown ``name`` raises ``ConfigError`` listing the known models.
     """
-    from typing import get_type_hints
-
     config = model_entry(name).config
-    hints, defaults, docs = get_type_hints(config), model_config(name), _attribute_docs(config)
+    hints, defaults, docs = _type_hints(config), model_config(name), _attribute_docs(config)
     fields = []
     for field in dataclasses.fields(config):
-        hint = hints[field.name]
-        type_name = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+        type_name = _type_name(hints[field.name])
         doc, derived = docs.get(field.name, ""), bool(field.metadata.get(FROM_DATA))
         fields.append(ConfigField(field.name, type_name, getattr(defaults, field.name), doc, derived))
     return fields
