@@ -103,12 +103,26 @@ def test_pretrain_from_loads_weights_only(tiny_config, tmp_path):
             torch.testing.assert_close(value, weights[key], rtol=0, atol=0)
 
 
+def test_pretrain_from_another_recipe_loads_the_generator_and_starts_the_rest_fresh(tiny_config, tmp_path):
+    run_cli(["fit", *tiny_config, "--run.name", "l1", "--trainer.max_epochs", "1",
+             "--model.init_args.discriminator", "null"])  # fmt: skip
+    source = tmp_path / "runs" / "l1" / "version_0"
+    with pytest.warns(UserWarning, match="discriminator start\\(s\\) fresh"):
+        cli = run_cli(["fit", *tiny_config, "--run.name", "gan", "--trainer.max_epochs", "0",
+                       "--model.init_args.init_from", str(source)])  # fmt: skip
+    for key, value in generator_state(source).items():
+        torch.testing.assert_close(cli.model.state_dict()[key], value, rtol=0, atol=0)
+
+
 def test_pretrain_from_a_mismatched_model_is_a_clear_error(tiny_config, tmp_path):
     run_cli(["fit", *tiny_config, "--run.name", "source", "--trainer.max_epochs", "1"])
     source = tmp_path / "runs" / "source" / "version_0"
-    with pytest.raises(CheckpointError, match="weights do not fit this model"):
-        run_cli(["fit", *tiny_config, "--run.name", "bad", "--model.init_args.discriminator", "null",
-                 "--model.init_args.init_from", str(source)])  # fmt: skip
+    with pytest.raises(CheckpointError, match="weights do not fit init_from generator speech2gesture"):
+        run_cli(["fit", *tiny_config, "--run.name", "bad", "--model.init_args.generator_config",
+                 "{channels: 128}", "--model.init_args.init_from", str(source)])  # fmt: skip
+    with pytest.raises(CheckpointError, match="the data does not match the model \\(speakers: trained"):
+        run_cli(["test", "--config", str(source / "config.yaml"), "--data.speakers", "[ava]",
+                 "--ckpt_path", str(source / "checkpoints" / "last.ckpt")])  # fmt: skip
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "nowhere")
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")

@@ -49,10 +49,22 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
-        if self.audio_dim < 1 or self.fps < 1 or not self.speakers:
-            raise ConfigError(
-                f"invalid data spec: audio_dim={self.audio_dim}, fps={self.fps}, speakers={self.speakers}"
-            )
+        problems = [
+            f"{name}={getattr(self, name)!r} must be an integer ≥ {low}"
+            for name, low in (("audio_dim", 1), ("fps", 1), ("train_windows", 0), ("train_intervals", 0))
+            if type(getattr(self, name)) is not int or getattr(self, name) < low
+        ]
+        if isinstance(self.window_seconds, bool) or not isinstance(self.window_seconds, (int, float)):
+            problems.append(f"window_seconds={self.window_seconds!r} must be a number of seconds")
+        if not isinstance(self.speakers, tuple) or not self.speakers:
+            problems.append(f"speakers={self.speakers!r} must be a non-empty list of names")
+        elif not all(isinstance(s, str) for s in self.speakers):
+            problems.append(f"speakers={self.speakers!r} must be names")
+        for name in ("format", "pose_key", "audio_key", "audio_rate_mode", "normalization"):
+            if not isinstance(getattr(self, name), str):
+                problems.append(f"{name}={getattr(self, name)!r} must be a string")
+        if problems:
+            raise ConfigError(f"invalid data spec: {'; '.join(problems)}")
 
     @property
     def pose_dim(self) -> int:
@@ -94,5 +106,6 @@ class DataSpec:
         if missing or unknown:
             raise ConfigError(f"data spec: missing keys {missing}, unknown keys {unknown}")
         values = dict(values)
-        values["speakers"] = tuple(str(s) for s in values["speakers"])
+        if isinstance(values["speakers"], (list, tuple)):
+            values["speakers"] = tuple(values["speakers"])
         return cls(**values)

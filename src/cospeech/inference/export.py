@@ -179,7 +179,7 @@ def _checked(pretrained: Pretrained) -> Pretrained:
     data = metadata.data
     if metadata.model.kind != "generator":
         raise CheckpointError(
-            f"{source}: holds a {metadata.model.kind} ({metadata.model.name}), not a generator"
+            f"{source}: holds {metadata.model.name} ({metadata.model.kind}), not a generator"
         )
     if data.audio_key != AUDIO_KEY:
         raise CheckpointError(

@@ -107,6 +107,10 @@ def range_problems(
     return problems
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 def list_models(kind: ModelKind | None = None) -> list[str]:
     """Sorted names of the registered models, optionally only those of one ``kind``."""
     return [entry.name for entry in _REGISTRY.entries() if kind is None or entry.kind == kind]
@@ -191,8 +195,7 @@ def check_kind(name: str, kind: ModelKind) -> ModelEntry:
     """The entry of ``name``, which must be a registered model of ``kind`` (else one ``ConfigError``)."""
     entry = model_entry(name)
     if entry.kind != kind:
-        article = "an" if kind[0] in "aeiou" else "a"
-        raise ConfigError(f"model {name!r} is a {entry.kind}, not {article} {kind}")
+        raise ConfigError(f"model {name!r} is {_a(entry.kind)}, not {_a(kind)}")
     return entry
 
 

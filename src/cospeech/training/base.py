@@ -23,17 +23,17 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from cospeech.data.normalize import Normalizer
 from cospeech.data.spec import DataSpec
-from cospeech.errors import ConfigError
+from cospeech.errors import CheckpointError, ConfigError
 from cospeech.metrics import GestureMetricSuite, logged_metrics
 from cospeech.models.interface import Generator, GeneratorOutput, run_generator
 from cospeech.models.registry import build_model, check_kind, model_config
-from cospeech.training.checkpoints import load_checkpoint
 from cospeech.training.losses import reconstruction_l1
-from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, load_weights
+from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, load_weights, read_run
 
 
 class GestureModule(L.LightningModule):
@@ -68,6 +68,11 @@ class GestureModule(L.LightningModule):
     def check_config(cls, init_args: Any) -> None:
         """Raise one ``ConfigError`` for an unknown generator or config key before anything is built (the
         CLI calls this first, so ``--print_config`` and ``fit`` fail alike). Recipes extend it."""
+        if cls.training_step is L.LightningModule.training_step:
+            raise ConfigError(
+                f"{cls.__qualname__} is the base of training recipes and has no training step; name a "
+                "recipe such as cospeech.training.adversarial.AdversarialRecipe"
+            )
         generator = init_args.get("generator", "speech2gesture")
         check_kind(generator, "generator")
         model_config(generator, **(init_args.get("generator_config") or {}))
@@ -102,8 +107,32 @@ class GestureModule(L.LightningModule):
                 for s in range(spec.num_styles)
             )
         if self.hparams.init_from:
-            checkpoint = load_checkpoint(self.hparams.init_from)
-            load_weights(self, checkpoint["state_dict"], source=self.hparams.init_from, what="this model")
+            self._initialise_from(self.hparams.init_from)
+
+    def _initialise_from(self, source: str) -> None:
+        """Pretrain-from: the generator's weights, and those of each registered component both runs have
+        under the same role and name; others start fresh (said once). Optimiser, epoch and any recipe
+        state outside registered networks are not copied."""
+        run = read_run(source)
+        stored = {"generator": run.metadata.model, **run.metadata.components}
+        if stored["generator"].name != self.hparams.generator:
+            raise CheckpointError(
+                f"{run.path}: init_from holds a {stored['generator'].name} ({stored['generator'].kind}); "
+                f"this run trains {self.hparams.generator}"
+            )
+        fresh = []
+        for role, component in self.components.items():
+            if role not in stored or stored[role].name != component.name:
+                fresh.append(role)
+                continue
+            weights = stored[role].weights(run.state_dict)
+            load_weights(
+                getattr(self, role), weights, source=run.path, what=f"init_from {role} {component.name}"
+            )
+        if fresh:
+            rank_zero_warn(
+                f"cospeech: init_from {run.path}: {', '.join(fresh)} start(s) fresh (not in that run)"
+            )
 
     def build_components(self, spec: DataSpec) -> dict[str, Component]:
         """Recipe hook: create the recipe's own networks as attributes (e.g. ``self.discriminator``) and
@@ -189,6 +218,14 @@ class GestureModule(L.LightningModule):
         """Everything needed to rebuild and use the model without the training config."""
         if self.generator is not None:
             checkpoint[METADATA_KEY] = self.run_metadata().to_dict(tensors=True)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resume, test and validate only on the data the model was trained for (speakers in the same
+        order, skeleton, features, window): otherwise style ids and statistics would silently mean
+        something else."""
+        if self.data_spec is not None and checkpoint.get(METADATA_KEY) is not None:
+            source = (self._trainer.ckpt_path if self._trainer is not None else None) or "checkpoint"
+            RunMetadata.from_dict(checkpoint[METADATA_KEY], source).check_data(self.data_spec, source)
 
 
 def checked_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:

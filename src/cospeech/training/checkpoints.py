@@ -34,6 +34,11 @@ def resolve_checkpoint(source: str | Path) -> Path:
             candidate = directory / "checkpoints" / name
             if candidate.is_file():
                 return candidate
+    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+        raise CheckpointError(
+            f"{path}: an exported model (generator weights only, no training state or data root); "
+            "this needs a run directory or a .ckpt file"
+        )
     raise CheckpointError(f"{path}: no checkpoints/best.ckpt or checkpoints/last.ckpt inside")
 
 

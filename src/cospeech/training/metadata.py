@@ -49,15 +49,22 @@ class Component:
     def build(self, state_dict: Mapping[str, torch.Tensor], source: str | Path) -> nn.Module:
         """Rebuild through the registry and load this component's weights from ``state_dict``, in eval
         mode on the CPU. Raises ``CheckpointError`` naming ``source``."""
+        if not isinstance(self.config, Mapping):
+            raise CheckpointError(f"{source}: the config of {self.name!r} is not a mapping: {self.config!r}")
         try:
             check_kind(self.name, self.kind)
             config = model_config(self.name, **self.config)
         except ConfigError as exc:
             raise CheckpointError(f"{source}: {exc}") from None
         model = build_model(self.name, **vars(config))
-        weights = {k[len(self.prefix) :]: v for k, v in state_dict.items() if k.startswith(self.prefix)}
-        load_weights(model, weights, source=source, what=f"{self.name} with config {self.config}")
+        load_weights(
+            model, self.weights(state_dict), source=source, what=f"{self.name} with config {self.config}"
+        )
         return model.eval()
+
+    def weights(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """This component's weights in a run's ``state_dict``, without the prefix."""
+        return {k[len(self.prefix) :]: v for k, v in state_dict.items() if k.startswith(self.prefix)}
 
 
 @dataclass(frozen=True)
@@ -109,13 +116,13 @@ class RunMetadata:
                 "`cospeech fit`?)"
             )
         schema = meta.get("schema", 1)
-        if schema != SCHEMA_VERSION:
+        if type(schema) is not int or schema != SCHEMA_VERSION:
             writer = meta.get("cospeech_version", meta.get("version", "?"))
             raise CheckpointError(
-                f"{source}: run metadata schema {schema} (cospeech {writer}); "
+                f"{source}: run metadata schema {schema!r} (cospeech {writer}); "
                 f"this cospeech reads schema {SCHEMA_VERSION}: retrain, or use the cospeech that wrote it"
             )
-        missing = [k for k in ("model", "data", "normalizer", "recipe") if k not in meta]
+        missing = [k for k in ("model", "data", "normalizer", "recipe") if meta.get(k) is None]
         if missing:
             raise CheckpointError(f"{source}: cospeech metadata lacks {', '.join(missing)}")
         if meta.get("representation", PoseRepresentation.name) != PoseRepresentation.name:
@@ -156,6 +163,22 @@ class RunMetadata:
                         f"{source}: normaliser {name} statistics have shape {found}, expected {shape} "
                         f"({S} speakers, {self.data.skeleton}, {self.data.audio_key})"
                     )
+            std = self.normalizer.std[name]
+            if not (torch.isfinite(std).all() and (std > 0).all()):  # fitting floors σ at 1e-8
+                raise CheckpointError(
+                    f"{source}: normaliser {name} std has non-positive or non-finite values"
+                )
+
+    def check_data(self, spec: DataSpec, source: str | Path) -> None:
+        """Raise ``CheckpointError`` if ``spec`` (the data a run is resumed, tested or validated on) is not
+        the data this model was trained for: speakers (style ids), skeleton, features or window."""
+        keys = ("speakers", "skeleton", "pose_key", "audio_key", "audio_dim", "fps", "window_seconds")
+        differ = [k for k in keys if getattr(self.data, k) != getattr(spec, k)]
+        if differ:
+            what = "; ".join(
+                f"{k}: trained {getattr(self.data, k)!r}, data {getattr(spec, k)!r}" for k in differ
+            )
+            raise CheckpointError(f"{source}: the data does not match the model ({what})")
 
 
 def load_weights(
