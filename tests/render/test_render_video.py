@@ -124,3 +124,16 @@ def test_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="no frames"):
         write_video(tmp_path / "x.mp4", [("x", poses[:0])], PATS48)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", [(64, 36), (2, 2), (142, 142)])
+def test_frames_too_small_for_text_are_drawn_without_it(tmp_path: Path, size: tuple[int, int]) -> None:
+    poses = np.random.default_rng(0).normal(0, 50, (15, 48, 2)).astype(np.float32)
+    path = write_video(
+        tmp_path / "tiny.mp4", [("truth", poses), ("model", poses)], PATS48, speaker="ava", size=size
+    )
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        assert (video.width, video.height) == size and video.frames == 15
+    assert not PoseCanvasLayout(PATS48, ["truth"], size=size, speaker="ava").has_text
+    assert PoseCanvasLayout(PATS48, ["truth"], size=(256, 144), speaker="ava").has_text

@@ -28,6 +28,9 @@ from cospeech.skeletons import Skeleton
 BGR = tuple[int, int, int]
 
 REFERENCE_HEIGHT = 720
+MIN_TEXT_HEIGHT = 144
+"""Frames lower than this (in pixels) get no titles, speaker or clock: the text would be a few pixels
+high, unreadable, and OpenCV cannot draw it into a footer that small."""
 """Frame height (px) at which ``DrawStyle`` line widths and text sizes hold; they scale with the frame."""
 
 _SHIFT = 4  # fractional bits of line end points passed to OpenCV (1/16 px)
@@ -370,20 +373,27 @@ class PoseCanvasLayout:
         self._dirty: list[tuple[int, int, int, int]] = list(self._panels)
 
         background = np.full((height, width, 3), self.style.background, np.uint8)
+        self.has_text = height >= MIN_TEXT_HEIGHT
         for (x0, x1, _, _), title in zip(self._panels, titles, strict=True):
-            self._put_text(background, title, ((x0 + x1) / 2, header / 2), max_width=panel_width - 8)
+            if self.has_text:
+                self._put_text(background, title, ((x0 + x1) / 2, header / 2), max_width=panel_width - 8)
             if x0:
                 cv2.line(
                     background, (x0, header), (x0, height - footer), self.style.separator, 1, cv2.LINE_AA
                 )
         margin = _even(0.02 * width)
-        if speaker is not None:
+        if speaker is not None and self.has_text:
             at = (margin, height - footer / 2)
             self._put_text(background, speaker, at, align="left", max_width=width // 2 - margin)
-        self._clock = _Clock(
-            (self._font_scale, self._text_width), self.style, height=footer, margin=margin, frame_width=width
-        )
-        self._clock_box = (width - self._clock.width, width, height - footer, height)
+        if self.has_text:
+            self._clock = _Clock(
+                (self._font_scale, self._text_width),
+                self.style,
+                height=footer,
+                margin=margin,
+                frame_width=width,
+            )
+            self._clock_box = (width - self._clock.width, width, height - footer, height)
         self._background = i420_planes(cv2.cvtColor(background, cv2.COLOR_BGR2YUV_I420))
         if out is None:
             out = i420_planes(np.empty((height * 3 // 2, width), np.uint8))
@@ -456,6 +466,8 @@ class PoseCanvasLayout:
         )
 
     def _draw_clock(self, seconds: float) -> None:
+        if not self.has_text:
+            return
         _copy(_region(self.planes, self._clock_box), self._clock.render(timecode(seconds)))
 
     def to_bgr(self) -> np.ndarray:
