@@ -118,3 +118,33 @@ def test_real_corpus_audio_roundtrip(synth_root: Path):
     flac = next((synth_root / "raw").glob("*/*.flac"))
     y = load_audio(flac)
     assert y.dtype == np.float32 and len(y) > SAMPLE_RATE
+
+
+def _speech(seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.4 * np.sin(2 * np.pi * 180 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
+
+
+def test_float_wav_at_int16_scale_is_rescaled_with_a_warning(tmp_path):
+    speech = _speech()
+    path = tmp_path / "loud.wav"
+    soundfile.write(path, speech * 32768, SAMPLE_RATE, subtype="FLOAT")
+    with pytest.warns(UserWarning, match=r"loud.wav: samples reach 13\d\d\d, far outside \[-1, 1\].*32768"):
+        waveform = load_audio(path)
+    np.testing.assert_allclose(waveform, speech, atol=1e-6)
+
+
+def test_phase_inverted_stereo_uses_one_channel_with_a_warning(tmp_path):
+    speech = _speech()
+    path = tmp_path / "inverted.flac"
+    soundfile.write(path, np.stack((speech, -speech), axis=1), SAMPLE_RATE)
+    with pytest.warns(UserWarning, match="inverted.flac: the channels cancel when averaged"):
+        waveform = load_audio(path)
+    assert np.sqrt(np.mean(waveform**2)) > 0.1  # speech, not the silence the average would be
+
+
+def test_ordinary_audio_gives_no_warning(tmp_path, recwarn):
+    path = tmp_path / "fine.flac"
+    soundfile.write(path, np.stack((_speech(), 0.5 * _speech()), axis=1), SAMPLE_RATE)
+    load_audio(path)
+    assert not [w for w in recwarn if "cospeech" in str(w.message)]

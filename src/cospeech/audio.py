@@ -9,6 +9,7 @@ Resampling uses soxr's high-quality mode (librosa's own default since 0.10).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import librosa
@@ -52,6 +53,11 @@ LOG_MEL_400_RECIPE: dict[str, object] = {
 """The ``log_mel_400`` recipe as data, recorded in every export so a changed recipe is caught at load time."""
 
 
+OUT_OF_RANGE_PEAK = 2.0
+"""Peak above which float samples are on the wrong scale (valid audio, even clipped, peaks near 1)."""
+INT16_SCALE = 32768.0
+
+
 def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sr`` Hz.
 
@@ -67,6 +73,8 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     Raises
     ------
     AudioError : the file is missing, cannot be decoded, or holds no samples.
+
+    Out-of-range samples and cancelling channels are repaired with a warning (``to_waveform``).
     """
     path = Path(path)
     if not path.is_file():
@@ -79,10 +87,54 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{path}: cannot decode audio ({exc.__class__.__name__}: {exc})") from exc
     if samples.size == 0:
         raise AudioError(f"{path}: audio file holds no samples")
+    return to_waveform(samples, native_sr, sr=sr, name=str(path))
+
+
+def to_waveform(samples: np.ndarray, native_sr: int, *, sr: int = SAMPLE_RATE, name: str) -> np.ndarray:
+    """Decoded ``samples`` (n,) or (n, channels) at ``native_sr`` Hz → mono float32 at ``sr`` Hz, the
+    one path for files and arrays.
+
+    Two recording faults are repaired with a warning naming ``name``, because both would otherwise give
+    confident nonsense: float samples far outside [-1, 1] (a float file written at int16 scale: peak up to
+    32768 → divided by 32768, else by the peak), and channels that cancel when averaged (phase-inverted
+    stereo: the mix is < 10 % of the channels' level → the loudest channel is used).
+
+    Raises
+    ------
+    AudioError : no samples, NaN or infinite samples, a non-positive rate, or not numbers.
+    """
+    samples = np.asarray(samples)
+    if samples.ndim not in (1, 2) or samples.size == 0 or not np.issubdtype(samples.dtype, np.number):
+        raise AudioError(
+            f"{name}: audio of shape {samples.shape} and dtype {samples.dtype}; expected numbers (n,) or "
+            "(n, channels)"
+        )
+    if native_sr <= 0:
+        raise AudioError(f"{name}: sample rate must be a positive rate in Hz, got {native_sr}")
+    samples = samples.astype(np.float32, copy=False)
+    if not np.isfinite(samples).all():
+        raise AudioError(f"{name}: audio holds NaN or infinite samples")
     mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if samples.ndim == 2 and samples.shape[1] > 1:
+        level = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0))  # per channel
+        if level.mean() > 1e-4 and np.sqrt(np.mean(mono.astype(np.float64) ** 2)) < 0.1 * level.mean():
+            loudest = int(np.argmax(level))
+            warnings.warn(
+                f"cospeech: {name}: the channels cancel when averaged (phase-inverted stereo?); using "
+                f"channel {loudest} alone",
+                stacklevel=3,
+            )
+            mono = samples[:, loudest]
+    peak = float(np.abs(mono).max())
+    if peak > OUT_OF_RANGE_PEAK:
+        scale = INT16_SCALE if peak <= INT16_SCALE * 1.01 else peak
+        warnings.warn(
+            f"cospeech: {name}: samples reach {peak:.0f}, far outside [-1, 1] (a float file written at "
+            f"int16 scale?); divided by {scale:.0f}",
+            stacklevel=3,
+        )
+        mono = mono / scale
     mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if not np.isfinite(mono).all():
-        raise AudioError(f"{path}: audio holds NaN or infinite samples")
     if native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
     return mono

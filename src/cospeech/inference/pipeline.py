@@ -39,10 +39,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import soxr
 import torch
 
-from cospeech.audio import MEL400_BINS, MEL400_HOP, MEL400_N_FFT, SAMPLE_RATE, load_audio, log_mel_400
+from cospeech.audio import (
+    MEL400_BINS,
+    MEL400_HOP,
+    MEL400_N_FFT,
+    SAMPLE_RATE,
+    load_audio,
+    log_mel_400,
+    to_waveform,
+)
 from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock
 from cospeech.errors import AudioError, ConfigError, DataError
 from cospeech.inference.export import AUDIO_KEY, load_pretrained
@@ -319,7 +326,9 @@ class GestureGenerator:
             if sample_rate is None:
                 raise ConfigError("an audio array needs sample_rate (Hz); files carry their own")
             name = "audio array"
-            waveform = _mono(audio, sample_rate)
+            if sample_rate <= 0:
+                raise ConfigError(f"sample_rate must be a positive rate in Hz, got {sample_rate}")
+            waveform = to_waveform(audio, sample_rate, sr=SAMPLE_RATE, name=name)
         else:
             if sample_rate is not None:
                 raise ConfigError(f"{audio}: sample_rate is only for arrays; the file's own rate is used")
@@ -397,25 +406,6 @@ def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-
-
-def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``(n,)`` or ``(n, channels)`` samples → mono float32 at 16 kHz."""
-    if sample_rate <= 0:
-        raise ConfigError(f"sample_rate must be a positive rate in Hz, got {sample_rate}")
-    samples = np.asarray(audio)
-    if samples.ndim not in (1, 2) or samples.size == 0 or not np.issubdtype(samples.dtype, np.number):
-        raise AudioError(
-            f"audio array of shape {samples.shape} and dtype {samples.dtype}; expected numbers (n,) or "
-            "(n, channels)"
-        )
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if not np.isfinite(mono).all():
-        raise AudioError("audio array holds NaN or infinite samples")
-    if sample_rate != SAMPLE_RATE:
-        mono = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
-    return mono
 
 
 def _words_in(words: Sequence[Word], start: int, window: int, fps: int) -> list[Word]:
