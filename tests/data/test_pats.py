@@ -1,11 +1,15 @@
+import re
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from cospeech.data.pats import (
+    COMPANION_CSVS,
     FEATURE_WIDTHS,
+    INTERVALS_CSV,
     REQUIRED_KEYS,
     IntervalRecord,
     PatsCorpus,
@@ -106,3 +110,54 @@ def test_writer_refuses_inconsistent_or_incomplete_intervals(tmp_path):
     with pytest.raises(DataError, match="pose/confidence"):
         write_interval(tmp_path, "oliver", "x", incomplete)
     assert not (tmp_path / "processed" / "oliver" / "x.h5").exists()
+
+
+def test_the_reference_loader_finds_every_interval_of_the_written_corpus(synth_root):
+    # The reference concatenates these tables read with pandas defaults, casts ids with str() and opens
+    # processed/<speaker>/<id>.h5; zero-padded numeric ids would lose their zeros on the way.
+    tables = [pd.read_csv(synth_root / name) for name in (INTERVALS_CSV, *COMPANION_CSVS)]
+    header = "dataset,delta_time,end_time,interval_id,speaker,start_time,video_fn,video_link"
+    for table in tables:
+        assert ",".join(table.columns) == header  # PATS' own header
+    assert all(table.empty for table in tables[1:])
+    df = pd.concat(tables)
+    ids = df["interval_id"].apply(str)
+    assert len(ids) == sum(
+        len(PatsCorpus(synth_root).interval_ids(s, split))
+        for s in PatsCorpus(synth_root).speakers
+        for split in ("train", "dev", "test")
+    )
+    for speaker, interval_id in zip(df["speaker"], ids, strict=True):
+        assert re.fullmatch(r"cmu\d{10}", interval_id)  # shaped like PATS' CMU ids
+        assert (synth_root / "processed" / speaker / f"{interval_id}.h5").is_file()
+
+
+def test_ids_a_csv_reader_would_change_are_refused_and_old_corpora_stay_readable(tmp_path):
+    for bad in ("0000012", "1e5", "NA"):  # read back as 12, 100000.0, nan
+        with pytest.raises(DataError, match=rf"interval id\(s\) \['{bad}'\] change when a CSV reader"):
+            write_intervals_table(tmp_path, [IntervalRecord(bad, "bee", "train", 5.0)])
+    assert not (tmp_path / "cmu_intervals_df.csv").exists()
+    # A corpus written before ids were checked: its table still says 0000012, and cospeech reads ids as text.
+    root = tmp_path / "old"
+    write_interval(root, "bee", "0000012", arrays())
+    pd.DataFrame({"interval_id": ["0000012"], "speaker": ["bee"], "dataset": ["train"]}).to_csv(
+        root / "cmu_intervals_df.csv", index=False
+    )
+    corpus = PatsCorpus(root)
+    assert corpus.interval_ids("bee", "train") == ["0000012"]
+    assert corpus.read("bee", "0000012", ["pose/data"])["pose/data"].shape == (80, 104)
+
+
+def test_frame_rates_are_stored_with_the_audio(tmp_path):
+    root = tmp_path / "pats"
+    write_interval(root, "bee", "a", arrays(), frame_rates={"audio/log_mel_512": 44_100 / 512})
+    write_intervals_table(root, [IntervalRecord("a", "bee", "train", 5.0)])
+    corpus = PatsCorpus(root)
+    assert corpus.frame_rate("bee", "a", "audio/log_mel_512") == 44_100 / 512
+    assert corpus.frame_rate("bee", "a", "audio/log_mel_400") is None  # PATS' own files say nothing
+    with pytest.raises(DataError, match=r"frame_rates \{'audio/log_mel_400': 0\} must name written keys"):
+        write_interval(root, "bee", "b", arrays(), frame_rates={"audio/log_mel_400": 0})
+    with h5py.File(root / "processed" / "bee" / "a.h5", "a") as h5:
+        h5["audio/log_mel_400"].attrs["frame_rate"] = -1.0
+    with pytest.raises(DataError, match=r"a\.h5: audio/log_mel_400 has frame_rate=-1\.0"):
+        corpus.frame_rate("bee", "a", "audio/log_mel_400")

@@ -159,3 +159,14 @@ def test_parallel_generation_writes_the_same_corpus(tmp_path):
             np.testing.assert_array_equal(
                 a.read(speaker, interval, keys)[key], b.read(speaker, interval, keys)[key]
             )
+
+
+def test_audio_features_record_their_true_rate(synth_root):
+    # log_mel_512 is computed at 16 kHz: 16000 / 512 = 31.25 frames per second, not the reference's 89.
+    corpus = PatsCorpus(synth_root)
+    for interval in corpus.interval_ids("ben", "train"):
+        n_pose = corpus.pose_frames("ben", interval)
+        mel = corpus.read("ben", interval, ["audio/log_mel_400", "audio/log_mel_512"])
+        for key, rate in (("audio/log_mel_400", 100.0), ("audio/log_mel_512", 31.25)):
+            assert corpus.frame_rate("ben", interval, key) == rate
+            assert abs(len(mel[key]) / rate - n_pose / 15) < 1 / 15  # the rate spans the poses' seconds

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cospeech.data.windows import WindowSpec, align_to_pose_clock
+from cospeech.data.windows import WindowSpec, align_to_pose_clock, audio_clock, audio_coverage
 from cospeech.errors import ConfigError
 
 
@@ -51,3 +51,28 @@ def test_alignment_pads_when_audio_is_short():
 def test_bad_specs_are_rejected_with_every_problem():
     with pytest.raises(ConfigError, match="hop=-1.*audio_rate_mode"):
         WindowSpec(hop=-1, audio_rate_mode="fast")
+
+
+def test_audio_clock_prefers_the_recorded_rate_then_the_feature_geometry():
+    assert audio_clock("audio/log_mel_400", 1000, 150) == (100.0, 0.0125)
+    assert audio_clock("audio/log_mel_400", 1000, 150, rate=50.0) == (50.0, 0.0125)
+    assert audio_clock("audio/log_mel_512", 300, 150, rate=44_100 / 512) == (44_100 / 512, 0.0)
+    # Without a rate, log_mel_512 is sr/512 for the waveform rate sr the measurement is closest to:
+    # 10 s at 16 kHz gives 1 + 160000 // 512 = 313 frames (31.3 Hz measured, 31.25 Hz true) …
+    assert audio_clock("audio/log_mel_512", 313, 150) == (16_000 / 512, 0.0)
+    assert audio_clock("audio/log_mel_512", 1 + 441_000 // 512, 150) == (44_100 / 512, 0.0)
+    # … and a measured rate matching no waveform rate is kept.
+    assert audio_clock("audio/log_mel_512", 700, 150) == (70.0, 0.0)
+    with pytest.raises(ValueError, match="must be > 0"):
+        audio_clock("audio/log_mel_512", 300, 150, rate=0.0)
+
+
+@pytest.mark.parametrize(
+    ("n_features", "expected"),
+    [(2000, 150), (1000, 150), (998, 150), (667, 100), (660, 99), (1, 0)],
+)
+def test_audio_coverage_counts_pose_frames_whose_middle_the_audio_reaches(n_features, expected):
+    # log_mel_400: frame k centred at 0.0125 + k / 100 s, covering half a hop either side.
+    # 667 frames reach 0.0125 + 666.5 / 100 = 6.6775 s: past the middle of pose frame 99 (6.633 s),
+    # not that of pose frame 100 (6.7 s); 660 frames reach 6.6075 s, short of pose frame 99's middle.
+    assert audio_coverage(n_features, 150, rate=100.0, offset=0.0125) == expected

@@ -5,7 +5,7 @@ One directory per (speaker, split, keys, window spec, file fingerprints) under t
     <cache_root>/<speaker>-<split>-<hash16>/
         <key>.npy        stored frames of every usable interval, concatenated: (frames, width) float32
         starts.npz       per key, the (N,) start offset of each window in that key's array
-        index.json       interval ids, and per window its interval and first pose frame
+        index.json       interval ids, per window its interval and first pose frame, and the drop report
 
 The hash covers every input (file sizes and modification times included), so a changed corpus or spec
 gets a new directory instead of silently reusing stale arrays. Directories are built under a temporary
@@ -13,25 +13,140 @@ name and renamed into place, so an interrupted build never looks complete.
 
 Pose keys are stored as the corpus' model joints (`Corpus.to_model_pose`; ``pats48`` for PATS) in the flat
 ``[x…, y…]`` layout; in ``"exact"`` audio mode ``audio/*`` keys are stored already aligned to the pose clock
-(see ``windows``).
+(see ``windows``) and cut where the audio ends.
+
+Real data has holes. A window is skipped when it touches a frame holding NaN or ±inf in any cached key
+(OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence) or when it extends past the
+end of the audio. What was left out is counted per interval in a `DropReport` (``SplitCache.report``), and
+`load_split` says it in one ``cospeech: …`` warning per speaker and split.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cospeech.data.corpus import Corpus
-from cospeech.data.windows import WindowSpec, align_to_pose_clock, audio_clock
+from cospeech.data.windows import (
+    PATS_LOADER_AUDIO_RATES,
+    POSE_FPS,
+    WindowSpec,
+    align_to_pose_clock,
+    audio_clock,
+    audio_coverage,
+)
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: non-finite frames of every key and short audio drop windows; drop report
+NAMED_INTERVALS = 5
+"""Intervals named in a drop warning before "and N more"."""
+MISREAD_TOLERANCE = 0.1
+"""Relative difference between a recorded audio rate and the ``"pats"`` mode's constant that is reported
+(103 Hz for 100 Hz ``log_mel_400`` is the reference's own calibration and stays quiet)."""
+
+
+class DataWarning(UserWarning):
+    """Data were left out (broken frames, short audio); the message says how much and where."""
+
+
+@dataclass(frozen=True)
+class IntervalDrops:
+    """What one interval lost."""
+
+    nonfinite_frames: dict[str, int] = field(default_factory=dict)
+    """Per key, frames holding NaN or ±inf (pose frames for poses, feature frames for audio)."""
+    nonfinite_windows: int = 0
+    """Windows skipped because they touch such a frame."""
+    short_audio_windows: int = 0
+    """Windows the poses allow but the audio does not reach."""
+
+
+@dataclass(frozen=True)
+class DropReport:
+    """Windows kept and left out of one speaker's split; ``intervals`` lists only intervals that lost
+    something, by id."""
+
+    windows: int = 0
+    """Windows kept."""
+    intervals: dict[str, IntervalDrops] = field(default_factory=dict)
+    misread_rates: dict[str, float] = field(default_factory=dict)
+    """Audio keys whose recorded rate (Hz, the value) the ``"pats"`` audio mode's constant misreads by
+    more than `MISREAD_TOLERANCE` (windows then pair audio and poses of different durations)."""
+
+    @property
+    def nonfinite_frames(self) -> dict[str, int]:
+        """Per key, non-finite frames over the whole split."""
+        totals: dict[str, int] = {}
+        for drops in self.intervals.values():
+            for key, n in drops.nonfinite_frames.items():
+                totals[key] = totals.get(key, 0) + n
+        return totals
+
+    @property
+    def nonfinite_windows(self) -> int:
+        return sum(d.nonfinite_windows for d in self.intervals.values())
+
+    @property
+    def short_audio_windows(self) -> int:
+        return sum(d.short_audio_windows for d in self.intervals.values())
+
+    @property
+    def dropped_windows(self) -> int:
+        return self.nonfinite_windows + self.short_audio_windows
+
+    def message(self, speaker: str, split: str, spec: WindowSpec) -> str | None:
+        """One ``cospeech: …`` line saying what was left out and where; None if nothing was."""
+        if not self.intervals and not self.misread_rates:
+            return None
+        total = self.windows + self.dropped_windows
+        parts = []
+        for key, rate in sorted(self.misread_rates.items()):
+            window, _ = spec.geometry(key)
+            parts.append(
+                f"{key} is stored at {rate:g} Hz but audio_rate_mode='pats' reads it at "
+                f"{PATS_LOADER_AUDIO_RATES[key]} Hz, so each window pairs {window / rate:.2f} s of audio "
+                f"with {spec.frames / POSE_FPS:.2f} s of poses (use audio_rate_mode='exact')"
+            )
+        frames = self.nonfinite_frames
+        if frames:
+            counts = ", ".join(f"{k}: {n}" for k, n in sorted(frames.items()))
+            where = _name_intervals([i for i, d in self.intervals.items() if d.nonfinite_frames])
+            parts.append(
+                f"skipped {self.nonfinite_windows} of {total} windows touching non-finite frames "
+                f"(NaN/inf frames {counts}; intervals {where})"
+            )
+        if self.short_audio_windows:
+            where = _name_intervals([i for i, d in self.intervals.items() if d.short_audio_windows])
+            parts.append(
+                f"dropped {self.short_audio_windows} of {total} windows extending past the end of the "
+                f"audio (intervals {where})"
+            )
+        return f"cospeech: {speaker}/{split}: " + "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "windows": self.windows,
+            "intervals": {i: asdict(d) for i, d in self.intervals.items()},
+            "misread_rates": self.misread_rates,
+        }
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> DropReport:
+        intervals = {i: IntervalDrops(**d) for i, d in values["intervals"].items()}
+        return cls(values["windows"], intervals, dict(values["misread_rates"]))
+
+
+def _name_intervals(ids: list[str]) -> str:
+    named = ", ".join(ids[:NAMED_INTERVALS])
+    return named if len(ids) <= NAMED_INTERVALS else f"{named} and {len(ids) - NAMED_INTERVALS} more"
 
 
 def _file_name(key: str) -> str:
@@ -49,6 +164,8 @@ class SplitCache:
     interval_ids: list[str]
     window_interval: np.ndarray
     window_frame: np.ndarray
+    report: DropReport = field(default_factory=DropReport)
+    """Windows kept and what was left out, and where."""
 
     def __len__(self) -> int:
         return len(self.window_interval)
@@ -72,6 +189,7 @@ class SplitCache:
             interval_ids=index["interval_ids"],
             window_interval=np.asarray(index["window_interval"], dtype=np.int64),
             window_frame=np.asarray(index["window_frame"], dtype=np.int64),
+            report=DropReport.from_json(index["report"]),
         )
 
 
@@ -94,7 +212,8 @@ def load_split(
     cache_root: str | Path,
 ) -> SplitCache:
     """The cached windows of ``speaker``/``split``, built on first use. ``keys[0]`` must be a pose key:
-    its NaN frames decide which windows are skipped."""
+    it defines the pose clock. Warns (`DataWarning`, one ``cospeech: …`` line) when windows were left out;
+    the counts are in ``report`` of the result."""
     if not corpus.is_pose_key(keys[0]):
         raise DataError(
             f"{corpus.root}: the first cached key must be a {corpus.format} pose key, got {keys[0]!r}"
@@ -104,7 +223,11 @@ def load_split(
         directory.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(directory) as tmp:
             _build(corpus, speaker, split, list(keys), spec, Path(tmp))
-    return SplitCache.open(directory, spec)
+    cache = SplitCache.open(directory, spec)
+    message = cache.report.message(speaker, split, spec)
+    if message:
+        warnings.warn(message, DataWarning, stacklevel=2)
+    return cache
 
 
 def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: WindowSpec, out: Path) -> None:
@@ -115,15 +238,30 @@ def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: Wind
     interval_ids: list[str] = []
     window_interval: list[np.ndarray] = []
     window_frame: list[np.ndarray] = []
+    drops: dict[str, IntervalDrops] = {}
+    misread: dict[str, float] = {}
     for interval_id in corpus.interval_ids(speaker, split):
-        arrays = _prepare(corpus, speaker, interval_id, keys, spec)
-        count = spec.count({k: len(a) for k, a in arrays.items()})
-        if count <= 0:
-            continue
-        pose_starts = spec.starts(keys[0], count)
-        bad_frames = np.isnan(arrays[keys[0]]).any(axis=1)
-        covered = np.cumsum(np.concatenate(([0], bad_frames.astype(np.int64))))
-        usable = covered[pose_starts + spec.frames] - covered[pose_starts] == 0
+        arrays, nonfinite = _prepare(corpus, speaker, interval_id, keys, spec)
+        for key in (k for k in keys if not spec.stored_key_is_aligned(k) and k not in misread):
+            rate = corpus.frame_rate(speaker, interval_id, key)
+            if rate is not None and abs(rate / PATS_LOADER_AUDIO_RATES[key] - 1) > MISREAD_TOLERANCE:
+                misread[key] = rate
+        lengths = {k: len(a) for k, a in arrays.items()}
+        count = spec.count(lengths)
+        without_audio = spec.count({k: n for k, n in lengths.items() if not k.startswith("audio/")})
+        usable = np.ones(count, dtype=bool)
+        for key, array in arrays.items():  # skip windows touching a non-finite frame of any key
+            bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+            if count and bad.any():
+                window, _ = spec.geometry(key)
+                key_starts = spec.starts(key, count)
+                seen = np.concatenate(([0], np.cumsum(bad, dtype=np.int64)))
+                usable &= seen[key_starts + window] == seen[key_starts]
+        lost = IntervalDrops(
+            {k: n for k, n in nonfinite.items() if n}, int((~usable).sum()), max(without_audio - count, 0)
+        )
+        if lost != IntervalDrops():
+            drops[interval_id] = lost
         if not usable.any():
             continue
         for key, array in arrays.items():
@@ -131,7 +269,7 @@ def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: Wind
             starts[key].append(spec.starts(key, count)[usable] + offsets[key])
             offsets[key] += len(array)
         window_interval.append(np.full(int(usable.sum()), len(interval_ids)))
-        window_frame.append(pose_starts[usable])
+        window_frame.append(spec.starts(keys[0], count)[usable])
         interval_ids.append(interval_id)
     for key in keys:
         data = np.concatenate(chunks[key]) if chunks[key] else np.zeros((0, 1), np.float32)
@@ -140,30 +278,38 @@ def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: Wind
         out / "starts.npz",
         **{_file_name(k): np.concatenate(starts[k]) if starts[k] else np.zeros(0, np.int64) for k in keys},
     )
+    kept = int(sum(len(w) for w in window_interval))
     index = {
         "keys": keys,
         "interval_ids": interval_ids,
         "window_interval": np.concatenate(window_interval).tolist() if window_interval else [],
         "window_frame": np.concatenate(window_frame).tolist() if window_frame else [],
+        "report": DropReport(kept, drops, misread).to_json(),
     }
     (out / "index.json").write_text(json.dumps(index))
 
 
 def _prepare(
     corpus: Corpus, speaker: str, interval_id: str, keys: list[str], spec: WindowSpec
-) -> dict[str, np.ndarray]:
-    """One interval's arrays as the cache stores them (model joints; audio on the pose clock if exact)."""
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """One interval's arrays as the cache stores them (model joints; in exact mode audio on the pose
+    clock, cut at the last pose frame the audio reaches), and per key its non-finite frames (counted
+    before alignment, so audio counts feature frames)."""
     raw = corpus.read(speaker, interval_id, keys)
     n_pose = len(raw[keys[0]])
     out = {}
+    nonfinite = {}
     for key, array in raw.items():
         if corpus.is_pose_key(key):
-            out[key] = corpus.to_model_pose(key, array)
-        elif key.startswith("audio/") and spec.stored_key_is_aligned(key):
+            array = corpus.to_model_pose(key, array)
+        nonfinite[key] = int((~np.isfinite(array.reshape(len(array), -1)).all(axis=1)).sum())
+        if key.startswith("audio/") and spec.stored_key_is_aligned(key):
             if len(array) == 0:
                 raise DataError(f"{corpus.interval_path(speaker, interval_id)}: {key} has no frames")
-            rate, offset = audio_clock(key, len(array), n_pose)
-            out[key] = align_to_pose_clock(array, n_pose, rate=rate, offset=offset)
-        else:
-            out[key] = array
-    return out
+            rate, offset = audio_clock(
+                key, len(array), n_pose, rate=corpus.frame_rate(speaker, interval_id, key)
+            )
+            reached = audio_coverage(len(array), n_pose, rate=rate, offset=offset)
+            array = align_to_pose_clock(array, n_pose, rate=rate, offset=offset)[:reached]
+        out[key] = array
+    return out, nonfinite

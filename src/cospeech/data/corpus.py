@@ -101,6 +101,12 @@ class Corpus(ABC):
         """T, the number of pose frames of one interval, read without loading the arrays where the
         format allows (``data info`` sums it over a whole corpus)."""
 
+    def frame_rate(self, speaker: str, interval_id: str, key: str) -> float | None:
+        """Frames per second of a stored audio key if the corpus records it, else None (the window cache
+        then infers it, see `cospeech.data.windows.audio_clock`). Only a known rate reveals audio that
+        ends before the poses."""
+        return None
+
     @abstractmethod
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file (for rendering with sound), or None if the corpus has none."""

@@ -210,6 +210,9 @@ class PatsDataModule(L.LightningDataModule):
         cache_root = Path(hp.cache_dir) if hp.cache_dir else self.root / CACHE_DIRNAME
         everyone = list(dict.fromkeys([*self.speaker_set.sequence, *self.speaker_set.source]))
         train = {s: load_split(corpus, s, "train", stored, self.train_spec, cache_root) for s in everyone}
+        sequence = self.speaker_set.sequence
+        if not any(len(train[s]) for s in sequence):
+            raise DataError(f"{self.root}: no training windows for speakers {list(sequence)}")
         self.normalizer = Normalizer.fit(
             train,
             {"pose": hp.pose_key, "audio": hp.audio_key},
@@ -217,7 +220,6 @@ class PatsDataModule(L.LightningDataModule):
             self.speaker_set.source,
             hp.normalization,
         )
-        sequence = self.speaker_set.sequence
         train_set = WindowDataset([train[s] for s in sequence], keys, self.normalizer)
         if hp.k_shot is not None:
             keep = [-1] if hp.fewshot_newest_only else None
@@ -227,8 +229,6 @@ class PatsDataModule(L.LightningDataModule):
         for split in SPLITS[1:]:
             caches = [load_split(corpus, s, split, stored, self.eval_spec, cache_root) for s in sequence]
             self.datasets[split] = WindowDataset(caches, keys, self.normalizer)
-        if len(train_set) == 0:
-            raise DataError(f"{self.root}: no training windows for speakers {list(sequence)}")
 
     @property
     def spec(self) -> DataSpec:

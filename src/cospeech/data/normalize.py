@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cospeech.data.cache import SplitCache
-from cospeech.errors import ConfigError
+from cospeech.errors import ConfigError, DataError
 
 NormalizationMode = Literal["pooled", "source", "per_speaker"]
 NORMALIZATION_MODES = ("pooled", "source", "per_speaker")
@@ -46,13 +46,20 @@ class Moments:
 
 
 def window_moments(cache: SplitCache, key: str) -> Moments:
-    """Moments of ``key`` over every window of ``cache``, each frame weighted by how many windows use it."""
-    array = np.asarray(cache.arrays[key], dtype=np.float64)
+    """Moments of ``key`` over every window of ``cache``, each frame weighted by how many windows use it.
+
+    Only frames some window uses are read, and frames holding NaN or ±inf are left out: the cache skips
+    windows touching them, but the frames stay in its arrays, and one of them would make every sum NaN
+    (0 · NaN = NaN in a weighted sum)."""
     window, stride = cache.spec.geometry(key)
     offsets = np.arange(0, window, stride, dtype=np.int64)[: cache.spec.frames]
-    coverage = np.zeros(len(array), dtype=np.float64)
+    coverage = np.zeros(len(cache.arrays[key]), dtype=np.float64)
     np.add.at(coverage, (cache.starts[key][:, None] + offsets).ravel(), 1.0)
-    return Moments(coverage.sum(), coverage @ array, coverage @ (array * array))
+    used = np.flatnonzero(coverage)
+    frames = np.asarray(cache.arrays[key][used], dtype=np.float64)  # (N, D)
+    finite = np.isfinite(frames).all(axis=1)
+    weight, frames = coverage[used][finite], frames[finite]
+    return Moments(weight.sum(), weight @ frames, weight @ (frames * frames))
 
 
 @dataclass
@@ -86,6 +93,12 @@ class Normalizer:
             else:
                 shared = list(source) if mode == "source" else list(sequence)
                 groups = [shared] * len(sequence)
+            empty = sorted({s for group in groups for s in group if moments[s].count == 0})
+            if any(all(moments[s].count == 0 for s in group) for group in groups):
+                raise DataError(
+                    f"no usable training windows of {key} for speaker(s) {empty}: cannot compute their "
+                    f"{mode} normalisation statistics"
+                )
             rows = [sum((moments[s] for s in group[1:]), moments[group[0]]).mean_std() for group in groups]
             mean[name] = torch.tensor(np.stack([m for m, _ in rows]), dtype=torch.float32)
             std[name] = torch.tensor(np.stack([s for _, s in rows]), dtype=torch.float32)

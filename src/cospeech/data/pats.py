@@ -3,6 +3,9 @@
 Layout (reference notes §1)::
 
     <root>/cmu_intervals_df.csv          one row per interval: interval_id, speaker, dataset (split), …
+    <root>/cmu_intervals_df_transforms.csv, d2m_intervals_df.csv, ted_intervals_df.csv
+                                         the reference loaders read these too (mirrored "evil twin"
+                                         speakers; C-DiffGAN's extra corpora): written header-only
     <root>/missing_intervals.h5          dataset ``intervals``: ids with incomplete features (excluded)
     <root>/processed/<speaker>/<interval_id>.h5
     <root>/raw/<speaker>_cropped/<interval_id>.<wav|mp3|…>   per-interval speech (rendering only)
@@ -12,12 +15,20 @@ Each interval file holds ``pose/data``, ``pose/normalize``, ``pose/confidence`` 
 built-in corpus adds ``oracle/normalize`` (T, 104): the noise-free gesture its generator intended (same
 layout as ``pose/normalize``).
 
+Audio datasets written by cospeech carry a ``frame_rate`` attribute (feature frames per second), so the
+window cache aligns them at their true rate; PATS' own files have none (see `Corpus.frame_rate`).
+
+Interval ids must survive a CSV reader that guesses types (the reference reads the table without dtypes,
+so ``"0000012"`` becomes ``12`` and its file is not found): ids that look like numbers must not start with
+a zero. The built-in corpus uses PATS' CMU-style ids, ``cmu`` + 10 digits.
+
 The reader and writer share the names below, so what one writes the other reads (tested by a round trip).
 Pose keys store the 52 ``pats52`` joints; models learn the 48 ``pats48`` joints (`PatsCorpus.to_model_pose`).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,6 +45,11 @@ from cospeech.files import atomic_write
 from cospeech.skeletons import PATS48, PATS52, Skeleton
 
 INTERVALS_CSV = "cmu_intervals_df.csv"
+COMPANION_CSVS = ("cmu_intervals_df_transforms.csv", "d2m_intervals_df.csv", "ted_intervals_df.csv")
+"""Tables the reference loaders concatenate to the interval table unconditionally (PATS: the first;
+C-DiffGAN: all three). They share its columns."""
+FRAME_RATE_ATTR = "frame_rate"
+"""HDF5 attribute of an audio dataset: its feature frames per second (Hz)."""
 MISSING_H5 = "missing_intervals.h5"
 PROCESSED_DIR = "processed"
 RAW_DIR = "raw"
@@ -61,8 +77,9 @@ FEATURE_WIDTHS: Mapping[str, int] = {
 
 REQUIRED_KEYS = ("pose/data", "pose/normalize", "pose/confidence", "audio/log_mel_400", "audio/log_mel_512")
 INTERVAL_COLUMNS = (
-    "interval_id", "speaker", "dataset", "delta_time", "start_time", "end_time", "video_link", "video_fn",
+    "dataset", "delta_time", "end_time", "interval_id", "speaker", "start_time", "video_fn", "video_link",
 )  # fmt: skip
+"""Columns of the interval tables, in the order of PATS' own files."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 
 
@@ -88,8 +105,8 @@ class PatsCorpus(Corpus):
     """A PATS root on disk. Construction checks the table; interval files are opened on demand.
 
     >>> corpus = PatsCorpus("cospeech_data/synth")           # doctest: +SKIP
-    >>> corpus.interval_ids("speaker_00", "train")[:2]       # doctest: +SKIP
-    >>> corpus.read("speaker_00", "00000", ["pose/normalize"])  # doctest: +SKIP
+    >>> corpus.interval_ids("ava", "train")[:2]              # doctest: +SKIP
+    >>> corpus.read("ava", "cmu0000000000", ["pose/normalize"])  # doctest: +SKIP
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -180,6 +197,21 @@ class PatsCorpus(Corpus):
         except (OSError, KeyError) as exc:
             raise DataError(f"{path}: cannot read pose/normalize ({exc})") from exc
 
+    def frame_rate(self, speaker: str, interval_id: str, key: str) -> float | None:
+        """The ``frame_rate`` attribute of ``key`` (Hz), None if absent (PATS' own files)."""
+        path = self.interval_path(speaker, interval_id)
+        try:
+            with h5py.File(path, "r") as h5:
+                value = h5[key].attrs.get(FRAME_RATE_ATTR) if key in h5 else None
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        if value is None:
+            return None
+        rate = float(np.asarray(value).reshape(()))
+        if not (np.isfinite(rate) and rate > 0):
+            raise DataError(f"{path}: {key} has {FRAME_RATE_ATTR}={rate}; expected a positive number (Hz)")
+        return rate
+
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file under ``raw/<speaker>_cropped/``: ``<id>.*`` or PATS'
         ``<video_id>_<id>.mp3``; None if absent (rendered clips then skip the interval)."""
@@ -248,14 +280,24 @@ def read_missing_intervals(root: str | Path) -> frozenset[str]:
 
 
 def write_interval(
-    root: str | Path, speaker: str, interval_id: str, arrays: Mapping[str, np.ndarray]
+    root: str | Path,
+    speaker: str,
+    interval_id: str,
+    arrays: Mapping[str, np.ndarray],
+    *,
+    frame_rates: Mapping[str, float] | None = None,
 ) -> Path:
     """Write one interval file atomically. Keys must be known and every 2-D key must have its PATS width;
-    pose keys and ``text/*`` keys must share the number of frames T."""
+    pose keys and ``text/*`` keys must share the number of frames T. ``frame_rates`` (Hz) of audio keys
+    are stored as their ``frame_rate`` attribute (``log_mel_512`` depends on the waveform's rate)."""
     path = Path(root) / PROCESSED_DIR / speaker / f"{interval_id}.h5"
     absent = [k for k in REQUIRED_KEYS if k not in arrays]
     if absent:
         raise DataError(f"{path}: cannot write interval without {absent}")
+    frame_rates = dict(frame_rates or {})
+    bad_rates = {k: r for k, r in frame_rates.items() if k not in arrays or not r > 0}
+    if bad_rates:
+        raise DataError(f"{path}: frame_rates {bad_rates} must name written keys and be > 0 Hz")
     for key, value in arrays.items():
         if key not in FEATURE_WIDTHS and not key.startswith("text/"):
             raise DataError(f"{path}: unknown key {key!r}; known: {sorted(FEATURE_WIDTHS)} and text/*")
@@ -271,17 +313,34 @@ def write_interval(
                 value = value.astype(
                     np.float32
                 )  # PATS writes float64; float32 halves the files, loses nothing
-            h5.create_dataset(key, data=value, compression="lzf" if value.ndim == 2 else None)
+            dataset = h5.create_dataset(key, data=value, compression="lzf" if value.ndim == 2 else None)
+            if key in frame_rates:
+                dataset.attrs[FRAME_RATE_ATTR] = float(frame_rates[key])
     return path
 
 
 def write_intervals_table(root: str | Path, records: Sequence[IntervalRecord]) -> Path:
-    """Write ``cmu_intervals_df.csv`` atomically."""
+    """Write ``cmu_intervals_df.csv`` atomically, and the header-only `COMPANION_CSVS` where absent (the
+    reference loaders fail without them). Ids a type-guessing CSV reader would change are refused."""
     path = Path(root) / INTERVALS_CSV
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame([r.__dict__ for r in records], columns=list(INTERVAL_COLUMNS))
+    text = table.to_csv(index=False)
+    guessed = pd.read_csv(io.StringIO(text))["interval_id"].apply(str)  # as the reference reads it
+    mangled = [i for i, g in zip(table["interval_id"], guessed, strict=True) if str(i) != g]
+    if mangled:
+        raise DataError(
+            f"{path}: interval id(s) {mangled[:3]} change when a CSV reader guesses types (read back as "
+            f"{list(guessed[table['interval_id'].isin(mangled)][:3])}); use ids like PATS' "
+            "(cmu0000022349, 115309)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as tmp:
-        table.to_csv(tmp, index=False)
+        tmp.write_text(text)
+    for name in COMPANION_CSVS:
+        companion = path.parent / name
+        if not companion.exists():
+            with atomic_write(companion) as tmp:
+                tmp.write_text(",".join(INTERVAL_COLUMNS) + "\n")
     return path
 
 

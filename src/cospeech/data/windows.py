@@ -3,13 +3,17 @@
 A window is ``int(seconds · 15)`` pose frames (64 for the default 4.3 s). Starts follow the reference
 exactly: ``range(0, n − window, hop)`` per modality (strict ``<``: an interval of exactly 64 frames gives no
 window, and the tail after the last full window is dropped); the interval yields as many windows as its
-shortest modality allows. Windows touching a pose frame with NaN (a missing detection) are skipped.
+shortest modality allows. The window cache (``cache``) also skips windows touching a frame with a NaN or
+infinite value (a lost detection, a ``-inf`` log-mel frame of digital silence) and windows extending past
+the end of the audio.
 
 Audio alignment has two modes:
 
 * ``"exact"`` (default): audio features are first averaged onto the pose clock (each pose frame gets the
   mean of the feature frames whose centres fall in its 1/15 s), so window *i* of audio and pose cover the
-  same seconds. This is what a model of speech-caused gestures needs.
+  same seconds. This is what a model of speech-caused gestures needs. The feature rate is the one recorded
+  in the file (`audio_clock`); pose frames the audio does not reach are cut off (`audio_coverage`), so no
+  window pairs gestures with padded audio.
 * ``"pats"``: the reference loader's calibration constants (``log_mel_400`` at 103 Hz, ``log_mel_512`` at
   89 Hz), i.e. a 442- or 382-frame audio window subsampled with stride 7 or 6. Audio then spans ≈4.41 s
   against 4.27 s of pose and drifts across windows; use it to reproduce reference numbers.
@@ -22,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from cospeech.audio import MEL400_HOP, MEL400_WIN, SAMPLE_RATE
+from cospeech.audio import MEL400_HOP, MEL400_WIN, MEL512_HOP, SAMPLE_RATE
 from cospeech.errors import ConfigError
 
 POSE_FPS = 15
@@ -33,6 +37,14 @@ PATS_LOADER_AUDIO_RATES = {
     "audio/log_mel_512": int(45.6 * 1000 / 512),  # 89
 }
 """Feature rates (Hz) the reference loader assumes; only used in ``"pats"`` mode."""
+
+MEL512_SAMPLE_RATES = (8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+"""Waveform rates (Hz) ``log_mel_512`` may have been computed at: PATS used each mp3's native rate, so its
+feature rate is ``sr / 512`` (86.1 Hz at 44.1 kHz, 93.75 Hz at 48 kHz; 31.25 Hz for the built-in corpus at
+16 kHz), never the loader's 89 Hz."""
+RATE_SNAP_TOLERANCE = 0.03
+"""A measured ``log_mel_512`` rate within 3 % of ``sr / 512`` for a rate above is taken to be exactly that
+(the candidates are ≥ 8 % apart)."""
 
 AudioRateMode = Literal["exact", "pats"]
 AUDIO_RATE_MODES = ("exact", "pats")
@@ -123,9 +135,47 @@ def align_to_pose_clock(
     return out
 
 
-def audio_clock(key: str, n_feature_frames: int, n_pose_frames: int) -> tuple[float, float]:
-    """(rate Hz, centre of frame 0 in s) of a stored audio key. ``log_mel_400`` has a known geometry
-    (hop 10 ms, uncentred 25 ms window); for others the rate is measured against the pose duration."""
+def audio_clock(
+    key: str, n_feature_frames: int, n_pose_frames: int, *, rate: float | None = None
+) -> tuple[float, float]:
+    """(rate Hz, centre of frame 0 in s) of a stored audio key.
+
+    Parameters
+    ----------
+    key : stored audio key, e.g. ``audio/log_mel_400``.
+    n_feature_frames, n_pose_frames : int, Ta and T of the interval.
+    rate : float > 0 or None, the rate recorded with the features (``frame_rate`` attribute of PATS files
+        written by cospeech); None when the file does not say.
+
+    Without a recorded rate: ``log_mel_400`` has a known geometry (hop 10 ms, uncentred 25 ms window →
+    100 Hz); ``log_mel_512`` is ``sr / 512`` for the waveform rate ``sr`` the measured rate
+    ``Ta · 15 / T`` is closest to (within `RATE_SNAP_TOLERANCE`, else the measured rate); other keys are
+    assumed to span the poses exactly (measured rate). Only a known rate can reveal audio shorter than
+    the poses.
+    """
+    offset = MEL400_WIN / 2 / SAMPLE_RATE if key == "audio/log_mel_400" else 0.0
+    if rate is not None:
+        if not rate > 0:
+            raise ValueError(f"{key}: recorded frame rate {rate} Hz must be > 0")
+        return float(rate), offset
     if key == "audio/log_mel_400":
-        return SAMPLE_RATE / MEL400_HOP, MEL400_WIN / 2 / SAMPLE_RATE
-    return n_feature_frames * POSE_FPS / max(n_pose_frames, 1), 0.0
+        return SAMPLE_RATE / MEL400_HOP, offset
+    measured = n_feature_frames * POSE_FPS / max(n_pose_frames, 1)
+    if key == "audio/log_mel_512":
+        nearest = min((sr / MEL512_HOP for sr in MEL512_SAMPLE_RATES), key=lambda r: abs(r - measured))
+        if abs(nearest - measured) <= RATE_SNAP_TOLERANCE * nearest:
+            return nearest, offset
+    return measured, offset
+
+
+def audio_coverage(n_feature_frames: int, n_pose_frames: int, *, rate: float, offset: float) -> int:
+    """Pose frames (from the start) the audio features reach: pose frame t counts if the audio extends
+    to its middle, ``(t + ½) / 15 ≤ offset + (Ta − ½) / rate`` (the last feature frame covers half a hop
+    past its centre).
+
+    Returns
+    -------
+    frames : int in [0, T]; T when the audio spans the poses (as in any complete interval).
+    """
+    end = offset + (n_feature_frames - 0.5) / rate
+    return int(np.clip(np.floor(end * POSE_FPS + 0.5 + 1e-9), 0, n_pose_frames))
