@@ -2,7 +2,9 @@
 
 ``load_audio`` decodes any common format to mono float32 at a target rate: libsndfile (via soundfile) for
 WAV of any PCM/float subtype, FLAC, OGG and MP3; PyAV (FFmpeg) for everything else (m4a, aac, mp4 audio…).
-Resampling uses soxr's high-quality mode (librosa's own default since 0.10).
+Resampling uses soxr's high-quality mode (librosa's own default since 0.10); ``resampler="kaiser_best"``
+gives resampy's ``kaiser_best`` filter, which PATS' features were computed with (librosa 0.7's default;
+``docs/pats_compatibility.md``).
 
 ``log_mel_400`` and ``log_mel_512`` reproduce PATS' features (reference notes §2.1–2.2) with librosa.
 """
@@ -10,13 +12,14 @@ Resampling uses soxr's high-quality mode (librosa's own default since 0.10).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import librosa
 import numpy as np
 import soundfile
 import soxr
 
-from cospeech.errors import AudioError
+from cospeech.errors import AudioError, ConfigError
 
 SAMPLE_RATE = 16_000
 """Rate of the waveform ``log_mel_400`` is computed on (Hz)."""
@@ -52,13 +55,22 @@ LOG_MEL_400_RECIPE: dict[str, object] = {
 """The ``log_mel_400`` recipe as data, recorded in every export so a changed recipe is caught at load time."""
 
 
-def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+Resampler = Literal["soxr", "kaiser_best"]
+"""``"soxr"``: soxr's HQ mode (default). ``"kaiser_best"``: resampy's ``kaiser_best`` windowed sinc, as PATS
+(librosa 0.7 ``load(sr=16000)``) resampled before ``log_mel_400``; slower, and the top two of its 64 mel bands
+differ from soxr's (``docs/pats_compatibility.md``)."""
+
+RESAMPLERS: tuple[str, ...] = ("soxr", "kaiser_best")
+
+
+def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, resampler: Resampler = "soxr") -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sr`` Hz.
 
     Parameters
     ----------
     path : audio file (wav int16/int32/float32/float64 PCM, flac, ogg, mp3, or anything FFmpeg decodes)
     sr : int > 0, target sample rate; channels are averaged, other rates resampled.
+    resampler : ``"soxr"`` (default) or ``"kaiser_best"`` (resampy, the PATS resampler); see ``Resampler``.
 
     Returns
     -------
@@ -67,7 +79,10 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     Raises
     ------
     AudioError : the file is missing, cannot be decoded, or holds no samples.
+    ConfigError : ``resampler`` is not one of ``RESAMPLERS``.
     """
+    if resampler not in RESAMPLERS:
+        raise ConfigError(f"resampler={resampler!r}; expected one of {', '.join(RESAMPLERS)}")
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
@@ -83,7 +98,11 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if not np.isfinite(mono).all():
         raise AudioError(f"{path}: audio holds NaN or infinite samples")
-    if native_sr != sr:
+    if native_sr != sr and resampler == "kaiser_best":
+        import resampy  # imported lazily: it compiles its kernels with numba on first import
+
+        mono = resampy.resample(mono, native_sr, sr, filter="kaiser_best").astype(np.float32, copy=False)
+    elif native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
     return mono
 
