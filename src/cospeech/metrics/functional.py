@@ -1,15 +1,16 @@
 """Gesture metrics as plain functions: the maths behind the metric classes.
 
-Definitions follow Mix-StAGE / C-DiffGAN ``src/evaluation/metrics.py`` (L1, VelL1, PCK, FID, W1, diversity,
-F1), BEAT/EMAGE (L1div, beat alignment) and the co-speech beat consistency score; ``docs/metrics.md`` gives
-each formula, its space and units, and where we deliberately differ from a reference.
+Definitions follow Mix-StAGE / C-DiffGAN ``src/evaluation/metrics.py`` (L1, VelL1, PCK with either box and
+per joint, FID, W1, diversity, expressiveness, F1 with precision and recall), BEAT/EMAGE (L1div, beat
+alignment) and the co-speech beat consistency score; ``docs/metrics.md`` gives each formula, its space and
+units, and where we deliberately differ from a reference.
 
 Two spaces (see ``docs/architecture.md``):
 
 * **z** (model space): ``(B, T, 2J)`` poses in the ``[x…, y…]`` layout, z-normalised with the training
   statistics. L1, VelL1, FID and FGD are computed here, as the reference does.
-* **pixel**: ``(B, T, J, 2)`` neck-relative pixel offsets. PCK, W1, diversity, L1div, BeatAlign and the
-  gesture-cluster F1 are computed here.
+* **pixel**: ``(B, T, J, 2)`` neck-relative pixel offsets. PCK, W1, diversity, L1div, expressiveness,
+  BeatAlign and the gesture-cluster F1 are computed here.
 
 Every metric has a private ``_<name>_update`` that turns one batch into sums (the sufficient statistics the
 classes accumulate over batches and add up across processes) and a public function giving the one-shot
