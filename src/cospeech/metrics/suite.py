@@ -48,7 +48,8 @@ class GestureMetricSuite(nn.Module):
         extractor: FGD feature extractor (``encode(poses (B, T, 2J)) -> (B, C)`` on model-space poses).
         extractor_features: C, required with ``extractor``.
         extractor_name: readable extractor name recorded in ``extractor_id``.
-        cluster_centres: ``(k, 5J)`` from ``fit_gesture_clusters``, enables ``F1`` and ``cluster_acc``.
+        cluster_centres: ``(k, 5J)`` from ``fit_gesture_clusters``, enables ``F1``, ``cluster_acc``,
+            ``cluster_precision`` and ``cluster_recall``.
         beat_align: enables ``BeatAlign`` and ``BeatAlign_gt``; every update must then pass beats.
         fps: pose frame rate, for beat times.
         reference_pck: enables ``PCK_ref`` (the reference's PCK box); every update must then pass
@@ -114,9 +115,8 @@ class GestureMetricSuite(nn.Module):
                 metrics[slot.key] = spec.metric(**kwargs)
             self._slots += slots
         self.metrics = nn.ModuleDict(metrics)
-        self._update_inputs = {
-            need for need in ("beats", "box_joints") if need in inputs
-        }  # what every update must pass
+        # inputs every update must pass, and only these
+        self._update_inputs = {need for need in ("beats", "box_joints") if need in inputs}
 
     @property
     def extractor_id(self) -> str | None:
