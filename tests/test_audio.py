@@ -6,7 +6,7 @@ import pytest
 import soundfile
 
 from cospeech.audio import SAMPLE_RATE, load_audio, log_mel_400, log_mel_512
-from cospeech.errors import AudioError
+from cospeech.errors import AudioError, ConfigError
 
 
 def tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:
@@ -148,3 +148,27 @@ def test_ordinary_audio_gives_no_warning(tmp_path, recwarn):
     soundfile.write(path, np.stack((_speech(), 0.5 * _speech()), axis=1), SAMPLE_RATE)
     load_audio(path)
     assert not [w for w in recwarn if "cospeech" in str(w.message)]
+
+
+def test_kaiser_best_resampler_is_resampys_and_differs_from_soxr_only_in_the_top_mel_bands(tmp_path):
+    """PATS resampled with resampy's kaiser_best; soxr HQ (default) agrees below ~7 kHz, not at the top."""
+    import resampy
+
+    rng = np.random.default_rng(0)
+    noise = (0.1 * rng.standard_normal(3 * 44100)).astype(np.float32)  # broadband, like speech
+    path = tmp_path / "noise.wav"
+    soundfile.write(path, noise, 44100, subtype="FLOAT")
+    pats = load_audio(path, resampler="kaiser_best")
+    ours = load_audio(path)
+    expected = resampy.resample(noise, 44100, SAMPLE_RATE, filter="kaiser_best")
+    np.testing.assert_allclose(pats, expected, atol=1e-6)
+    assert pats.dtype == np.float32 and pats.shape == ours.shape == (3 * SAMPLE_RATE,)
+    gap = np.abs(log_mel_400(pats) - log_mel_400(ours)).mean(axis=0)  # (64,) nats per band
+    assert gap[:62].max() < 2e-3
+    assert gap[-1] > 0.1  # the band reaching 7.5 kHz, inside soxr's and kaiser_best's different roll-offs
+    np.testing.assert_array_equal(load_audio(path, sr=44100, resampler="kaiser_best"), noise)
+
+
+def test_unknown_resampler_lists_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match="resampler='kaiser_fast'; expected one of soxr, kaiser_best"):
+        load_audio(tmp_path / "missing.wav", resampler="kaiser_fast")

@@ -2,7 +2,9 @@
 
 ``load_audio`` decodes any common format to mono float32 at a target rate: libsndfile (via soundfile) for
 WAV of any PCM/float subtype, FLAC, OGG and MP3; PyAV (FFmpeg) for everything else (m4a, aac, mp4 audio…).
-Resampling uses soxr's high-quality mode (librosa's own default since 0.10).
+Resampling uses soxr's high-quality mode (librosa's own default since 0.10); ``resampler="kaiser_best"``
+gives resampy's ``kaiser_best`` filter, which PATS' features were computed with (librosa 0.7's default;
+``docs/deviations.md``).
 
 ``log_mel_400`` and ``log_mel_512`` reproduce PATS' features (reference notes §2.1–2.2) with librosa.
 """
@@ -11,13 +13,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import librosa
 import numpy as np
 import soundfile
 import soxr
 
-from cospeech.errors import AudioError
+from cospeech.errors import AudioError, ConfigError
 
 SAMPLE_RATE = 16_000
 """Rate of the waveform ``log_mel_400`` is computed on (Hz)."""
@@ -57,14 +60,22 @@ OUT_OF_RANGE_PEAK = 2.0
 """Peak above which float samples are on the wrong scale (valid audio, even clipped, peaks near 1)."""
 INT16_SCALE = 32768.0
 
+Resampler = Literal["soxr", "kaiser_best"]
+"""``"soxr"``: soxr's HQ mode (default). ``"kaiser_best"``: resampy's ``kaiser_best`` windowed sinc, as PATS
+(librosa 0.7 ``load(sr=16000)``) resampled before ``log_mel_400``; slower, and the top two of its 64 mel bands
+differ from soxr's (``docs/deviations.md``)."""
 
-def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+RESAMPLERS: tuple[str, ...] = ("soxr", "kaiser_best")
+
+
+def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, resampler: Resampler = "soxr") -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform at ``sr`` Hz.
 
     Parameters
     ----------
     path : audio file (wav int16/int32/float32/float64 PCM, flac, ogg, mp3, or anything FFmpeg decodes)
     sr : int > 0, target sample rate; channels are averaged, other rates resampled.
+    resampler : ``"soxr"`` (default) or ``"kaiser_best"`` (resampy, the PATS resampler); see ``Resampler``.
 
     Returns
     -------
@@ -73,9 +84,12 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     Raises
     ------
     AudioError : the file is missing, cannot be decoded, or holds no samples.
+    ConfigError : ``resampler`` is not one of ``RESAMPLERS``.
 
     Out-of-range samples and cancelling channels are repaired with a warning (``to_waveform``).
     """
+    if resampler not in RESAMPLERS:
+        raise ConfigError(f"resampler={resampler!r}; expected one of {', '.join(RESAMPLERS)}")
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
@@ -87,10 +101,12 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{path}: cannot decode audio ({exc.__class__.__name__}: {exc})") from exc
     if samples.size == 0:
         raise AudioError(f"{path}: audio file holds no samples")
-    return to_waveform(samples, native_sr, sr=sr, name=str(path))
+    return to_waveform(samples, native_sr, sr=sr, name=str(path), resampler=resampler)
 
 
-def to_waveform(samples: np.ndarray, native_sr: int, *, sr: int = SAMPLE_RATE, name: str) -> np.ndarray:
+def to_waveform(
+    samples: np.ndarray, native_sr: int, *, sr: int = SAMPLE_RATE, name: str, resampler: Resampler = "soxr"
+) -> np.ndarray:
     """Decoded ``samples`` (n,) or (n, channels) at ``native_sr`` Hz → mono float32 at ``sr`` Hz, the
     one path for files and arrays.
 
@@ -135,7 +151,11 @@ def to_waveform(samples: np.ndarray, native_sr: int, *, sr: int = SAMPLE_RATE, n
         )
         mono = mono / scale
     mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if native_sr != sr:
+    if native_sr != sr and resampler == "kaiser_best":
+        import resampy  # imported lazily: it compiles its kernels with numba on first import
+
+        mono = resampy.resample(mono, native_sr, sr, filter="kaiser_best").astype(np.float32, copy=False)
+    elif native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
     return mono
 

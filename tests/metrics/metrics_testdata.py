@@ -31,8 +31,9 @@ class TinyEncoder(nn.Module):
 
 def make_pose_data(batch: int = 8, frames: int = 24, seed: int = 0) -> dict[str, object]:
     """Pixel poses ``(B, T, J, 2)`` as random walks around a random rest pose (speeds of a few to tens of
-    px/frame), their z-space versions ``(B, T, 2J)`` float32, the normaliser statistics and per-sequence
-    audio beat times."""
+    px/frame), their z-space versions ``(B, T, 2J)`` float32, the normaliser statistics, per-sequence
+    audio beat times and GT nose and eyes ``(B, T, 3, 2)`` pixels (high above the body, so the reference
+    PCK box differs from ours)."""
     rng = np.random.default_rng(seed)
     joints = PATS48.num_joints
     rest = rng.normal(0.0, 80.0, size=(1, 1, joints, 2))
@@ -41,12 +42,15 @@ def make_pose_data(batch: int = 8, frames: int = 24, seed: int = 0) -> dict[str,
     flat = joints_to_flat(target_px).reshape(-1, 2 * joints)
     mean, std = flat.mean(axis=0), flat.std(axis=0)
     beats = [np.sort(rng.uniform(0.0, frames / 15, size=rng.integers(1, 5))) for _ in range(batch)]
+    face = np.array([[0.0, -400.0], [-30.0, -430.0], [30.0, -430.0]])  # nose, REye, LEye
+    box_joints = face + rng.normal(0.0, 3.0, size=(batch, frames, 3, 2))
     return {
         "preds": torch.tensor((joints_to_flat(preds_px) - mean) / std, dtype=torch.float32),
         "target": torch.tensor((joints_to_flat(target_px) - mean) / std, dtype=torch.float32),
         "mean": mean,
         "std": std,
         "beats": beats,
+        "box_joints": torch.tensor(box_joints),
     }
 
 
@@ -60,6 +64,7 @@ def full_suite(data: dict[str, object], encoder: nn.Module, centres: np.ndarray)
         extractor_name="tiny",
         cluster_centres=centres,
         beat_align=True,
+        reference_pck=True,
     )
 
 
@@ -68,7 +73,7 @@ def update_in_chunks(suite: GestureMetricSuite, data: dict[str, object], sizes: 
     start = 0
     for size in sizes:
         rows = slice(start, start + size)
-        suite.update(data["preds"][rows], data["target"][rows], data["beats"][rows])
+        suite.update(data["preds"][rows], data["target"][rows], data["beats"][rows], data["box_joints"][rows])
         start += size
 
 

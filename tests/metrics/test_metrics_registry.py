@@ -14,7 +14,9 @@ from cospeech.data.poses import flat_to_joints
 from cospeech.errors import ConfigError
 from cospeech.metrics import (
     GestureMetricSuite,
+    PCKPerJoint,
     fit_gesture_clusters,
+    joint_keys,
     list_metrics,
     logged_metrics,
     metric_spec,
@@ -23,6 +25,7 @@ from cospeech.metrics import (
     registry,
     table_metrics,
 )
+from cospeech.skeletons import PATS48
 
 # The constants training and evaluation used before the registry: logs and tables must not change.
 REPORTED_METRICS = ("L1", "VelL1", "PCK", "PCK@0.1", "PCK@0.2", "FID", "W1_vel", "W1_acc", "diversity")
@@ -33,6 +36,11 @@ FULL_SUITE_KEYS = [
     "PCK",
     "PCK@0.1",
     "PCK@0.2",
+    "PCK_ref",
+    "PCK_ref@0.1",
+    "PCK_ref@0.2",
+    *joint_keys("PCK@0.1", PATS48.num_joints),
+    *joint_keys("PCK@0.2", PATS48.num_joints),
     "FID",
     "W1_vel",
     "W1_acc",
@@ -40,9 +48,15 @@ FULL_SUITE_KEYS = [
     "diversity_gt",
     "L1div",
     "L1div_gt",
+    "spatial",
+    "spatialNorm",
+    "energy",
+    "power",
     "FGD",
     "F1",
     "cluster_acc",
+    "cluster_precision",
+    "cluster_recall",
     "BeatAlign",
     "BeatAlign_gt",
 ]
@@ -50,12 +64,15 @@ SUITE_MODULES = [
     "L1",
     "VelL1",
     "PCK",
+    "PCK_ref",
+    "PCK_joint",
     "FID",
     "W1",
     "diversity",
     "diversity_gt",
     "L1div",
     "L1div_gt",
+    "expressiveness",
     "FGD",
     "F1",
     "BeatAlign",
@@ -121,9 +138,9 @@ def test_every_metric_is_in_the_full_suite_in_report_order(
     pose_data: dict, encoder: TinyEncoder, centres: np.ndarray
 ) -> None:
     suite = full_suite(pose_data, encoder, centres)
-    suite.update(pose_data["preds"], pose_data["target"], pose_data["beats"])
+    suite.update(pose_data["preds"], pose_data["target"], pose_data["beats"], pose_data["box_joints"])
     keys = list(suite.compute())
-    assert keys == [key for spec in metric_specs() for key in spec.keys]
+    assert keys == [key for spec in metric_specs() for key in spec.report_keys(PATS48.num_joints)]
     assert keys == FULL_SUITE_KEYS
     # Module keys name the FGD extractor's weights in a checkpoint's state_dict: unchanged by the registry.
     assert list(suite.metrics) == SUITE_MODULES
@@ -139,12 +156,14 @@ def test_a_metric_is_in_the_base_suite_exactly_when_it_needs_nothing_optional(
     result = suite.compute()
     present = set(spec.needs) <= ALWAYS_AVAILABLE
     assert (name in suite.metrics) == present
-    assert all((key in result) == present for key in spec.keys)
+    assert all((key in result) == present for key in spec.report_keys(PATS48.num_joints))
     assert spec.higher_is_better is spec.metric.higher_is_better
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown metric 'FDG'; known metrics: L1, VelL1, PCK, FID, W1"):
+    with pytest.raises(
+        ConfigError, match="unknown metric 'FDG'; known metrics: L1, VelL1, PCK, PCK_ref, PCK_joint, FID, W1"
+    ):
         metric_spec("FDG")
 
 
@@ -173,7 +192,7 @@ def test_an_invalid_registration_names_every_problem(isolated_registry: None) ->
         "without '.'",
         "space 'pixel' is not one of z, pixels",
         "arity 'pair' is not one of paired, single",
-        "need 'centres' is not one of mean_pose, num_features, extractor, cluster_centres, beats",
+        "need 'centres' is not one of mean_pose, num_features, extractor, cluster_centres, beats, box_joints",
         "table key 'MaxAbs' is not one of its keys Max.Abs",
     ):
         assert problem in message
@@ -221,3 +240,24 @@ def test_outputs_must_match_what_compute_returns(isolated_registry: None, pose_d
     suite.update(pose_data["preds"], pose_data["target"])
     with pytest.raises(RuntimeError, match=r"computed \['MaxAbs'\] but is registered with outputs"):
         suite.compute()
+
+
+def test_a_per_joint_metric_reports_one_key_per_joint_and_is_never_logged(isolated_registry: None) -> None:
+    assert metric_spec("PCK_joint").report_keys(3) == (
+        "PCK@0.1_joint0",
+        "PCK@0.1_joint1",
+        "PCK@0.1_joint2",
+        "PCK@0.2_joint0",
+        "PCK@0.2_joint1",
+        "PCK@0.2_joint2",
+    )
+    assert metric_spec("PCK").report_keys(3) == ("PCK", "PCK@0.1", "PCK@0.2")
+    with pytest.raises(ConfigError, match="per-joint keys can be neither logged nor tabulated"):
+        register_metric(
+            "PCKj", space="pixels", arity="paired", outputs=("PCKj",), per_joint=True, logged=True
+        )(PCKPerJoint)
+    # a per-joint family only collides with the same per-joint family
+    with pytest.raises(ConfigError, match="key 'PCK@0.1' is already reported by 'PCK_joint'"):
+        register_metric("PCKj", space="pixels", arity="paired", outputs=("PCK@0.1",), per_joint=True)(
+            PCKPerJoint
+        )

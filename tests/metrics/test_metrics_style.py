@@ -28,7 +28,22 @@ def test_f1_from_confusion_by_hand() -> None:
     confusion = np.array([[2, 1], [0, 1]])  # rows GT, columns generated
     # precision (1, 1/2), recall (2/3, 1) → F1 (0.8, 2/3), weighted by GT support (3, 1)
     result = f1_from_confusion(confusion)
-    assert result == pytest.approx({"F1": (0.8 * 3 + 2 / 3) / 4, "cluster_acc": 0.75})
+    assert result == pytest.approx(
+        {
+            "F1": (0.8 * 3 + 2 / 3) / 4,
+            "cluster_acc": 0.75,
+            "cluster_precision": (1 + 1 / 2) / 2,
+            "cluster_recall": (2 / 3 + 1) / 2,
+        }
+    )
+
+
+def test_precision_and_recall_count_unseen_clusters_as_zero() -> None:
+    confusion = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 0]])  # cluster 2: no GT and never generated
+    # precision (2/3, 1, 0/0 → 0), recall (1, 1/2, 0/0 → 0): unweighted over all k = 3, as the reference
+    result = f1_from_confusion(confusion)
+    assert result["cluster_precision"] == pytest.approx((2 / 3 + 1) / 3)
+    assert result["cluster_recall"] == pytest.approx((1 + 1 / 2) / 3)
 
 
 def test_f1_matches_sklearn_weighted_f1() -> None:
@@ -65,7 +80,10 @@ def test_f1_identity_and_metric_class() -> None:
     train = rng.normal(0, 50, size=(4, 20, joints, 2))
     centres = fit_gesture_clusters(train, k=3, seed=0)
     poses = torch.tensor(rng.normal(0, 50, size=(2, 10, joints, 2)))
-    assert cluster_f1(poses, poses, centres) == {"F1": 1.0, "cluster_acc": 1.0}
+    same = cluster_f1(poses, poses, centres)
+    assert same["F1"] == same["cluster_acc"] == 1.0
+    visited = len(np.unique(assign_gesture_clusters(poses, centres)))
+    assert same["cluster_precision"] == same["cluster_recall"] == pytest.approx(visited / 3)
     other = poses + torch.tensor(rng.normal(0, 30, size=poses.shape))
     metric = GestureClusterF1(centres)
     metric.update(other, poses)

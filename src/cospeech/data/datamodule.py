@@ -242,7 +242,7 @@ class PatsDataModule(L.LightningDataModule):
             skeleton=self.corpus.model_skeleton.name,
             pose_key=hp.pose_key,
             audio_key=hp.audio_key,
-            audio_dim=int(train.caches[0].arrays[hp.audio_key].shape[1]),
+            audio_dim=self.corpus.feature_width(hp.audio_key),
             speakers=self.speakers,
             fps=POSE_FPS,
             window_seconds=hp.window_seconds,

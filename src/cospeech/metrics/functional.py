@@ -1,15 +1,16 @@
 """Gesture metrics as plain functions: the maths behind the metric classes.
 
-Definitions follow Mix-StAGE / C-DiffGAN ``src/evaluation/metrics.py`` (L1, VelL1, PCK, FID, W1, diversity,
-F1), BEAT/EMAGE (L1div, beat alignment) and the co-speech beat consistency score; ``docs/metrics.md`` gives
-each formula, its space and units, and where we deliberately differ from a reference.
+Definitions follow Mix-StAGE / C-DiffGAN ``src/evaluation/metrics.py`` (L1, VelL1, PCK with either box and
+per joint, FID, W1, diversity, expressiveness, F1 with precision and recall), BEAT/EMAGE (L1div, beat
+alignment) and the co-speech beat consistency score; ``docs/metrics.md`` gives each formula, its space and
+units, and where we deliberately differ from a reference.
 
 Two spaces (see ``docs/architecture.md``):
 
 * **z** (model space): ``(B, T, 2J)`` poses in the ``[x…, y…]`` layout, z-normalised with the training
   statistics. L1, VelL1, FID and FGD are computed here, as the reference does.
-* **pixel**: ``(B, T, J, 2)`` neck-relative pixel offsets. PCK, W1, diversity, L1div, BeatAlign and the
-  gesture-cluster F1 are computed here.
+* **pixel**: ``(B, T, J, 2)`` neck-relative pixel offsets. PCK, W1, diversity, L1div, expressiveness,
+  BeatAlign and the gesture-cluster F1 are computed here.
 
 Every metric has a private ``_<name>_update`` that turns one batch into sums (the sufficient statistics the
 classes accumulate over batches and add up across processes) and a public function giving the one-shot
@@ -136,39 +137,91 @@ def vel_l1(preds: ArrayLike, target: ArrayLike) -> float:
 # ---------------------------------------------------------------- PCK (pixel space)
 
 
-def _pck_update(preds: ArrayLike, target: ArrayLike, alphas: Sequence[float]) -> tuple[Tensor, int]:
-    """Correct-joint counts per alpha ``(A,)`` and the number of joint·frame pairs.
+def _check_box_joints(box_joints: ArrayLike, target: Tensor) -> Tensor:
+    """Extra GT joints for the PCK box: ``(B, T, K, 2)`` pixels, B and T those of ``target``."""
+    box_joints = _as_tensor(box_joints)
+    if box_joints.ndim != 4 or box_joints.shape[-1] != 2 or box_joints.shape[:2] != target.shape[:2]:
+        raise ValueError(
+            f"box_joints must be pixel-space GT joints (B, T, K, 2) matching target {tuple(target.shape)}, "
+            f"got shape {tuple(box_joints.shape)}"
+        )
+    return box_joints.to(device=target.device, dtype=torch.float64)
 
-    A joint is correct when ``‖ŷ_j − y_j‖₂ < α · max(width, height)`` of the frame's GT bounding box, the
-    box spanning every GT joint and the neck at the origin (the reference sets the neck to (0, 0) before
-    taking the box).
+
+def _pck_correct(
+    preds: ArrayLike, target: ArrayLike, alphas: Sequence[float], box_joints: ArrayLike | None = None
+) -> tuple[Tensor, int]:
+    """Per alpha and joint, the number of frames where the joint is correct ``(A, J)``, and the frame count.
+
+    A joint is correct when ``‖ŷ_j − y_j‖₂ < α · max(width, height)`` of the frame's GT bounding box. The box
+    spans every GT joint and the neck at the origin (the reference sets the neck to (0, 0) before taking
+    the box), plus ``box_joints`` ``(B, T, K, 2)`` when given: GT joints that are not scored but widen the
+    box (the reference's nose and eyes).
     """
     preds, target = _check_pair(preds, target, _check_joints)
     preds, target = preds.double(), target.double()
     dist = torch.linalg.vector_norm(preds - target, dim=-1)  # (B, T, J)
-    low = target.amin(dim=-2).clamp(max=0.0)  # (B, T, 2), the origin included
-    high = target.amax(dim=-2).clamp(min=0.0)
+    box = target if box_joints is None else torch.cat((target, _check_box_joints(box_joints, target)), dim=-2)
+    low = box.amin(dim=-2).clamp(max=0.0)  # (B, T, 2), the origin included
+    high = box.amax(dim=-2).clamp(min=0.0)
     size = (high - low).amax(dim=-1)  # (B, T)
     alpha = torch.tensor(list(alphas), dtype=torch.float64, device=preds.device)
     correct = dist.unsqueeze(0) < alpha.view(-1, 1, 1, 1) * size.unsqueeze(0).unsqueeze(-1)  # (A, B, T, J)
-    return correct.sum(dim=(1, 2, 3)).double(), dist.numel()
+    return correct.sum(dim=(1, 2)).double(), dist.shape[0] * dist.shape[1]
 
 
-def _pck_result(correct: Tensor, count: Tensor | int, alphas: Sequence[float]) -> dict[str, Tensor]:
+def _pck_update(
+    preds: ArrayLike, target: ArrayLike, alphas: Sequence[float], box_joints: ArrayLike | None = None
+) -> tuple[Tensor, int]:
+    """Correct-joint counts per alpha ``(A,)`` and the number of joint·frame pairs (see ``_pck_correct``)."""
+    correct, frames = _pck_correct(preds, target, alphas, box_joints)
+    return correct.sum(dim=-1), frames * correct.shape[-1]
+
+
+def _pck_result(
+    correct: Tensor, count: Tensor | int, alphas: Sequence[float], prefix: str = "PCK"
+) -> dict[str, Tensor]:
     per_alpha = correct / count
-    result = {f"PCK@{alpha:g}": value for alpha, value in zip(alphas, per_alpha, strict=True)}
-    return {"PCK": per_alpha.mean(), **result}
+    result = {f"{prefix}@{alpha:g}": value for alpha, value in zip(alphas, per_alpha, strict=True)}
+    return {prefix: per_alpha.mean(), **result}
 
 
-def pck(preds: ArrayLike, target: ArrayLike, alphas: Sequence[float] = PCK_ALPHAS) -> dict[str, float]:
+def pck(
+    preds: ArrayLike,
+    target: ArrayLike,
+    alphas: Sequence[float] = PCK_ALPHAS,
+    *,
+    box_joints: ArrayLike | None = None,
+) -> dict[str, float]:
     """Percentage of correct keypoints per alpha (``PCK@0.1``, ``PCK@0.2``) and their mean (``PCK``).
 
     Args:
         preds, target: pixel-space poses ``(B, T, J, 2)``, neck-relative.
         alphas: thresholds as fractions of the per-frame GT bounding-box size.
+        box_joints: ``(B, T, K, 2)`` neck-relative GT pixels of joints that are not scored but widen the box.
+            None: the box spans the J joints and the neck (cospeech's ``PCK``). The PATS nose and eyes
+            (``pats52`` joints 7, 8, 9) give the reference's box over all 52 joints (``PCK_ref``).
     """
-    correct, count = _pck_update(preds, target, alphas)
+    correct, count = _pck_update(preds, target, alphas, box_joints)
     return {k: float(v) for k, v in _pck_result(correct, count, alphas).items()}
+
+
+def pck_per_joint(
+    preds: ArrayLike,
+    target: ArrayLike,
+    alphas: Sequence[float] = PCK_ALPHAS,
+    *,
+    box_joints: ArrayLike | None = None,
+) -> dict[str, np.ndarray]:
+    """PCK of each joint: per alpha, the fraction of frames in which joint j is correct (Mix-StAGE
+    ``pck_<α>_<j>``), with the box of ``pck``.
+
+    Returns:
+        ``{"PCK@0.1": (J,), "PCK@0.2": (J,)}`` float64 arrays in the joint order of the input.
+    """
+    correct, frames = _pck_correct(preds, target, alphas, box_joints)
+    per_joint = (correct / frames).cpu().numpy()
+    return {f"PCK@{alpha:g}": row for alpha, row in zip(alphas, per_joint, strict=True)}
 
 
 # ---------------------------------------------------------------- Fréchet distances (FID, FGD)
@@ -421,6 +474,91 @@ def l1_div(poses: ArrayLike) -> float:
     return float(total / count)
 
 
+# ---------------------------------------------------------------- expressiveness (pixel space)
+
+
+def _rms(values: Tensor) -> Tensor:
+    """Root mean square over every element (float64)."""
+    return values.double().pow(2).mean().sqrt()
+
+
+def _expressiveness_update(preds: ArrayLike, target: ArrayLike, mean_pose: ArrayLike) -> dict[str, Tensor]:
+    """One batch's Mix-StAGE ``Expressiveness`` terms, each an RMS over the batch's frames multiplied by
+    their count (the reference's ``AverageMeter(n=…)`` sums), and the counts:
+
+    * ``spatial_sum`` = N·RMS_t(d(ŷ)_t − d(y)_t), ``gt_spread_sum`` = N·RMS_t(d(y)_t), with
+      d(p)_t = mean_j ‖p_{t,j} − μ_j‖₂ and N = B·T frames;
+    * ``energy_sum`` = N₁·RMS_t(s₁(ŷ)_t − s₁(y)_t), s₁ the per-frame mean joint speed, N₁ = B·(T−1);
+    * ``power_sum`` = N₂·RMS_t(s₂(ŷ)_t − s₂(y)_t), s₂ the mean acceleration magnitude, N₂ = B·(T−2).
+
+    Differences are taken inside each sequence (batch row).
+    """
+    preds, target = _check_pair(preds, target, _check_joints)
+    if preds.shape[1] < 3:
+        raise ValueError(f"expressiveness needs at least 3 frames for power, got shape {tuple(preds.shape)}")
+    mean_pose = torch.as_tensor(mean_pose, dtype=torch.float64, device=preds.device)
+    if mean_pose.shape != preds.shape[-2:]:
+        raise ValueError(
+            f"mean_pose must be (J, 2) matching poses, got mean_pose {tuple(mean_pose.shape)} "
+            f"and poses {tuple(preds.shape)}"
+        )
+    spread_pred = torch.linalg.vector_norm(preds.double() - mean_pose, dim=-1).mean(dim=-1)  # (B, T)
+    spread_gt = torch.linalg.vector_norm(target.double() - mean_pose, dim=-1).mean(dim=-1)
+    speed = mean_joint_speed(preds, 1) - mean_joint_speed(target, 1)  # (B, T−1)
+    accel = mean_joint_speed(preds, 2) - mean_joint_speed(target, 2)  # (B, T−2)
+    frames, vel_frames, acc_frames = spread_gt.numel(), speed.numel(), accel.numel()
+    return {
+        "spatial_sum": frames * _rms(spread_pred - spread_gt),
+        "gt_spread_sum": frames * _rms(spread_gt),
+        "energy_sum": vel_frames * _rms(speed),
+        "power_sum": acc_frames * _rms(accel),
+        "frames": torch.tensor(float(frames), dtype=torch.float64),
+        "vel_frames": torch.tensor(float(vel_frames), dtype=torch.float64),
+        "acc_frames": torch.tensor(float(acc_frames), dtype=torch.float64),
+    }
+
+
+def _expressiveness_result(sums: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``spatial``, ``spatialNorm``, ``energy``, ``power`` from summed batch terms. A GT that never leaves
+    the mean pose (zero denominator) gives a NaN ``spatialNorm``, warned (the reference reports 1000)."""
+    spatial_norm = sums["spatial_sum"] / sums["gt_spread_sum"]
+    if sums["gt_spread_sum"] == 0:
+        warnings.warn(
+            "spatialNorm not computed: the ground truth never leaves the mean pose; returning NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        spatial_norm = torch.full_like(spatial_norm, float("nan"))
+    return {
+        "spatial": sums["spatial_sum"] / sums["frames"],
+        "spatialNorm": spatial_norm,
+        "energy": sums["energy_sum"] / sums["vel_frames"],
+        "power": sums["power_sum"] / sums["acc_frames"],
+    }
+
+
+def expressiveness(preds: ArrayLike, target: ArrayLike, mean_pose: ArrayLike) -> dict[str, float]:
+    """Mix-StAGE ``Expressiveness`` of one batch: how far generated poses, speeds and accelerations stray
+    from the GT's, frame by frame.
+
+    * ``spatial`` = RMS_t(d(ŷ)_t − d(y)_t), d(p)_t = mean_j ‖p_{t,j} − μ_j‖₂ (pixels);
+    * ``spatialNorm`` = spatial / RMS_t(d(y)_t) (dimensionless; Mix-StAGE's model-selection key);
+    * ``energy`` = RMS_t(s₁(ŷ)_t − s₁(y)_t), s₁ = per-frame mean joint speed (pixels/frame);
+    * ``power`` = the same on the mean acceleration magnitude s₂ (pixels/frame²).
+
+    RMS runs over all frames of the batch, so values depend on how frames are batched: the classes average
+    per-batch values weighted by frame counts, as the reference does (``docs/metrics.md``).
+
+    Args:
+        preds, target: pixel-space poses ``(B, T, J, 2)``, ``T ≥ 3``.
+        mean_pose: ``(J, 2)`` training mean pose, neck-relative pixels (the normaliser's mean).
+    """
+    return {
+        k: float(v)
+        for k, v in _expressiveness_result(_expressiveness_update(preds, target, mean_pose)).items()
+    }
+
+
 # ---------------------------------------------------------------- beat alignment (pixel space, seconds)
 
 
@@ -593,7 +731,13 @@ def _confusion_update(preds: ArrayLike, target: ArrayLike, centres: ArrayLike) -
 
 
 def f1_from_confusion(confusion: ArrayLike) -> dict[str, float]:
-    """``F1``: per-cluster F1 averaged with GT support as weights; ``cluster_acc``: label agreement rate.
+    """Cluster scores from a ``(k, k)`` confusion matrix C (rows GT, columns generated), Mix-StAGE ``F1``:
+
+    * ``F1``: per-cluster F1 from precision C_ii / Σ_r C_ri and recall C_ii / Σ_c C_ic, averaged with the
+      GT support Σ_c C_ic as weights;
+    * ``cluster_acc``: trace(C) / ΣC, the label agreement rate (reference ``acc``);
+    * ``cluster_precision``, ``cluster_recall``: unweighted means of the k per-cluster precisions / recalls
+      (reference ``precision``, ``recall``), every cluster counted, also those never seen.
 
     Undefined precision/recall/F1 of a cluster count as 0, as in the reference. No frames: NaN, warned.
     """
@@ -601,13 +745,18 @@ def f1_from_confusion(confusion: ArrayLike) -> dict[str, float]:
     support = cm.sum(axis=1)
     if support.sum() == 0:
         warnings.warn("F1 not computed: no frames; returning NaN", RuntimeWarning, stacklevel=2)
-        return {"F1": float("nan"), "cluster_acc": float("nan")}
+        return dict.fromkeys(("F1", "cluster_acc", "cluster_precision", "cluster_recall"), float("nan"))
     hits = np.diag(cm)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.nan_to_num(hits / cm.sum(axis=0))
         recall = np.nan_to_num(hits / support)
         f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
-    return {"F1": float(np.average(f1, weights=support)), "cluster_acc": float(hits.sum() / support.sum())}
+    return {
+        "F1": float(np.average(f1, weights=support)),
+        "cluster_acc": float(hits.sum() / support.sum()),
+        "cluster_precision": float(precision.mean()),
+        "cluster_recall": float(recall.mean()),
+    }
 
 
 def cluster_f1(preds: ArrayLike, target: ArrayLike, centres: ArrayLike) -> dict[str, float]:

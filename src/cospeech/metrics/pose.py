@@ -1,4 +1,5 @@
-"""Frame-wise pose metrics as torchmetrics classes: L1 and VelL1 (z space), PCK, diversity and L1div (pixels).
+"""Frame-wise pose metrics as torchmetrics classes: L1 and VelL1 (z space); PCK (cospeech and reference
+boxes, per joint), diversity, L1div and expressiveness (pixels).
 
 States are sums, so memory is constant, and every state reduces with ``sum`` across processes. The maths
 lives in ``cospeech.metrics.functional``; ``docs/metrics.md`` has the definitions.
@@ -16,8 +17,11 @@ from cospeech.metrics.functional import (
     PCK_ALPHAS,
     ArrayLike,
     _diversity_update,
+    _expressiveness_result,
+    _expressiveness_update,
     _l1_div_update,
     _l1_update,
+    _pck_correct,
     _pck_result,
     _pck_update,
     _to_numpy64,
@@ -102,6 +106,82 @@ class PCK(Metric):
 
 
 @register_metric(
+    "PCK_ref",
+    space="pixels",
+    arity="paired",
+    needs=("box_joints",),
+    outputs=("PCK_ref", *(f"PCK_ref@{alpha:g}" for alpha in PCK_ALPHAS)),
+    order=32,
+)
+class PCKReference(PCK):
+    """PCK with the reference's (Mix-StAGE) threshold box: the box also spans GT joints the model does not
+    predict, given with every batch. With the PATS nose and eyes it is the box over all 52 GT joints (neck at
+    the origin) that published PATS numbers use; scored joints are still the model's J.
+
+    ``update(preds, target, box_joints)``: pixel-space ``(B, T, J, 2)`` poses and ``(B, T, K, 2)``
+    neck-relative GT pixels of the extra joints. ``compute()`` returns ``{"PCK_ref", "PCK_ref@0.1",
+    "PCK_ref@0.2"}``, so a table always says which box it shows (``PCK`` is cospeech's box).
+    """
+
+    def update(self, preds: Tensor, target: Tensor, box_joints: Tensor) -> None:
+        correct, count = _pck_update(preds, target, self.alphas, box_joints)
+        self.correct += correct
+        self.count += count
+
+    def compute(self) -> dict[str, Tensor]:
+        return _pck_result(self.correct, self.count, self.alphas, prefix="PCK_ref")
+
+
+@register_metric(
+    "PCK_joint",
+    space="pixels",
+    arity="paired",
+    needs=("num_features",),
+    outputs=tuple(f"PCK@{alpha:g}" for alpha in PCK_ALPHAS),
+    per_joint=True,
+    order=34,
+)
+class PCKPerJoint(Metric):
+    """PCK of each joint (Mix-StAGE ``pck_<α>_<j>``): per alpha, the fraction of frames in which joint j is
+    within α · the box size of its GT, with ``PCK``'s box (model joints and the neck).
+
+    ``update(preds, target)`` takes pixel-space ``(B, T, J, 2)``; ``compute()`` returns
+    ``{"PCK@0.1": (J,), "PCK@0.2": (J,)}``, which the suite reports as ``PCK@0.1_joint<j>``.
+
+    Args:
+        num_features: 2J, the model-space frame size (so the per-joint state has its size up front).
+    """
+
+    is_differentiable = False
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, num_features: int, alphas: Sequence[float] = PCK_ALPHAS, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.alphas = tuple(alphas)
+        self.num_joints = num_features // 2
+        self.add_state(
+            "correct",
+            default=torch.zeros(len(self.alphas), self.num_joints, dtype=torch.float64),
+            dist_reduce_fx="sum",
+        )
+        self.add_state("frames", default=_zero(), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        if preds.shape[-2] != self.num_joints:
+            raise ValueError(
+                f"PCKPerJoint was built for {self.num_joints} joints, got poses of shape {tuple(preds.shape)}"
+            )
+        correct, frames = _pck_correct(preds, target, self.alphas)
+        self.correct += correct
+        self.frames += frames
+
+    def compute(self) -> dict[str, Tensor]:
+        per_joint = self.correct / self.frames
+        return {f"PCK@{alpha:g}": row for alpha, row in zip(self.alphas, per_joint, strict=True)}
+
+
+@register_metric(
     "diversity",
     space="pixels",
     arity="single",
@@ -163,3 +243,48 @@ class L1Div(Metric):
 
     def compute(self) -> Tensor:
         return self.abs_sum / self.frames
+
+
+@register_metric(
+    "expressiveness",
+    space="pixels",
+    arity="paired",
+    needs=("mean_pose",),
+    outputs=("spatial", "spatialNorm", "energy", "power"),
+    order=75,
+)
+class Expressiveness(Metric):
+    """Mix-StAGE ``Expressiveness``: RMS over frames of the generated-minus-GT difference of the mean joint
+    distance to the training mean pose (``spatial``, pixels; ``spatialNorm`` = spatial / RMS of the GT's own
+    distance), of the mean joint speed (``energy``, pixels/frame) and of the mean acceleration magnitude
+    (``power``, pixels/frame²). Lower is closer to the GT.
+
+    As in the reference, each ``update`` is one RMS over its frames and batches are averaged weighted by
+    their frame counts, so values depend on the batching (``docs/metrics.md``). Speeds are taken inside each
+    sequence (batch row); the ``spatialNorm`` denominator is reset with the rest. ``update(preds, target)``
+    takes pixel-space ``(B, T, J, 2)`` with ``T ≥ 3``.
+
+    Args:
+        mean_pose: ``(J, 2)`` training mean pose, neck-relative pixels (the normaliser's mean).
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+    _sums = ("spatial_sum", "gt_spread_sum", "energy_sum", "power_sum", "frames", "vel_frames", "acc_frames")
+
+    def __init__(self, mean_pose: ArrayLike, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.mean_pose = _to_numpy64(mean_pose)
+        if self.mean_pose.ndim != 2 or self.mean_pose.shape[-1] != 2:
+            raise ValueError(f"mean_pose must be (J, 2), got shape {self.mean_pose.shape}")
+        for name in self._sums:
+            self.add_state(name, default=_zero(), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        sums = _expressiveness_update(preds, target, self.mean_pose)
+        for name in self._sums:
+            setattr(self, name, getattr(self, name) + sums[name].to(getattr(self, name).device))
+
+    def compute(self) -> dict[str, Tensor]:
+        return _expressiveness_result({name: getattr(self, name) for name in self._sums})

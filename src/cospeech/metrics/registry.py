@@ -33,7 +33,7 @@ MetricArity = Literal["paired", "single"]
 one pose set; the suite keeps two instances, one for the generated poses (keys as declared) and one for the
 ground truth (keys + ``GT_SUFFIX``), since such scores only mean something next to the GT's."""
 
-MetricNeed = Literal["mean_pose", "num_features", "extractor", "cluster_centres", "beats"]
+MetricNeed = Literal["mean_pose", "num_features", "extractor", "cluster_centres", "beats", "box_joints"]
 """An input a metric cannot be built without. The suite passes each as keyword arguments to the class, and
 builds the metric only when every one of its needs is available:
 
@@ -43,8 +43,16 @@ builds the metric only when every one of its needs is available:
   an FGD extractor.
 * ``cluster_centres``: ``centres=`` the ``(k, 5J)`` gesture-cluster centres, when given.
 * ``beats``: ``fps=`` the pose frame rate, with ``beat_align=True``; ``update`` then also receives the
-  batch's audio beat times as its last argument.
+  batch's audio beat times after the poses.
+* ``box_joints``: nothing at construction, with ``reference_pck=True``; ``update`` then also receives the
+  batch's ``(B, T, K, 2)`` GT pixel joints that widen the PCK box (PATS: nose and eyes) after the poses.
+
+Inputs that ``update`` receives follow the poses in the order of the spec's ``needs``.
 """
+
+JOINT_SEPARATOR = "_joint"
+"""A per-joint metric's output ``key`` is reported once per joint j as ``f"{key}{JOINT_SEPARATOR}{j}"``
+(``PCK@0.1_joint3``), j the joint's index in the model's joint order."""
 
 GT_SUFFIX = "_gt"
 """Appended to the keys of the ground-truth instance of a ``"single"`` metric (``diversity_gt``)."""
@@ -67,6 +75,9 @@ class MetricSpec:
     needs: tuple[MetricNeed, ...]
     outputs: tuple[str, ...]
     """Keys one instance's ``compute()`` gives: the name for a scalar, else its dict's tensor keys."""
+    per_joint: bool
+    """Each output is a ``(J,)`` tensor, one value per joint, reported as ``joint_keys(key, J)``; such keys
+    are neither logged nor tabulated."""
     logged: tuple[str, ...]
     """Keys logged during training, per speaker and as their mean."""
     table: tuple[str, ...]
@@ -80,6 +91,18 @@ class MetricSpec:
         """Every key the suite reports for this metric: ``outputs``, then for a ``"single"`` metric the same
         keys of its ground-truth instance (``("diversity", "diversity_gt")``)."""
         return _report_keys(self.outputs, self.arity)
+
+    def report_keys(self, num_joints: int) -> tuple[str, ...]:
+        """The keys the suite reports for poses of ``num_joints`` joints: ``keys``, or for a per-joint metric
+        each of them once per joint (``joint_keys``)."""
+        if not self.per_joint:
+            return self.keys
+        return tuple(k for key in self.keys for k in joint_keys(key, num_joints))
+
+
+def joint_keys(key: str, num_joints: int) -> tuple[str, ...]:
+    """``key`` once per joint: ``("PCK@0.1_joint0", …, "PCK@0.1_joint47")`` (``JOINT_SEPARATOR``)."""
+    return tuple(f"{key}{JOINT_SEPARATOR}{j}" for j in range(num_joints))
 
 
 _REGISTRY: Registry[MetricSpec] = Registry(
@@ -98,6 +121,7 @@ def register_metric(
     logged: bool | Sequence[str] = False,
     table: bool | Sequence[str] = False,
     order: int | None = None,
+    per_joint: bool = False,
 ) -> Callable[[MetricClass], MetricClass]:
     """Class decorator: register a torchmetrics class under ``name`` so the suite, the training log and the
     evaluation table pick it up. ``higher_is_better`` is read from the class, where torchmetrics declares it.
@@ -111,6 +135,8 @@ def register_metric(
         logged, table: which of ``MetricSpec.keys`` are logged during training / shown in the evaluation
             table; ``True`` for all of them.
         order: position among the metrics (``MetricSpec.order``); None puts it after the ordered ones.
+        per_joint: ``compute()`` gives a ``(J,)`` tensor per output, reported once per joint
+            (``MetricSpec.per_joint``); such a metric can be neither logged nor tabulated.
 
     A name or key already registered, or an invalid value, raises ``ConfigError`` at import.
     """
@@ -129,6 +155,7 @@ def register_metric(
             higher_is_better=cls.higher_is_better,
             needs=tuple(needs),
             outputs=declared,
+            per_joint=per_joint,
             logged=_shown(logged, keys),
             table=_shown(table, keys),
             order=order,
@@ -175,11 +202,22 @@ def _problems(spec: MetricSpec) -> list[str]:
             for key in shown
             if key not in spec.keys
         ]
+    if spec.per_joint and (spec.logged or spec.table):
+        problems.append("per-joint keys can be neither logged nor tabulated")
     for other in _REGISTRY.entries():
+        taken = _claimed(other)
         problems += [
-            f"key {key!r} is already reported by {other.name!r}" for key in spec.keys if key in other.keys
+            f"key {key!r} is already reported by {other.name!r}"
+            for key, claim in zip(spec.keys, _claimed(spec), strict=True)
+            if claim in taken
         ]
     return problems
+
+
+def _claimed(spec: MetricSpec) -> tuple[str, ...]:
+    """What each of a spec's keys occupies: the key, or for a per-joint metric its per-joint family
+    (``"PCK@0.1_joint"`` for ``PCK@0.1_joint0``…), so ``PCK@0.1`` and per-joint ``PCK@0.1`` can coexist."""
+    return tuple(key + JOINT_SEPARATOR if spec.per_joint else key for key in spec.keys)
 
 
 def list_metrics() -> list[str]:

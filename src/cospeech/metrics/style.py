@@ -1,4 +1,5 @@
-"""Style metric as a torchmetrics class: F1 of gesture-cluster labels (Mix-StAGE ``F1``, ``acc``).
+"""Style metric as a torchmetrics class: F1 of gesture-cluster labels (Mix-StAGE ``F1``, ``acc``,
+``precision``, ``recall``).
 
 The state is a ``(k, k)`` confusion matrix of counts, so memory is constant and it reduces with ``sum``
 across processes. The maths lives in ``cospeech.metrics.functional``; ``docs/metrics.md`` has the definition.
@@ -19,12 +20,13 @@ from cospeech.metrics.registry import register_metric
     space="pixels",
     arity="paired",
     needs=("cluster_centres",),
-    outputs=("F1", "cluster_acc"),
+    outputs=("F1", "cluster_acc", "cluster_precision", "cluster_recall"),
     order=90,
 )
 class GestureClusterF1(Metric):
-    """Support-weighted F1 (``F1``) and agreement rate (``cluster_acc``) of the gesture clusters of generated
-    and GT frames.
+    """Support-weighted F1 (``F1``), agreement rate (``cluster_acc``) and unweighted mean per-cluster
+    precision and recall (``cluster_precision``, ``cluster_recall``) of the gesture clusters of generated and
+    GT frames (``f1_from_confusion``).
 
     Each frame of ``update(preds, target)`` (pixel-space ``(B, T, J, 2)``) is labelled with the nearest
     centre of ``[pose, velocity, speed]`` features; velocity restarts at 0 in every sequence.

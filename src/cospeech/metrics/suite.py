@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from cospeech.data.poses import flat_to_joints
 from cospeech.metrics.functional import POSE_FPS, ArrayLike, _check_flat, _check_pair, _to_numpy64
-from cospeech.metrics.registry import GT_SUFFIX, MetricNeed, MetricSpec, metric_specs
+from cospeech.metrics.registry import GT_SUFFIX, MetricNeed, MetricSpec, joint_keys, metric_specs
 
 
 class _Slot(NamedTuple):
@@ -29,14 +29,18 @@ class _Slot(NamedTuple):
 
 
 class GestureMetricSuite(nn.Module):
-    """Every registered metric whose needs are met: L1, VelL1, PCK (@0.1, @0.2, mean), FID, W1_vel/W1_acc,
-    diversity and L1div (generated and GT), plus FGD, F1/cluster_acc and BeatAlign (generated and GT) when
-    their inputs are given, and any metric registered later.
+    """Every registered metric whose needs are met: L1, VelL1, PCK (@0.1, @0.2, mean, and per joint), FID,
+    W1_vel/W1_acc, diversity and L1div (generated and GT), spatial/spatialNorm/energy/power, plus FGD,
+    F1/cluster_acc/cluster_precision/cluster_recall, BeatAlign (generated and GT) and PCK_ref when their
+    inputs are given, and any metric registered later.
 
-    ``update(preds, target, beats=None)``: model-space ``(B, T, 2J)`` generated and GT poses, and with
-    ``beat_align=True`` per-sequence audio beat times in seconds. ``compute()`` returns a flat
-    ``dict[str, float]``, e.g. ``{"L1": …, "VelL1": …, "PCK": …, "PCK@0.1": …, "PCK@0.2": …, "FID": …,
-    "W1_vel": …, "W1_acc": …, "diversity": …, "diversity_gt": …, "L1div": …, "L1div_gt": …}``.
+    ``update(preds, target, beats=None, box_joints=None)``: model-space ``(B, T, 2J)`` generated and GT
+    poses; with ``beat_align=True`` per-sequence audio beat times in seconds; with ``reference_pck=True``
+    ``(B, T, K, 2)`` neck-relative GT pixels of joints the model does not predict that widen the PCK box
+    (PATS: nose, REye, LEye, which the ``pats52`` pose keys hold). ``compute()`` returns a flat
+    ``dict[str, float]``, e.g. ``{"L1": …, "VelL1": …, "PCK": …, "PCK@0.1": …, "PCK@0.2": …,
+    "PCK@0.1_joint0": …, …, "FID": …, "W1_vel": …, "W1_acc": …, "diversity": …, "diversity_gt": …,
+    "L1div": …, "L1div_gt": …, "spatial": …, "spatialNorm": …, "energy": …, "power": …}``.
 
     Args:
         mean, std: the normaliser's per-feature statistics, 2J values each in the ``[x…, y…]`` layout (any
@@ -44,9 +48,12 @@ class GestureMetricSuite(nn.Module):
         extractor: FGD feature extractor (``encode(poses (B, T, 2J)) -> (B, C)`` on model-space poses).
         extractor_features: C, required with ``extractor``.
         extractor_name: readable extractor name recorded in ``extractor_id``.
-        cluster_centres: ``(k, 5J)`` from ``fit_gesture_clusters``, enables ``F1`` and ``cluster_acc``.
+        cluster_centres: ``(k, 5J)`` from ``fit_gesture_clusters``, enables ``F1``, ``cluster_acc``,
+            ``cluster_precision`` and ``cluster_recall``.
         beat_align: enables ``BeatAlign`` and ``BeatAlign_gt``; every update must then pass beats.
         fps: pose frame rate, for beat times.
+        reference_pck: enables ``PCK_ref`` (the reference's PCK box); every update must then pass
+            ``box_joints``.
     """
 
     def __init__(
@@ -60,6 +67,7 @@ class GestureMetricSuite(nn.Module):
         cluster_centres: ArrayLike | None = None,
         beat_align: bool = False,
         fps: float = POSE_FPS,
+        reference_pck: bool = False,
     ) -> None:
         super().__init__()
         self.mean = _to_numpy64(mean).reshape(-1)
@@ -88,6 +96,8 @@ class GestureMetricSuite(nn.Module):
             inputs["cluster_centres"] = {"centres": cluster_centres}
         if beat_align:
             inputs["beats"] = {"fps": fps}
+        if reference_pck:
+            inputs["box_joints"] = {}
         self._slots: list[_Slot] = []
         metrics = {}
         for spec in metric_specs():
@@ -105,7 +115,8 @@ class GestureMetricSuite(nn.Module):
                 metrics[slot.key] = spec.metric(**kwargs)
             self._slots += slots
         self.metrics = nn.ModuleDict(metrics)
-        self._beat_align = beat_align
+        # inputs every update must pass, and only these
+        self._update_inputs = {need for need in ("beats", "box_joints") if need in inputs}
 
     @property
     def extractor_id(self) -> str | None:
@@ -118,18 +129,27 @@ class GestureMetricSuite(nn.Module):
         std = torch.as_tensor(self.std, device=poses.device)
         return flat_to_joints(poses.double() * std + mean)
 
-    def update(self, preds: Tensor, target: Tensor, beats: Sequence[ArrayLike] | None = None) -> None:
+    def update(
+        self,
+        preds: Tensor,
+        target: Tensor,
+        beats: Sequence[ArrayLike] | None = None,
+        box_joints: ArrayLike | None = None,
+    ) -> None:
         preds, target = _check_pair(preds, target, _check_flat)
         if preds.shape[-1] != self.mean.size:
             raise ValueError(
                 f"poses have {preds.shape[-1]} features but the normaliser has {self.mean.size}: "
                 f"preds {tuple(preds.shape)}, mean ({self.mean.size},)"
             )
-        if self._beat_align != (beats is not None):
-            raise ValueError(
-                "audio beats must be given to every update when the suite is built with beat_align=True, "
-                "and only then"
-            )
+        given = {"beats": beats, "box_joints": box_joints}
+        for need, flag in (("beats", "beat_align"), ("box_joints", "reference_pck")):
+            if (need in self._update_inputs) != (given[need] is not None):
+                what = "audio beats" if need == "beats" else "box_joints"
+                raise ValueError(
+                    f"{what} must be given to every update when the suite is built with {flag}=True, "
+                    "and only then"
+                )
         spaces = {"z": (preds, target), "pixels": (self.to_pixels(preds), self.to_pixels(target))}
         for slot in self._slots:
             generated, ground_truth = spaces[slot.spec.space]
@@ -138,7 +158,7 @@ class GestureMetricSuite(nn.Module):
                 "generated": (generated,),
                 "ground_truth": (ground_truth,),
             }[slot.sees]
-            extra = (beats,) if "beats" in slot.spec.needs else ()
+            extra = tuple(given[need] for need in slot.spec.needs if need in given)
             self.metrics[slot.key].update(*poses, *extra)
 
     def compute(self) -> dict[str, float]:
@@ -158,7 +178,12 @@ class GestureMetricSuite(nn.Module):
                     f"{sorted(tensors)} but is registered with outputs {list(outputs)}"
                 )
             suffix = GT_SUFFIX if slot.sees == "ground_truth" else ""
-            result.update({key + suffix: float(tensors[key]) for key in outputs})
+            for key in outputs:
+                if slot.spec.per_joint:
+                    per_joint = tensors[key].reshape(-1).tolist()
+                    result.update(zip(joint_keys(key + suffix, len(per_joint)), per_joint, strict=True))
+                else:
+                    result[key + suffix] = float(tensors[key])
         return result
 
     def reset(self) -> None:
