@@ -123,5 +123,5 @@ def test_fit_rejects_mismatched_data(data: tuple[torch.Tensor, torch.Tensor]) ->
 
 
 def test_config_rejects_unknown_feature() -> None:
-    with pytest.raises(ConfigError, match="feature must be one of flat, pooled, got 'mfcc'"):
+    with pytest.raises(ConfigError, match="feature='mfcc' is not one of 'flat', 'pooled'"):
         model_config("nearest_neighbour", feature="mfcc")

@@ -138,7 +138,7 @@ def model_config(name: str, data: Mapping[str, Any] | None = None, **kwargs: Any
         keys = ", ".join(map(repr, unknown))
         raise ConfigError(f"model {name!r} has no config key {keys}; allowed keys: {', '.join(allowed)}")
     hints = _type_hints(entry.config)
-    wrong = [f"{k}={v!r} is not {_type_name(hints[k])}" for k, v in kwargs.items() if not _fits(v, hints[k])]
+    wrong = [f"{k}={v!r} is not {_expected(hints[k])}" for k, v in kwargs.items() if not _fits(v, hints[k])]
     if wrong:
         raise ConfigError(f"model {name!r}: {'; '.join(wrong)}")
     if data is not None:
@@ -179,6 +179,13 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is str:
         return isinstance(value, str)
     return True
+
+
+def _expected(hint: Any) -> str:
+    """``int``, or ``one of 'flat', 'pooled'`` for a Literal."""
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    return _type_name(hint)
 
 
 def _type_name(hint: Any) -> str:
