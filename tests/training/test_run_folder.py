@@ -12,10 +12,12 @@ import pytest
 import torch
 import yaml
 from engine_runs import engine_args
+from lightning.pytorch.strategies import StrategyRegistry
 
-from cospeech.errors import CospeechError
+from cospeech.errors import ConfigError, CospeechError
+from cospeech.training.adversarial import AdversarialRecipe
 from cospeech.training.checkpoints import load_checkpoint
-from cospeech.training.engine import run_cli
+from cospeech.training.engine import choose_unused_parameter_search, run_cli
 from cospeech.training.run_folder import AtomicCheckpointIO
 
 
@@ -136,3 +138,21 @@ def test_a_checkpoint_write_that_breaks_midway_leaves_the_previous_file(tmp_path
     io.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
     assert torch.load(path, weights_only=True)["epoch"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary files left
+
+
+def test_ddp_with_a_gan_searches_for_unused_parameters(capsys):
+    strategy = StrategyRegistry.get("ddp")
+    choose_unused_parameter_search(strategy, AdversarialRecipe())
+    assert strategy._ddp_kwargs["find_unused_parameters"] is True
+    note = capsys.readouterr().err
+    assert note.startswith("cospeech: using ddp_find_unused_parameters_true") and note.count("\n") == 1
+
+    without_gan = StrategyRegistry.get("ddp")
+    choose_unused_parameter_search(without_gan, AdversarialRecipe(discriminator=None))
+    assert "find_unused_parameters" not in without_gan._ddp_kwargs  # L1 alone uses every parameter
+    assert capsys.readouterr().err == ""
+
+    with pytest.raises(ConfigError, match="ddp_find_unused_parameters_true"):
+        choose_unused_parameter_search(
+            StrategyRegistry.get("ddp_find_unused_parameters_false"), AdversarialRecipe()
+        )

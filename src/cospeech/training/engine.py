@@ -20,6 +20,7 @@ version folder it created.
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,11 @@ from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.strategies import DDPStrategy, Strategy
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from cospeech.data.datamodule import PatsDataModule
+from cospeech.errors import ConfigError
 from cospeech.training.callbacks import MetricsJson, RngState, SkeletonImages
 from cospeech.training.run_folder import (
     AtomicCheckpointIO,
@@ -140,6 +144,7 @@ class CospeechCLI(LightningCLI):
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         trainer = super().instantiate_trainer(callbacks=[*configured, *callbacks], **kwargs)
+        choose_unused_parameter_search(trainer.strategy, self.model)
         return trainer
 
 
@@ -153,6 +158,38 @@ class RunConfigFile(SaveConfigCallback):
         if "ckpt_path" in config:
             config["ckpt_path"] = None
         super().__init__(parser, config, *args, **kwargs)
+
+
+def choose_unused_parameter_search(strategy: Strategy, model: L.LightningModule) -> None:
+    """Turn on DDP's unused-parameter search for recipes that need it (``ddp_find_unused_parameters``).
+
+    A GAN's discriminator step leaves the generator without gradients, and plain ``ddp`` then fails at the
+    second step, once per process. ``ddp`` (and the strategies Lightning picks for several devices) become
+    ``ddp_find_unused_parameters_true`` with a note; an explicit ``…_find_unused_parameters_false`` is an
+    error naming the fix.
+    """
+    ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)  # DDPStrategy's DistributedDataParallel arguments
+    if not isinstance(strategy, DDPStrategy) or ddp_kwargs is None:
+        return
+    if not getattr(model, "ddp_find_unused_parameters", False) or ddp_kwargs.get("find_unused_parameters"):
+        return
+    recipe = type(model).__name__
+    if "find_unused_parameters" in ddp_kwargs:
+        raise ConfigError(
+            f"{recipe} leaves some parameters without gradients in a step (GAN turns); "
+            "use --trainer.strategy ddp_find_unused_parameters_true"
+        )
+    ddp_kwargs["find_unused_parameters"] = True
+    _note(
+        f"cospeech: using ddp_find_unused_parameters_true: {recipe} leaves some parameters without "
+        "gradients in a step (GAN turns)"
+    )
+
+
+@rank_zero_only
+def _note(message: str) -> None:
+    """Print one ``cospeech: …`` line, once (on the first process)."""
+    print(message, file=sys.stderr)
 
 
 def _class_path(value: Any) -> str | None:
