@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -99,6 +103,43 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(straight_run, tiny_conf
     assert not (tmp_path / "runs" / "split" / "version_1").exists()  # resumed in place, whatever run.name is
     assert not (tmp_path / "runs" / "elsewhere").exists()
     assert_same_run(split_last, straight_run)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(straight_run, tiny_config, tmp_path):
+    """``kill -9`` of a real ``cospeech fit`` process as soon as its first ``last.ckpt`` appears, then a
+    resume from that file. Mode checked: CPU. The killed process was asked for more epochs than the
+    comparison so it cannot finish first; the resume stops at the same epoch as the uninterrupted run."""
+    run = tmp_path / "runs" / "killed" / "version_0"
+    last = run / "checkpoints" / "last.ckpt"
+    log = tmp_path / "killed.log"
+    command = [sys.executable, "-m", "cospeech.cli.main", "fit", *tiny_config, "--run.name", "killed",
+               "--trainer.max_epochs", "6"]  # fmt: skip
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 240
+        while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    assert load_checkpoint(last)["epoch"] < 5  # a complete file, written before the kill
+    run_cli(["fit", *tiny_config, "--run.name", "killed", "--ckpt_path", str(last)])
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert_same_run(last, straight_run)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_on_a_gpu_is_exact_with_deterministic_kernels(tiny_config, tmp_path):
+    """Mode checked: one CUDA device with ``--trainer.deterministic true``, the documented option for
+    exact resume on a GPU (without it cuDNN/cuBLAS pick non-deterministic kernels and the weights differ
+    from the first step)."""
+    gpu = ["--trainer.accelerator", "gpu", "--trainer.devices", "1", "--trainer.deterministic", "true"]
+    run_cli(["fit", *tiny_config, *gpu, "--run.name", "straight"])
+    run_cli(["fit", *tiny_config, *gpu, "--run.name", "split", "--trainer.max_epochs", "1"])
+    split_last = tmp_path / "runs" / "split" / "version_0" / "checkpoints" / "last.ckpt"
+    run_cli(["fit", *tiny_config, *gpu, "--ckpt_path", str(split_last)])
+    assert_same_run(split_last, tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt")
 
 
 def test_pretrain_from_loads_weights_only(tiny_config, tmp_path):
