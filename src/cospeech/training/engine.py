@@ -228,6 +228,8 @@ def resolve_config_argument(args: list[str]) -> list[str]:
 def run_cli(args: list[str]) -> CospeechCLI:
     """Run ``fit``/``validate``/``test`` with command-line style ``args`` (first item the subcommand)."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    # a new run always gets a new version folder, so this only fires when a resume continues in its own
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     return CospeechCLI(
         model_class=L.LightningModule,  # any LightningModule named by class_path (GestureModule, …)
         datamodule_class=PatsDataModule,
