@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
+from engine_runs import engine_args
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader
 
@@ -54,8 +60,11 @@ def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_pat
     history = json.loads((run / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1]
     final = json.loads((run / "final_metrics.json").read_text())
+    assert final["last"] == history[-1]
+    best_epoch = load_checkpoint(run / "checkpoints" / "best.ckpt")["epoch"]
+    assert final["selected"] == {**history[best_epoch], "checkpoint": "best.ckpt"}
     for key in ("dev/L1", "dev/PCK", "dev/ava/L1", "dev/ben/FID", "train/l1"):
-        assert key in final
+        assert key in final["last"] and key in final["selected"]
     events = EventAccumulator(str(next(run.glob("events.out.tfevents.*"))))
     events.Reload()
     assert "dev/real_top_generated_bottom" in events.Tags()["images"]
@@ -68,25 +77,69 @@ def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_pat
     assert meta.normalizer.mean["pose"].shape == (2, 96)
 
 
-def test_resume_reproduces_the_uninterrupted_run_exactly(tiny_config, tmp_path):
-    run_cli(["fit", *tiny_config, "--run.name", "straight"])
+@pytest.fixture(scope="module")
+def straight_run(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``last.ckpt`` of the uninterrupted two-epoch tiny run (CPU) that the resume tests compare against."""
+    workdir = tmp_path_factory.mktemp("straight")
+    run_cli(["fit", *engine_args(workdir, synth_root), "--run.name", "straight"])
+    return workdir / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt"
+
+
+def assert_same_run(resumed_last: Path, straight_last: Path) -> None:
+    """Same epoch, step and bit-identical generator weights."""
+    resumed, straight = load_checkpoint(resumed_last), load_checkpoint(straight_last)
+    assert (resumed["epoch"], resumed["global_step"]) == (straight["epoch"], straight["global_step"])
+    resumed_g, straight_g = generator_state(resumed_last), generator_state(straight_last)
+    assert resumed_g.keys() == straight_g.keys()
+    for key, value in straight_g.items():
+        torch.testing.assert_close(resumed_g[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(straight_run, tiny_config, tmp_path):
+    """Mode checked: CPU (exact without ``--trainer.deterministic``; the GPU variant below sets it)."""
     run_cli(["fit", *tiny_config, "--run.name", "split", "--trainer.max_epochs", "1"])
     split_last = tmp_path / "runs" / "split" / "version_0" / "checkpoints" / "last.ckpt"
     run_cli(["fit", *tiny_config, "--run.name", "elsewhere", "--ckpt_path", str(split_last)])
-    straight = generator_state(tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt")
-    resumed = generator_state(split_last)
-    straight_ckpt = load_checkpoint(
-        tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt"
-    )
-    resumed_ckpt = load_checkpoint(split_last)
-    assert (resumed_ckpt["epoch"], resumed_ckpt["global_step"]) == (
-        straight_ckpt["epoch"],
-        straight_ckpt["global_step"],
-    )
     assert not (tmp_path / "runs" / "split" / "version_1").exists()  # resumed in place, whatever run.name is
     assert not (tmp_path / "runs" / "elsewhere").exists()
-    for key, value in straight.items():
-        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+    assert_same_run(split_last, straight_run)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(straight_run, tiny_config, tmp_path):
+    """``kill -9`` of a real ``cospeech fit`` process as soon as its first ``last.ckpt`` appears, then a
+    resume from that file. Mode checked: CPU. The killed process was asked for more epochs than the
+    comparison so it cannot finish first; the resume stops at the same epoch as the uninterrupted run."""
+    run = tmp_path / "runs" / "killed" / "version_0"
+    last = run / "checkpoints" / "last.ckpt"
+    log = tmp_path / "killed.log"
+    command = [sys.executable, "-m", "cospeech.cli.main", "fit", *tiny_config, "--run.name", "killed",
+               "--trainer.max_epochs", "6"]  # fmt: skip
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 240
+        while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    assert load_checkpoint(last)["epoch"] < 5  # a complete file, written before the kill
+    run_cli(["fit", *tiny_config, "--run.name", "killed", "--ckpt_path", str(last)])
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert_same_run(last, straight_run)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_on_a_gpu_is_exact_with_deterministic_kernels(tiny_config, tmp_path):
+    """Mode checked: one CUDA device with ``--trainer.deterministic true``, the documented option for
+    exact resume on a GPU (without it cuDNN/cuBLAS pick non-deterministic kernels and the weights differ
+    from the first step)."""
+    gpu = ["--trainer.accelerator", "gpu", "--trainer.devices", "1", "--trainer.deterministic", "true"]
+    run_cli(["fit", *tiny_config, *gpu, "--run.name", "straight"])
+    run_cli(["fit", *tiny_config, *gpu, "--run.name", "split", "--trainer.max_epochs", "1"])
+    split_last = tmp_path / "runs" / "split" / "version_0" / "checkpoints" / "last.ckpt"
+    run_cli(["fit", *tiny_config, *gpu, "--ckpt_path", str(split_last)])
+    assert_same_run(split_last, tmp_path / "runs" / "straight" / "version_0" / "checkpoints" / "last.ckpt")
 
 
 def test_pretrain_from_loads_weights_only(tiny_config, tmp_path):

@@ -86,6 +86,11 @@ class AdversarialRecipe(GestureModule):
         self.automatic_optimization = False
         self.discriminator: nn.Module | None = None
 
+    @property
+    def ddp_find_unused_parameters(self) -> bool:
+        """A discriminator turn updates D alone: the generator gets no gradients."""
+        return self.hparams.discriminator is not None
+
     @classmethod
     def check_config(cls, init_args: Any) -> None:
         super().check_config(init_args)

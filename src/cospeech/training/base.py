@@ -47,6 +47,10 @@ class GestureModule(L.LightningModule):
         seed: seed of the recipe's own random choices and of sampled generator inputs in evaluation.
     """
 
+    ddp_find_unused_parameters: bool = False
+    """Whether a training step can leave parameters without gradients (a GAN's discriminator turn), which
+    DDP must be told; the engine then picks ``ddp_find_unused_parameters_true``."""
+
     def __init__(
         self,
         generator: str = "speech2gesture",

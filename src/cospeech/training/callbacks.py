@@ -19,6 +19,7 @@ from cospeech.render.draw import draw_pose
 EPOCH_METRICS_FILE = "metrics.json"
 FINAL_METRICS_FILE = "final_metrics.json"
 TEST_METRICS_FILE = "test_metrics.json"
+VALIDATE_METRICS_FILE = "validate_metrics.json"
 
 
 def _plain(metrics: dict[str, Any]) -> dict[str, float | None]:
@@ -37,8 +38,9 @@ def _write_json(path: Path, payload: Any) -> None:
 
 
 class MetricsJson(L.Callback):
-    """Writes ``metrics.json`` (one entry per epoch: train losses and dev metrics), ``final_metrics.json``
-    when fitting ends and ``test_metrics.json`` after testing, in the run's log directory."""
+    """Writes, in the run's log directory, ``metrics.json`` (one entry per epoch: train losses and dev
+    metrics), ``final_metrics.json`` when fitting ends (``final_metrics``), and ``test_metrics.json`` /
+    ``validate_metrics.json`` after ``cospeech test`` / ``validate``."""
 
     def __init__(self) -> None:
         self.history: list[dict[str, Any]] = []
@@ -62,18 +64,42 @@ class MetricsJson(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero and self.history:
-            _write_json(self._directory(trainer) / FINAL_METRICS_FILE, self.history[-1])
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+            final = final_metrics(self.history, Path(best) if best else None)
+            _write_json(self._directory(trainer) / FINAL_METRICS_FILE, final)
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             test = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
             _write_json(self._directory(trainer) / TEST_METRICS_FILE, _plain(test))
 
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Only for ``cospeech validate``: during fitting the dev metrics go to ``metrics.json``."""
+        if trainer.is_global_zero and trainer.state.fn == "validate":
+            dev = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("dev/")}
+            _write_json(self._directory(trainer) / VALIDATE_METRICS_FILE, _plain(dev))
+
     def state_dict(self) -> dict[str, Any]:
         return {"history": json.dumps(self.history)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = json.loads(state_dict["history"])
+
+
+def final_metrics(history: list[dict[str, Any]], best: Path | None) -> dict[str, dict[str, Any]]:
+    """``final_metrics.json``: the last epoch's entry and the selected checkpoint's, labelled, since the
+    weights that evaluate/generate/export use (``best.ckpt``) are often not the last epoch's.
+
+    ``{"last": {..., "epoch": n}, "selected": {..., "epoch": k, "checkpoint": "best.ckpt"}}``; without a
+    best checkpoint (``run.selection: last``, or no dev evaluation) the selected one is ``last.ckpt``.
+    """
+    last = history[-1]
+    selected = {**last, "checkpoint": "last.ckpt"}
+    if best is not None and best.is_file():
+        epoch = torch.load(best, map_location="cpu", weights_only=True, mmap=True)["epoch"]
+        entry = next((h for h in history if h["epoch"] == epoch), {"epoch": epoch})
+        selected = {**entry, "checkpoint": best.name}
+    return {"last": last, "selected": selected}
 
 
 class RngState(L.Callback):

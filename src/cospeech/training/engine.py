@@ -4,29 +4,47 @@ Every value of the YAML config can be overridden on the command line (``--model.
 ``--data.speakers '[ava, ben]'``, ``--trainer.devices 2``); unknown keys and ill-typed values are rejected
 by the parser with the key's name. A run lives in ``<run.root>/<run.name>/version_<n>/``:
 
-* ``config.yaml``: the resolved config;
-* ``checkpoints/best.ckpt`` (best ``run.monitor``) and ``checkpoints/last.ckpt``;
-* ``metrics.json`` per epoch, ``final_metrics.json``, ``test_metrics.json``;
+* ``config.yaml``: the resolved config (without ``ckpt_path``);
+* ``checkpoints/best.ckpt`` (best ``run.monitor``) and ``checkpoints/last.ckpt`` (last epoch), always
+  under these names and written atomically (``cospeech.training.run_folder``);
+* ``metrics.json`` per epoch, ``final_metrics.json`` (last and selected epoch), ``test_metrics.json`` and
+  ``validate_metrics.json`` from ``cospeech test``/``validate`` on the run's checkpoint;
 * TensorBoard event files (losses, metrics, generated-vs-real skeleton images).
 
-Resume an interrupted run exactly with ``--ckpt_path <run>/checkpoints/last.ckpt`` (continues in the same
-directory); start from another run's weights only with ``--model.init_from <run>``.
+Resume an interrupted run exactly with ``--ckpt_path <run>/checkpoints/last.ckpt``: it continues in that
+folder, wherever it now is, with any config (the run's own ``config.yaml`` included). Start from another
+run's weights only with ``--model.init_from <run>``. A command that fails before training removes the
+version folder it created.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.fabric.plugins import CheckpointIO
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.strategies import DDPStrategy, Strategy
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from cospeech.data.datamodule import PatsDataModule
+from cospeech.errors import ConfigError
 from cospeech.training.callbacks import MetricsJson, RngState, SkeletonImages
+from cospeech.training.run_folder import (
+    AtomicCheckpointIO,
+    DiscardUnusedRunFolder,
+    RunCheckpoint,
+    run_directory,
+)
+
+TENSORBOARD = "lightning.pytorch.loggers.TensorBoardLogger"
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Built-in configs, usable by name: ``--config speech2gesture``."""
@@ -72,30 +90,34 @@ class CospeechCLI(LightningCLI):
         super().parse_arguments(parser, args)
 
     def before_instantiate_classes(self) -> None:
+        """Check the model and place the run: a new ``version_<n>`` under ``run.root/run.name``, or the
+        folder of ``--ckpt_path`` when that is a run's checkpoint, wherever the folder now is. The latter also
+        holds with the run's own saved config, whose logger (saved by earlier versions) names the old
+        place."""
         config = self.config[self.subcommand]
         _check_model(config["model"])
         run = config["run"]
-        resumed = _version_dir(config.get("ckpt_path"))
-        if config["trainer"].get("logger") in (None, True):
-            # a resumed run continues in the directory its checkpoint lives in
-            location = {"save_dir": run.root, "name": run.name, "version": None}
-            if resumed is not None:
-                location = {
-                    "save_dir": str(resumed.parent.parent),
-                    "name": resumed.parent.name,
-                    "version": int(resumed.name.removeprefix("version_")),
+        self.resumed = run_directory(config.get("ckpt_path"))
+        logger = config["trainer"].get("logger")
+        self.location: dict[str, Any] | None = None
+        if logger in (None, True) or (self.resumed is not None and _class_path(logger) == TENSORBOARD):
+            self.location = {"save_dir": run.root, "name": run.name, "version": None}
+            if self.resumed is not None:
+                self.location = {
+                    "save_dir": str(self.resumed.parent.parent),
+                    "name": self.resumed.parent.name,
+                    "version": int(self.resumed.name.removeprefix("version_")),
                 }
-            config["trainer"]["logger"] = {
-                "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
-                "init_args": location,
-            }
-        if resumed is not None:
+        if self.resumed is not None:
             self.save_config_kwargs["overwrite"] = True
+            if self.subcommand != "fit":
+                self.save_config_callback = None  # scoring a run's checkpoint keeps the run's config.yaml
 
-    def instantiate_trainer(self, **kwargs: Any):
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         run = self.config[self.subcommand]["run"]
         callbacks = [
-            ModelCheckpoint(
+            RunCheckpoint(
+                resumed_from=self.resumed / "checkpoints" if self.resumed is not None else None,
                 filename="best",
                 monitor=run.monitor,
                 mode=run.mode,
@@ -111,9 +133,68 @@ class CospeechCLI(LightningCLI):
             callbacks.append(
                 EarlyStopping(monitor=run.monitor, mode=run.mode, patience=run.early_stopping_patience)
             )
-        configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
+        if self.location is not None:
+            kwargs["logger"] = TensorBoardLogger(**self.location)
+            callbacks.append(DiscardUnusedRunFolder(Path(self.location["save_dir"], self.location["name"])))
+        trainer_config = self.config_init[self.subcommand]["trainer"]
+        configured = trainer_config.get("callbacks") or []
         configured = configured if isinstance(configured, list) else [configured]
-        return super().instantiate_trainer(callbacks=[*configured, *callbacks], **kwargs)
+        plugins = trainer_config.get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        trainer = super().instantiate_trainer(callbacks=[*configured, *callbacks], **kwargs)
+        choose_unused_parameter_search(trainer.strategy, self.model)
+        return trainer
+
+
+class RunConfigFile(SaveConfigCallback):
+    """Writes the run's ``config.yaml`` without ``ckpt_path``: the file describes the run, and a resume
+    pointer in it would turn a later ``fit --config RUN/config.yaml`` into a resume from a path that may
+    have moved."""
+
+    def __init__(self, parser: LightningArgumentParser, config: Any, *args: Any, **kwargs: Any) -> None:
+        config = config.clone()
+        if "ckpt_path" in config:
+            config["ckpt_path"] = None
+        super().__init__(parser, config, *args, **kwargs)
+
+
+def choose_unused_parameter_search(strategy: Strategy, model: L.LightningModule) -> None:
+    """Turn on DDP's unused-parameter search for recipes that need it (``ddp_find_unused_parameters``).
+
+    A GAN's discriminator step leaves the generator without gradients, and plain ``ddp`` then fails at the
+    second step, once per process. ``ddp`` (and the strategies Lightning picks for several devices) become
+    ``ddp_find_unused_parameters_true`` with a note; an explicit ``…_find_unused_parameters_false`` is an
+    error naming the fix.
+    """
+    ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)  # DDPStrategy's DistributedDataParallel arguments
+    if not isinstance(strategy, DDPStrategy) or ddp_kwargs is None:
+        return
+    if not getattr(model, "ddp_find_unused_parameters", False) or ddp_kwargs.get("find_unused_parameters"):
+        return
+    recipe = type(model).__name__
+    if "find_unused_parameters" in ddp_kwargs:
+        raise ConfigError(
+            f"{recipe} leaves some parameters without gradients in a step (GAN turns); "
+            "use --trainer.strategy ddp_find_unused_parameters_true"
+        )
+    ddp_kwargs["find_unused_parameters"] = True
+    _note(
+        f"cospeech: using ddp_find_unused_parameters_true: {recipe} leaves some parameters without "
+        "gradients in a step (GAN turns)"
+    )
+
+
+@rank_zero_only
+def _note(message: str) -> None:
+    """Print one ``cospeech: …`` line, once (on the first process)."""
+    print(message, file=sys.stderr)
+
+
+def _class_path(value: Any) -> str | None:
+    """``class_path`` of a parsed ``{class_path, init_args}`` value (None for anything else)."""
+    return value.get("class_path") if hasattr(value, "get") else None
 
 
 def _check_model(model: Any) -> None:
@@ -133,17 +214,6 @@ def _import(class_path: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def _version_dir(ckpt_path: str | None) -> Path | None:
-    """``…/version_<n>`` if ``ckpt_path`` is a checkpoint inside a run directory."""
-    if not ckpt_path:
-        return None
-    path = Path(ckpt_path).resolve()
-    version = path.parent.parent.name
-    if path.parent.name == "checkpoints" and version.startswith("version_") and version[8:].isdigit():
-        return path.parent.parent
-    return None
-
-
 def resolve_config_argument(args: list[str]) -> list[str]:
     """``--config NAME`` (no ``.yaml``, not a file) → the built-in config of that name."""
     out = list(args)
@@ -158,11 +228,14 @@ def resolve_config_argument(args: list[str]) -> list[str]:
 def run_cli(args: list[str]) -> CospeechCLI:
     """Run ``fit``/``validate``/``test`` with command-line style ``args`` (first item the subcommand)."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    # a new run always gets a new version folder, so this only fires when a resume continues in its own
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     return CospeechCLI(
         model_class=L.LightningModule,  # any LightningModule named by class_path (GestureModule, …)
         datamodule_class=PatsDataModule,
         subclass_mode_model=True,
         seed_everything_default=0,
+        save_config_callback=RunConfigFile,
         save_config_kwargs={"overwrite": False},
         args=resolve_config_argument(args),
     )
