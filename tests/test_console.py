@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from tiny_runs import tiny_config
+from user_console import as_a_user_sees
 
 from cospeech.cli import console
 from cospeech.cli.main import main
@@ -99,8 +100,7 @@ def test_generate_on_cuda_without_a_gpu_warns_in_one_line(
         "-o",
         str(tmp_path / "g"),
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")  # a user's console: our warning is shown, not raised
+    with as_a_user_sees():  # our warning is shown, not raised as pytest's filters would
         assert main([*argv, "--device", "cuda"]) == 0
     out, err = capsys.readouterr()
     assert err == (
@@ -117,8 +117,7 @@ def test_fit_prints_no_library_noise(synth_root, tmp_path, caplog):
     argv = ["fit", "--config", str(tmp_path / "tiny.yaml"), "--data.root", str(synth_root)]
     argv += ["--data.cache_dir", str(tmp_path / "cache"), "--run.root", str(tmp_path / "runs")]
     caplog.set_level(logging.INFO)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+    with as_a_user_sees() as caught:
         assert main(argv) == 0
     assert [str(w.message) for w in caught] == []  # LeafSpec, log_every_n_steps … are not a user's concern
     logged = "\n".join(record.getMessage() for record in caplog.records)

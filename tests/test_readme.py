@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 import soundfile
+from user_console import as_a_user_sees
 
 from cospeech.cli.main import build_parser, main
 from cospeech.cli.quickstart import DEFAULT_OUT, SPEAKER, SPEECH_FILE, keep_speech_file
@@ -123,13 +123,12 @@ def quickstart_dir(synth_root: Path, tiny_run: Path, tmp_path_factory: pytest.Te
 
 
 def run_quietly(command: str) -> None:
-    """Run a README line through the real entry point under Python's plain warning display; its output.
+    """Run a README line through the real entry point under a user's warning filters.
 
     Fails if the command exits non-zero or if anything at all is warned: the console must be quiet."""
     for long, short in SMALLER.items():
         command = command.replace(long, short)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+    with as_a_user_sees() as caught:
         code = main(shlex.split(command)[1:])
     assert code == 0, command
     assert [str(w.message) for w in caught] == [], command
