@@ -34,3 +34,10 @@ def train_tiny(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Ca
         return workdir / "runs" / "tiny" / "version_0"
 
     return train
+
+
+@pytest.fixture(scope="session")
+def tiny_run(train_tiny: Callable[..., Path]) -> Path:
+    """A run directory (speakers ava and ben, 2 training batches) trained once per session by the real
+    engine; shared by the inference tests and the README test. Tests that write into a run copy it."""
+    return train_tiny()

@@ -1,5 +1,6 @@
 """The CLI end to end, through the real entry point."""
 
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,21 @@ def test_data_info_prints_a_row_per_speaker(synth_root, capsys):
     for speaker in ("ava", "ben", "cleo", "total"):
         assert speaker in out
     assert "train windows" in out
+    assert "non-overlapping 64-frame (4.3 s) windows" in out  # says which windows it counts
+    assert "what one training epoch sees" in out
+
+
+def test_data_info_counts_the_windows_training_draws(synth_root, tmp_path):
+    import inspect
+
+    from cospeech.data.datamodule import PatsDataModule
+    from cospeech.data.inspect import TRAINING_HOP, corpus_table
+
+    assert inspect.signature(PatsDataModule).parameters["window_hop"].default == TRAINING_HOP
+    dm = PatsDataModule(str(synth_root), ["ava"], cache_dir=str(tmp_path))
+    dm.setup("fit")
+    row = corpus_table(synth_root, ["ava"])[0]
+    assert row.training_windows == len(dm.datasets["train"]) > 5 * row.windows["train"]
 
 
 def test_data_synth_writes_a_corpus(tmp_path, capsys):
@@ -23,7 +39,11 @@ def test_data_synth_writes_a_corpus(tmp_path, capsys):
         main(["data", "synth", "--out", str(out), "--speakers", "2", "--minutes", "0.3", "--seed", "3"]) == 0
     )
     assert (out / "cmu_intervals_df.csv").is_file()
-    assert "2 speakers" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "2 speakers" in printed
+    summary_minutes = re.search(r"([\d.]+) min of speech", printed).group(1)
+    table_minutes = next(line.split()[2] for line in printed.splitlines() if line.startswith("total"))
+    assert summary_minutes == table_minutes  # both count the seconds the poses cover
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,25 @@ def test_a_file_does_not_replace_a_directory(tmp_path: Path) -> None:
         tmp.write_text("x")
     assert target.is_dir()
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_default_permissions_whatever_the_writer_chose(tmp_path: Path, umask: int) -> None:
+    # safetensors writes its files 0600; an export's weights must be as readable as its config.json
+    previous = os.umask(umask)
+    try:
+        with atomic_write(tmp_path / "export") as tmp:
+            tmp.mkdir()
+            os.close(os.open(tmp / "model.safetensors", os.O_CREAT | os.O_WRONLY, 0o600))
+            (tmp / "config.json").write_text("{}")
+        with atomic_write(tmp_path / "weights.bin") as tmp:
+            os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
+    finally:
+        os.umask(previous)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in [*tmp_path.rglob("*")]}
+    assert modes == {
+        "export": 0o777 & ~umask,
+        "model.safetensors": 0o666 & ~umask,
+        "config.json": 0o666 & ~umask,
+        "weights.bin": 0o666 & ~umask,
+    }

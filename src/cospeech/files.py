@@ -25,8 +25,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     like PyAV for ``.mp4``, behave the same) and sits in a private hidden folder next to ``path``, on the
     same file system, so the final rename is atomic for files. The block may create a file or a directory
     there. An existing destination of the same kind is replaced (an old directory is moved aside first and
-    deleted once the new one is in place). If the block raises, everything it wrote is removed and the
-    destination is left untouched.
+    deleted once the new one is in place). Everything written gets the user's default permissions, whatever
+    the writer chose. If the block raises, everything it wrote is removed and the destination is left
+    untouched.
 
     Raises
     ------
@@ -49,12 +50,37 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield temporary
         if not temporary.exists():
             raise OutputError(f"{path}: nothing was written")
+        _default_modes(temporary)
         try:
             _replace(temporary, path, workdir / ".previous")
         except OSError as err:
             raise OutputError(f"{path}: cannot move the finished output into place: {err.strerror}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def default_modes() -> tuple[int, int]:
+    """The permission bits a new file and a new directory get by default (``0o666``/``0o777`` less the
+    umask). The umask can only be read by setting it, so it is set back at once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask, 0o777 & ~umask
+
+
+def _default_modes(written: Path) -> None:
+    """Give everything under ``written`` the user's default permissions.
+
+    Some writers create private files: ``safetensors`` writes ``0600`` (through its own temporary file),
+    so an exported ``model.safetensors`` was unreadable to others while ``config.json`` next to it was
+    ``0644``. An output should not depend on which library wrote it."""
+    file_mode, dir_mode = default_modes()
+    paths = [written, *written.rglob("*")] if written.is_dir() else [written]
+    for item in paths:
+        if item.is_symlink():
+            continue
+        wanted = dir_mode if item.is_dir() else file_mode
+        if item.stat().st_mode & 0o777 != wanted:
+            item.chmod(wanted)
 
 
 def _replace(new: Path, path: Path, aside: Path) -> None:

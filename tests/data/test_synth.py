@@ -33,6 +33,22 @@ def test_same_seed_same_corpus_other_seed_other_corpus(tmp_path):
         synthesize_corpus(tmp_path / "a", speakers=1, minutes=0.3)
 
 
+def test_interval_durations_are_the_seconds_the_poses_cover(synth_root):
+    import pandas as pd
+    import soundfile
+
+    from cospeech.data.synth.corpus import SPEAKER_NAMES
+
+    assert not set(SPEAKER_NAMES) & {"train", "dev", "test"}  # a speaker is never named like a split
+    corpus = PatsCorpus(synth_root)
+    table = pd.read_csv(synth_root / "cmu_intervals_df.csv", dtype={"interval_id": str})
+    for row in table.itertuples():
+        frames = corpus.pose_frames(row.speaker, row.interval_id)
+        assert row.delta_time * 15 == pytest.approx(frames, abs=1e-9)  # synth sums one, data info the other
+        speech = soundfile.info(str(corpus.raw_audio(row.speaker, row.interval_id)))
+        assert 0 <= speech.duration - row.delta_time < 1 / 15  # the speech covers the poses
+
+
 def test_every_speaker_has_every_split_and_the_pats_invariants(synth_root):
     corpus = PatsCorpus(synth_root)
     for speaker in corpus.speakers:

@@ -1,4 +1,5 @@
-"""One tiny trained run for all inference tests, and synthetic speech to feed it."""
+"""The pipeline of the session's tiny trained run (``tiny_run``, in ``tests/conftest.py``) for all inference
+tests, and synthetic speech to feed it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,6 @@ import pytest
 from inference_testdata import synthetic_speech
 
 from cospeech.inference import GestureGenerator
-
-
-@pytest.fixture(scope="session")
-def tiny_run(train_tiny) -> Path:
-    """A run directory (2 speakers, 2 training batches) trained once per session by the real engine."""
-    return train_tiny()
 
 
 @pytest.fixture(scope="session")

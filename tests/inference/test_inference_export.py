@@ -13,7 +13,7 @@ from safetensors import safe_open
 from cospeech import __version__
 from cospeech.audio import SAMPLE_RATE
 from cospeech.errors import CheckpointError
-from cospeech.files import OutputError
+from cospeech.files import OutputError, default_modes
 from cospeech.inference import GestureGenerator, export_model, load_exported, read_checkpoint
 from cospeech.skeletons import PATS48
 
@@ -44,6 +44,8 @@ def test_export_holds_generator_weights_and_a_readable_config(exported):
         names = list(weights.keys())
     assert names and not any(n.startswith(("generator.", "discriminator")) for n in names)
     assert "decoder.4.weight" in names
+    file_mode, _ = default_modes()  # safetensors alone writes 0600
+    assert {p.stat().st_mode & 0o777 for p in exported.iterdir()} == {file_mode}
 
 
 def test_exported_model_generates_exactly_what_the_checkpoint_does(tiny_run, exported, monkeypatch):

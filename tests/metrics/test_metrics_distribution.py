@@ -3,6 +3,8 @@ failures that report NaN with a warning instead of a number."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -62,6 +64,16 @@ def test_frechet_failure_is_nan_with_warning() -> None:
     not_psd = np.diag([1.0, -1.0])  # sqrtm has an imaginary diagonal: pytorch-fid raises, Mix-StAGE says 1000
     with pytest.warns(RuntimeWarning, match="imaginary"):
         assert np.isnan(frechet_distance(np.zeros(2), not_psd, np.zeros(2), np.eye(2)))
+
+
+def test_fid_of_a_constant_prediction_is_exact_and_silent() -> None:
+    # the mean-pose baseline: Σ_pred = 0 makes Σ₁Σ₂ singular, scipy's sqrtm warns "Matrix is singular";
+    # the root is exactly 0, so FID = ‖μ₁ − μ₂‖² + Tr Σ_real, reported without any warning
+    real = torch.tensor([[[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]]])  # Σ = 4/3·I, μ = (1, 1)
+    constant = torch.full_like(real, 5.0)  # μ = (5, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fid(constant, real) == pytest.approx(16.0 + 16.0 + 8.0 / 3.0, abs=1e-9)
 
 
 def test_fid_feature_size_is_checked() -> None:

@@ -52,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         fgd_extractor=args.fgd,
     )
     windows = sum(result.windows.values())
-    print(f"{args.split} split: {len(result.speakers)} speaker(s), {windows} windows, {result.seconds:.1f} s")
+    print(
+        f"{args.split} split: {len(result.speakers)} speaker(s), {windows} non-overlapping windows "
+        f"(scored in {result.seconds:.1f} s)"
+    )
     print(result.table())
     out = args.out or resolve_checkpoint(args.checkpoint).parent.parent / f"evaluation_{args.split}.json"
     print(f"wrote {result.write(out)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cospeech.errors import ConfigError
+
 EXAMPLES = {
     "fit": """examples:
   cospeech fit --config configs/speech2gesture.yaml
@@ -39,5 +41,29 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cospeech.training.engine import run_cli  # Lightning is imported only when training
 
+    check_accelerator(args.lightning_args)
     run_cli([args.subcommand, *args.lightning_args])
     return 0
+
+
+def check_accelerator(lightning_args: list[str]) -> None:
+    """Refuse ``--trainer.accelerator cuda|gpu`` on a machine without CUDA before anything is built.
+
+    Lightning would refuse it too, but only after reading the data, with a traceback naming its
+    ``Trainer`` argument rather than the flag the user typed. (An accelerator set in a YAML config is
+    refused by Lightning; the CLI prints that as one line too, see ``console.configuration_error``.)
+    """
+    import torch
+
+    for i, arg in enumerate(lightning_args):
+        name, _, value = arg.partition("=")
+        if name != "--trainer.accelerator":
+            continue
+        if not value and i + 1 < len(lightning_args):
+            value = lightning_args[i + 1]
+        if value in ("cuda", "gpu") and not torch.cuda.is_available():
+            raise ConfigError(
+                f"--trainer.accelerator {value}: no CUDA device is available on this machine "
+                "(torch.cuda.is_available() is False); use --trainer.accelerator cpu, or leave it at auto, "
+                "which uses a GPU only where there is one"
+            )

@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     formats = FORMATS if chosen == "all" else (chosen,)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        warnings.warn("--device cuda requested but no CUDA device is available; running on cpu", stacklevel=1)
+        warnings.warn(
+            "--device cuda: no CUDA device is available on this machine; running on the CPU instead "
+            "(leave out --device to pick the GPU only where there is one)",
+            stacklevel=1,
+        )
         device = "cpu"
     pipe = GestureGenerator.from_pretrained(args.checkpoint).to(device)
     gestures = pipe.generate(args.speech, speaker=args.speaker, seed=args.seed, transcript=args.transcript)

@@ -1,4 +1,5 @@
-"""``cospeech`` entry point: assembles the command groups and turns known errors into one line."""
+"""``cospeech`` entry point: assembles the command groups, runs one under the CLI's console rules
+(``console.py``) and turns known errors into one line."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from cospeech import __version__
-from cospeech.cli import data, evaluate, export, fit, generate, models, quickstart, render
+from cospeech.cli import console, data, evaluate, export, fit, generate, models, quickstart, render
 from cospeech.errors import CospeechError
 
 COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, export, quickstart)
@@ -34,11 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return int(args.run(args) or 0)
-    except CospeechError as exc:
-        if args.debug:
+        with console.quiet_console():
+            return int(args.run(args) or 0)
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, CospeechError) else console.configuration_error(exc)
+        if message is None or args.debug:
             raise
-        print(f"cospeech: error: {exc}", file=sys.stderr)
+        print(f"cospeech: error: {message}", file=sys.stderr)
         print("cospeech: run with --debug for the full traceback", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

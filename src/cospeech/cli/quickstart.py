@@ -4,7 +4,8 @@
 2. trains Speech2Gesture on one speaker with ``configs/quickstart.yaml`` (about 5 minutes on 2 CPU cores);
 3. scores it on held-out test windows next to the mean-pose, random-window and nearest-neighbour
    baselines and the oracle, and prints the table and the share of the baseline-to-oracle gap it closed;
-4. renders held-out clips (ground truth | generated, with the speech) and an HTML gallery.
+4. renders held-out clips (ground truth | generated, with the speech) and an HTML gallery;
+5. leaves ``<out>/speech.wav``, the speech of a held-out interval, which the README's examples read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 DEFAULT_OUT = Path("quickstart_out")
 SPEAKER = "ava"
+SPEECH_FILE = "speech.wav"
+"""Left in the output directory: speech of a held-out interval, for trying ``cospeech generate`` on."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
     if not (corpus / "cmu_intervals_df.csv").is_file():
         print(f"[1/4] writing the built-in corpus to {corpus} …", flush=True)
         summary = synthesize_corpus(corpus, minutes=args.minutes, seed=args.seed)
-        print(f"      {summary.seconds / 60:.1f} min of speech in {summary.elapsed:.1f} s")
+        print(
+            f"      {len(summary.speakers)} speakers, {summary.seconds / 60:.1f} min of speech in all "
+            f"(generated in {summary.elapsed:.1f} s)"
+        )
     else:
         print(f"[1/4] using the built-in corpus at {corpus}")
     print(format_table(corpus_table(corpus)))
+    speech = keep_speech_file(corpus, args.out / SPEECH_FILE)
 
     print(f"\n[2/4] training Speech2Gesture on {SPEAKER!r} (configs/quickstart.yaml) …", flush=True)
     overrides = [
@@ -72,6 +79,32 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"\n[4/4] rendering {args.clips} held-out clips …", flush=True)
     gallery = render_clips([run_dir], count=args.clips, split="test", metrics=result.summary())
-    print(f"video:   {gallery.videos[0]}")
+    for video in gallery.videos:
+        print(f"video:   {video}")
     print(f"gallery: {gallery.page}")
+
+    print(f"\nspeech:  {speech} (a held-out test interval of {SPEAKER!r}, not seen in training)")
+    print("next, for example:")
+    print(f"  cospeech generate {speech} --checkpoint {run_dir} --speaker {SPEAKER} -o out/talk --format all")
+    print(f"  cospeech export {run_dir} -o models/s2g")
     return 0
+
+
+def keep_speech_file(corpus: Path, out: Path) -> Path:
+    """Copy the speech of the first test interval of `SPEAKER` to ``out`` as 16-bit WAV, so the README's
+    ``generate`` and Python examples have a real speech file to read (the model never trained on it)."""
+    import soundfile
+
+    from cospeech.data.corpus import open_corpus
+    from cospeech.errors import DataError
+    from cospeech.files import atomic_write
+
+    opened = open_corpus(corpus)
+    interval = opened.interval_ids(SPEAKER, "test")[0]
+    source = opened.raw_audio(SPEAKER, interval)
+    if source is None:
+        raise DataError(f"{corpus}: interval {interval} of {SPEAKER!r} has no speech file under raw/")
+    waveform, rate = soundfile.read(source, dtype="int16")
+    with atomic_write(out) as temporary:
+        soundfile.write(temporary, waveform, rate, subtype="PCM_16")
+    return out

@@ -9,14 +9,21 @@ from pathlib import Path
 from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.windows import POSE_FPS, WindowSpec
 
+TRAINING_HOP = 5
+"""``PatsDataModule``'s default ``window_hop``: training windows start every 5 pose frames (C-DiffGAN), so a
+training epoch sees about 64 / 5 ≈ 13 times as many windows as the non-overlapping count."""
+
 
 @dataclass(frozen=True)
 class SpeakerSummary:
     speaker: str
     intervals: int
     minutes: float
+    """Summed pose frames / 15 fps / 60."""
     windows: dict[str, int]
-    """Non-overlapping 64-frame windows per split."""
+    """Non-overlapping 64-frame windows per split: what evaluation scores (every frame once)."""
+    training_windows: int
+    """Windows of the train split at the default training hop (`TRAINING_HOP`): what an epoch sees."""
 
 
 def corpus_table(root: str | Path, speakers: Sequence[str] | None = None) -> list[SpeakerSummary]:
@@ -25,32 +32,46 @@ def corpus_table(root: str | Path, speakers: Sequence[str] | None = None) -> lis
     corpus = open_corpus(root)
     chosen = list(speakers) if speakers else corpus.speakers
     corpus.check_speakers(chosen)
-    spec = WindowSpec()
+    spec, training_spec = WindowSpec(), WindowSpec(hop=TRAINING_HOP)
     rows = []
     for speaker in chosen:
         frames_total = 0
         windows = dict.fromkeys(SPLITS, 0)
+        training_windows = 0
         intervals = 0
         for split in SPLITS:
             for interval_id in corpus.interval_ids(speaker, split):
                 frames = corpus.pose_frames(speaker, interval_id)
                 frames_total += frames
                 windows[split] += max(spec.count({"pose": frames}), 0)
+                if split == "train":
+                    training_windows += max(training_spec.count({"pose": frames}), 0)
                 intervals += 1
-        rows.append(SpeakerSummary(speaker, intervals, frames_total / POSE_FPS / 60, windows))
+        minutes = frames_total / POSE_FPS / 60
+        rows.append(SpeakerSummary(speaker, intervals, minutes, windows, training_windows))
     return rows
 
 
 def format_table(rows: Sequence[SpeakerSummary]) -> str:
-    header = ["speaker", "intervals", "minutes", *(f"{s} windows" for s in SPLITS)]
+    """The table with a footnote saying which windows are counted: the non-overlapping ones evaluation
+    scores, and (last column) the ~13× more overlapping ones a training epoch sees."""
+    header = ["speaker", "intervals", "minutes", *(f"{s} windows*" for s in SPLITS), "train, hop 5**"]
     body = [
-        [r.speaker, str(r.intervals), f"{r.minutes:.1f}", *(str(r.windows[s]) for s in SPLITS)] for r in rows
+        [
+            r.speaker,
+            str(r.intervals),
+            f"{r.minutes:.1f}",
+            *(str(r.windows[s]) for s in SPLITS),
+            str(r.training_windows),
+        ]
+        for r in rows
     ]
     total = [
         "total",
         str(sum(r.intervals for r in rows)),
         f"{sum(r.minutes for r in rows):.1f}",
         *(str(sum(r.windows[s] for r in rows)) for s in SPLITS),
+        str(sum(r.training_windows for r in rows)),
     ]
     table = [header, *body, total]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -62,4 +83,13 @@ def format_table(rows: Sequence[SpeakerSummary]) -> str:
     lines = [line(row) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    frames = WindowSpec().frames
+    lines.append(
+        f"*  non-overlapping {frames}-frame ({frames / POSE_FPS:.1f} s) windows, each frame once: what "
+        "evaluate scores"
+    )
+    lines.append(
+        f"** train windows starting every {TRAINING_HOP} frames (--data.window_hop, default "
+        f"{TRAINING_HOP}): what one training epoch sees"
+    )
     return "\n".join(lines)

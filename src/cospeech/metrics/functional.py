@@ -263,7 +263,7 @@ def frechet_distance(
             f"covariances {sigma1.shape} and {sigma2.shape}"
         )
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    covmean = _covariance_sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         warnings.warn(
             f"Fréchet distance: product of covariances is singular; adding {eps} to their diagonals",
@@ -271,7 +271,7 @@ def frechet_distance(
             stacklevel=2,
         )
         offset = np.eye(sigma1.shape[0]) * eps
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        covmean = _covariance_sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if not np.isfinite(covmean).all():
             warnings.warn(
                 "Fréchet distance not computed: sqrtm is not finite; returning NaN",
@@ -290,6 +290,37 @@ def frechet_distance(
             return float("nan")
         covmean = covmean.real
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+SQRTM_TOLERANCE = 1e-6
+"""Largest relative residual ``‖S·S − A‖_F / ‖A‖_F`` accepted for ``S = sqrtm(A)`` of a singular ``A``."""
+
+
+def _covariance_sqrtm(product: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.sqrtm`` of ``Σ₁Σ₂``, without scipy's ``LinAlgWarning``, checked instead.
+
+    scipy warns "Matrix is singular … might be inaccurate" whenever the product has a zero eigenvalue, which
+    is normal for these Gaussians: a constant prediction (the mean-pose baseline) has ``Σ = 0``, and fewer
+    samples than dimensions give rank-deficient covariances. The warning says nothing a user can act on, so
+    it is caught and the root is checked: if ``S·S`` reproduces the product (relative residual at most
+    `SQRTM_TOLERANCE`) the value is used; otherwise the root is returned as NaN so that `frechet_distance`
+    retries with ``eps·I`` added, as it does for any non-finite root. For ``Σ₂ = 0`` the root is exactly 0
+    and the distance is exactly ``‖μ₁ − μ₂‖² + Tr Σ₁``.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", linalg.LinAlgWarning)
+        root = linalg.sqrtm(product)
+    singular = False
+    for warning in caught:
+        if issubclass(warning.category, linalg.LinAlgWarning):
+            singular = True
+        else:  # anything else scipy says is passed on unchanged
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if singular and np.isfinite(root).all():
+        residual = np.linalg.norm(root @ root - product)
+        if residual > SQRTM_TOLERANCE * np.linalg.norm(product):
+            return np.full_like(root, np.nan)
+    return root
 
 
 def _frechet_from_moments(
