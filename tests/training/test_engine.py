@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -160,9 +161,11 @@ def test_pretrain_from_another_recipe_loads_the_generator_and_starts_the_rest_fr
     run_cli(["fit", *tiny_config, "--run.name", "l1", "--trainer.max_epochs", "1",
              "--model.init_args.discriminator", "null"])  # fmt: skip
     source = tmp_path / "runs" / "l1" / "version_0"
-    with pytest.warns(UserWarning, match="discriminator start\\(s\\) fresh"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
         cli = run_cli(["fit", *tiny_config, "--run.name", "gan", "--trainer.max_epochs", "0",
                        "--model.init_args.init_from", str(source)])  # fmt: skip
+    assert [w for w in caught if "discriminator start(s) fresh" in str(w.message)]
     for key, value in generator_state(source).items():
         torch.testing.assert_close(cli.model.state_dict()[key], value, rtol=0, atol=0)
 
