@@ -49,8 +49,9 @@ class IterationTimer(L.Callback):
         return [b - a for a, b in zip(self.starts[WARMUP:], self.starts[WARMUP + 1 :], strict=False)]
 
 
-def training_rate(steps: int, *, datamodule=None, loader=None) -> float:
-    """Windows/s of ``GestureModule`` training in a Lightning ``Trainer`` (median iteration time)."""
+def training_rate(steps: int, datamodule: PatsDataModule, *, loader: DataLoader | None = None) -> float:
+    """Windows/s of ``AdversarialRecipe`` training in a Lightning ``Trainer`` (median iteration time), on the
+    data module's batches or, with ``loader``, on those; the networks are built for the data module's spec."""
     timer = IterationTimer()
     trainer = L.Trainer(
         max_epochs=1,
@@ -62,7 +63,12 @@ def training_rate(steps: int, *, datamodule=None, loader=None) -> float:
         enable_model_summary=False,
         callbacks=[timer],
     )
-    trainer.fit(AdversarialRecipe(seed=0), train_dataloaders=loader, datamodule=datamodule)
+    module = AdversarialRecipe(seed=0)
+    module.build(datamodule.spec, datamodule.normalizer)
+    if loader is None:
+        trainer.fit(module, datamodule=datamodule)
+    else:
+        trainer.fit(module, train_dataloaders=loader)
     return BATCH / statistics.median(timer.iteration_times())
 
 
@@ -101,11 +107,9 @@ def main() -> None:
         "generator step only, compute only": [],
     }
     for _ in range(args.repeats):
-        rows["data path (PatsDataModule, memory-mapped cache)"].append(
-            training_rate(args.steps, datamodule=datamodule)
-        )
+        rows["data path (PatsDataModule, memory-mapped cache)"].append(training_rate(args.steps, datamodule))
         rows["compute only (batches in memory)"].append(
-            training_rate(args.steps, loader=DataLoader(cached, batch_size=None))
+            training_rate(args.steps, datamodule, loader=DataLoader(cached, batch_size=None))
         )
         rows["generator step only, compute only"].append(generator_steps(cached[0], args.steps))
     load = os.getloadavg()[0]
