@@ -14,6 +14,7 @@ from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torchmetrics import Metric
 
 from cospeech.data.poses import flat_to_joints
 from cospeech.metrics.functional import POSE_FPS, ArrayLike, _check_flat, _check_pair, _to_numpy64
@@ -28,6 +29,22 @@ class _Slot(NamedTuple):
     sees: Literal["both", "generated", "ground_truth"]
 
 
+class _WindowCount(Metric):
+    """Windows seen by one suite; a sum across processes, so every process agrees on an empty suite."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("count", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, poses: Tensor) -> None:
+        self.count += len(poses)
+
+    def compute(self) -> Tensor:
+        return self.count
+
+
 class GestureMetricSuite(nn.Module):
     """Every registered metric whose needs are met: L1, VelL1, PCK (@0.1, @0.2, mean), FID, W1_vel/W1_acc,
     diversity and L1div (generated and GT), plus FGD, F1/cluster_acc and BeatAlign (generated and GT) when
@@ -37,6 +54,8 @@ class GestureMetricSuite(nn.Module):
     ``beat_align=True`` per-sequence audio beat times in seconds. ``compute()`` returns a flat
     ``dict[str, float]``, e.g. ``{"L1": …, "VelL1": …, "PCK": …, "PCK@0.1": …, "PCK@0.2": …, "FID": …,
     "W1_vel": …, "W1_acc": …, "diversity": …, "diversity_gt": …, "L1div": …, "L1div_gt": …}``.
+    ``windows`` counts the windows updated since the last reset: a suite with none has nothing to score,
+    and callers leave it out rather than compute NaNs from empty states.
 
     Args:
         mean, std: the normaliser's per-feature statistics, 2J values each in the ``[x…, y…]`` layout (any
@@ -105,6 +124,7 @@ class GestureMetricSuite(nn.Module):
                 metrics[slot.key] = spec.metric(**kwargs)
             self._slots += slots
         self.metrics = nn.ModuleDict(metrics)
+        self._windows = _WindowCount()
         self._beat_align = beat_align
 
     @property
@@ -140,6 +160,14 @@ class GestureMetricSuite(nn.Module):
             }[slot.sees]
             extra = (beats,) if "beats" in slot.spec.needs else ()
             self.metrics[slot.key].update(*poses, *extra)
+        self._windows.update(preds)
+
+    @property
+    def windows(self) -> int:
+        """Windows scored since the last reset, summed over processes (a collective under DDP: call it on
+        every process, as ``compute``). 0 means the suite has nothing to score."""
+        with self._windows.sync_context():
+            return int(self._windows.count)
 
     def compute(self) -> dict[str, float]:
         """Every metric's value as a float, synchronised across processes; failed distances are NaN (warned).
@@ -164,3 +192,4 @@ class GestureMetricSuite(nn.Module):
     def reset(self) -> None:
         for metric in self.metrics.values():
             metric.reset()
+        self._windows.reset()
