@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from cospeech.data.datamodule import PatsDataModule
-from cospeech.training.callbacks import MetricsJson, RngState, SkeletonImages
+from cospeech.training.callbacks import LastCheckpoint, MetricsJson, MonitorCheck, RngState, SkeletonImages
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Built-in configs, usable by name: ``--config speech2gesture``."""
@@ -100,9 +100,11 @@ class CospeechCLI(LightningCLI):
                 monitor=run.monitor,
                 mode=run.mode,
                 save_top_k=1 if run.selection == "best" else 0,
-                save_last=True,
+                save_last=False,  # LastCheckpoint writes last.ckpt after every epoch
                 auto_insert_metric_name=False,
             ),
+            LastCheckpoint(),
+            MonitorCheck(run.monitor),
             MetricsJson(),
             RngState(),
             SkeletonImages(),
