@@ -13,6 +13,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 
 from cospeech.data.representation import PoseRepresentation
@@ -177,7 +178,9 @@ class MonitorCheck(L.Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         value = trainer.callback_metrics.get(self.monitor)
-        if trainer.sanity_checking or value is None or not torch.isnan(torch.as_tensor(value)).item():
+        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
+            return  # only fitting selects checkpoints
+        if value is None or not torch.isnan(torch.as_tensor(value)).item():
             return
         self._warn_once(
             "nan",
