@@ -3,16 +3,34 @@ and tiny training runs made by the real engine."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+import soundfile
 from tiny_runs import tiny_run_args
 
-from cospeech.data.synth import synthesize_corpus
+from cospeech.audio import SAMPLE_RATE
+from cospeech.data.datamodule import CACHE_DIRNAME
+from cospeech.data.pats import (
+    INTERVALS_CSV,
+    RAW_DIR,
+    IntervalRecord,
+    PatsCorpus,
+    write_interval,
+    write_intervals_table,
+)
+from cospeech.data.synth import make_profile, synthesize_corpus
+from cospeech.data.synth.corpus import SPEAKER_NAMES, synthesize_interval
 
 SMALL_CORPUS = {"speakers": 3, "minutes": 1.5, "seed": 0}
+SHORT_DEV = ("ben", 3.0)
+"""The speaker whose only dev interval ``short_dev_root`` shortens, and its new length in seconds."""
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +38,29 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-speaker × 1.5-minute synthetic PATS corpus, built once per session."""
     root = tmp_path_factory.mktemp("corpus") / "synth"
     synthesize_corpus(root, **SMALL_CORPUS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def short_dev_root(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small corpus, except that ben's only dev interval lasts 3 s, less than one 4.3 s window: ben has
+    no dev windows. The interval is made by the corpus generator and written by the real PATS writer."""
+    speaker, seconds = SHORT_DEV
+    root = tmp_path_factory.mktemp("corpus") / "short_dev"
+    shutil.copytree(synth_root, root, ignore=shutil.ignore_patterns(CACHE_DIRNAME))
+    corpus = PatsCorpus(root)
+    (interval_id,) = corpus.interval_ids(speaker, "dev")
+    profile = make_profile(SPEAKER_NAMES.index(speaker), SMALL_CORPUS["seed"])
+    arrays, waveform = synthesize_interval(profile, seconds, np.random.default_rng(0))
+    write_interval(root, speaker, interval_id, arrays)
+    soundfile.write(root / RAW_DIR / f"{speaker}_cropped" / f"{interval_id}.flac", waveform, SAMPLE_RATE)
+    table = pd.read_csv(root / INTERVALS_CSV, dtype=str, keep_default_na=False)
+    records = [IntervalRecord(**row) for row in table.to_dict("records")]
+    records = [
+        dataclasses.replace(r, delta_time=seconds if r.interval_id == interval_id else float(r.delta_time))
+        for r in records
+    ]
+    write_intervals_table(root, records)
     return root
 
 

@@ -1,20 +1,33 @@
-"""``cospeech evaluate`` on a real tiny run of the built-in corpus."""
+"""``cospeech evaluate`` on a real tiny run of the built-in corpus, and on one where a speaker has no dev
+windows."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from tiny_runs import tiny_run_args
 
 from cospeech.cli.main import main
-from cospeech.errors import ConfigError
+from cospeech.errors import ConfigError, DataError
 from cospeech.evaluation import evaluate
 from cospeech.training.engine import run_cli
+
+BEN_EMPTY = "ben: no dev windows (dev intervals shorter than the 4.3 s window?); not scored, not in the mean"
 
 
 @pytest.fixture(scope="module")
 def tiny_run(train_tiny):
     return train_tiny(discriminator=None)
+
+
+@pytest.fixture(scope="module")
+def short_dev_run(short_dev_root, tmp_path_factory):
+    """A tiny run on the corpus whose speaker ben has no dev windows."""
+    workdir = tmp_path_factory.mktemp("short_dev_run")
+    with pytest.warns(UserWarning, match="speaker 'ben' has no dev windows to score"):
+        run_cli(["fit", *tiny_run_args(workdir, short_dev_root, discriminator=None)])
+    return workdir / "runs" / "tiny" / "version_0"
 
 
 def test_scores_per_speaker_with_baselines_and_oracle(tiny_run):
@@ -91,3 +104,27 @@ def test_fgd_with_a_trained_extractor_records_its_identity(tiny_run, synth_root,
 def test_unknown_speaker_lists_the_known_ones(tiny_run):
     with pytest.raises(ConfigError, match=r"known: \['ava', 'ben'\]"):
         evaluate(tiny_run, speakers=["zed"])
+
+
+def test_a_speaker_without_windows_is_reported_and_left_out_of_the_mean(short_dev_run, tmp_path, capsys):
+    result = evaluate(short_dev_run, split="dev", baselines=True)
+    assert result.windows["ben"] == 0 and result.windows["ava"] > 0
+    assert result.notes == [BEN_EMPTY]
+    for rows in result.scores.values():
+        assert set(rows) == {"ava", "mean"}
+        assert rows["mean"] == rows["ava"]
+
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--checkpoint", str(short_dev_run), "--split", "dev", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ben = next(line.split() for line in lines if line.startswith("speech2gesture") and " ben " in line)
+    assert set(ben[2:]) == {"-"}
+    assert BEN_EMPTY in lines
+    scores = json.loads(out.read_text())
+    assert scores["windows"]["ben"] == 0 and scores["notes"] == [BEN_EMPTY]
+    assert list(scores["scores"]["speech2gesture"]) == ["ava", "mean"]
+
+
+def test_a_split_without_any_window_is_an_error(short_dev_run):
+    with pytest.raises(DataError, match=r"no dev windows for any of \['ben'\]"):
+        evaluate(short_dev_run, speakers=["ben"], split="dev")

@@ -8,8 +8,11 @@ Every number gets context: with ``baselines=True`` the same held-out windows are
 * ``oracle`` (built-in corpus only): the noise-free gesture the corpus generator intended.
 
 Baselines are fitted per speaker on that speaker's training windows, in the same normalised space the
-model sees. The data settings (root, keys, windows, normalisation) default to those the run was trained
-with and the normaliser is the checkpoint's own, so numbers are comparable to the run's dev metrics.
+model sees. A speaker with no windows in the split (every interval shorter than a window) is reported with
+0 windows, no scores and a note, and left out of the mean; only a split with no windows at all is an error.
+
+The data settings (root, keys, windows, normalisation) default to those the run was trained with and the
+normaliser is the checkpoint's own, so numbers are comparable to the run's dev metrics.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ ORACLE = "oracle"
 
 @dataclass
 class EvaluationResult:
-    """``scores[model][speaker][metric]``; ``speaker`` includes ``"mean"`` (unweighted over speakers)."""
+    """``scores[model][speaker][metric]``; ``speaker`` includes ``"mean"`` (unweighted over the speakers that
+    had windows). A speaker with ``windows[speaker] == 0`` has no scores and a line in ``notes``."""
 
     checkpoint: str
     split: str
@@ -47,6 +51,8 @@ class EvaluationResult:
     seconds: float = 0.0
     extractor: str | None = None
     """``name@hash`` of the FGD feature extractor, when FGD was computed."""
+    notes: list[str] = field(default_factory=list)
+    """One line per thing the scores leave out (a speaker without windows), printed under the table."""
 
     def to_json(self) -> dict[str, Any]:
         def clean(value: float) -> float | None:
@@ -58,6 +64,7 @@ class EvaluationResult:
             "speakers": self.speakers,
             "windows": self.windows,
             "fgd_extractor": self.extractor,
+            "notes": self.notes,
             "scores": {
                 m: {s: {k: clean(v) for k, v in row.items()} for s, row in rows.items()}
                 for m, rows in self.scores.items()
@@ -78,13 +85,15 @@ class EvaluationResult:
         }
 
     def table(self) -> str:
-        metrics = list(next(iter(next(iter(self.scores.values())).values())))
+        """Rows per model and speaker, then the mean; "-" for a speaker without windows; notes below."""
+        metrics = list(next(iter(self.scores.values()))["mean"])
         header = ["model", "speaker", *metrics]
         rows = [
-            [model, speaker, *(f"{values[m]:.3f}" for m in metrics)]
+            [model, speaker, *(f"{per_speaker[speaker][m]:.3f}" if speaker in per_speaker else "-"
+                               for m in metrics)]
             for model, per_speaker in self.scores.items()
-            for speaker, values in per_speaker.items()
-        ]
+            for speaker in [*self.speakers, "mean"]
+        ]  # fmt: skip
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def line(cells: list[str]) -> str:
@@ -93,7 +102,7 @@ class EvaluationResult:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
 
-        return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+        return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows), *self.notes])
 
 
 def evaluate(
@@ -141,12 +150,25 @@ def evaluate(
     datamodule.use_normalizer(pretrained.metadata.normalizer)
     train, held_out = datamodule.datasets["train"], datamodule.datasets[split]
     normalizer = datamodule.normalizer
-    result = EvaluationResult(str(pretrained.source), split, chosen, {})
+    counts = {s: len(_speaker_items(held_out, trained.index(s))) for s in chosen}
+    scored = [s for s in chosen if counts[s]]
+    if not scored:
+        raise DataError(
+            f"{root}: no {split} windows for any of {chosen} "
+            f"({split} intervals shorter than the {spec.window_seconds:g} s window?)"
+        )
+    result = EvaluationResult(str(pretrained.source), split, chosen, counts)
+    result.notes = [
+        f"{s}: no {split} windows ({split} intervals shorter than the {spec.window_seconds:g} s window?); "
+        "not scored, not in the mean"
+        for s in chosen
+        if not counts[s]
+    ]
     models: dict[str, dict[str, Generator]] = {
-        pretrained.metadata.model.name: dict.fromkeys(chosen, generator)
+        pretrained.metadata.model.name: dict.fromkeys(scored, generator)
     }
     if baselines:
-        for speaker in chosen:
+        for speaker in scored:
             train_windows = _speaker_windows(train, trained.index(speaker))
             for name in list_models("baseline"):
                 fit = model_entry(name).builder.fit
@@ -170,10 +192,9 @@ def evaluate(
         result.extractor = suite.extractor_id
         return suite
 
-    for speaker in chosen:
+    for speaker in scored:
         style = trained.index(speaker)
         windows = _speaker_windows(held_out, style)
-        result.windows[speaker] = len(windows["pose"])
         style_ids = torch.full((len(windows["pose"]),), style, dtype=torch.long)
         for name, per_speaker in models.items():
             suite = new_suite(style)
@@ -190,15 +211,20 @@ def evaluate(
             suite.update(windows["oracle"], windows["pose"])
             result.scores[ORACLE][speaker] = _picked(suite.compute(), metrics)
     for per_speaker in result.scores.values():
-        per_speaker["mean"] = {m: float(np.mean([per_speaker[s][m] for s in chosen])) for m in metrics}
+        per_speaker["mean"] = {m: float(np.mean([per_speaker[s][m] for s in scored])) for m in metrics}
     result.seconds = time.perf_counter() - started
     return result
 
 
+def _speaker_items(dataset: WindowDataset, style: int) -> np.ndarray:
+    """Positions in ``dataset`` of one speaker's windows (counted without reading them)."""
+    start, end = dataset.offsets[style], dataset.offsets[style + 1]
+    return np.flatnonzero((dataset.windows >= start) & (dataset.windows < end))
+
+
 def _speaker_windows(dataset: WindowDataset, style: int) -> dict[str, torch.Tensor]:
     """Every window of one speaker as a batch (z-normalised, as the model sees them)."""
-    start, end = dataset.offsets[style], dataset.offsets[style + 1]
-    items = np.flatnonzero((dataset.windows >= start) & (dataset.windows < end))
+    items = _speaker_items(dataset, style)
     if len(items) == 0:
         cache = dataset.caches[style]
         raise DataError(f"{cache.directory}: no windows for this speaker and split (intervals too short?)")

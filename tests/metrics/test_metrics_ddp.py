@@ -1,6 +1,6 @@
 """Real DDP: two CPU processes (gloo), each updating with half of the batches, compute what one process
 computes on all of them, for every metric of the suite (each chunk is one update in both, so even the
-batch-dependent expressiveness values agree)."""
+batch-dependent expressiveness values agree), and agree on the number of windows scored."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _worker(rank: int, port: int, inputs: Path, out_dir: Path) -> None:
         part, sizes = _chunks_of_rank(saved["data"], rank)
         suite = full_suite(part, encoder, saved["centres"])
         update_in_chunks(suite, part, sizes)
-        torch.save(suite.compute(), out_dir / f"rank{rank}.pt")
+        torch.save((suite.compute(), suite.windows), out_dir / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
@@ -71,5 +71,6 @@ def test_two_process_ddp_equals_single_process(tmp_path: Path, encoder: TinyEnco
 
     mp.spawn(_worker, args=(_free_port(), inputs, tmp_path), nprocs=WORLD_SIZE, join=True)
     for rank in range(WORLD_SIZE):
-        result = torch.load(tmp_path / f"rank{rank}.pt")
+        result, windows = torch.load(tmp_path / f"rank{rank}.pt")
         assert_close(result, expected)
+        assert windows == single.windows == sum(CHUNKS)

@@ -218,3 +218,13 @@ def test_reset_starts_over(pose_data: dict) -> None:
     suite.reset()
     suite.update(pose_data["target"], pose_data["target"])
     assert suite.compute()["L1"] == 0.0
+
+
+def test_windows_counts_what_was_scored_since_the_last_reset(pose_data: dict) -> None:
+    suite = GestureMetricSuite(pose_data["mean"], pose_data["std"])
+    assert suite.windows == 0
+    suite.update(pose_data["preds"][:2], pose_data["target"][:2])
+    suite.update(pose_data["preds"][2:5], pose_data["target"][2:5])
+    assert suite.windows == 5
+    suite.reset()
+    assert suite.windows == 0

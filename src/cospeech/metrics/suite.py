@@ -14,6 +14,7 @@ from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torchmetrics import Metric
 
 from cospeech.data.poses import flat_to_joints
 from cospeech.metrics.functional import POSE_FPS, ArrayLike, _check_flat, _check_pair, _to_numpy64
@@ -26,6 +27,22 @@ class _Slot(NamedTuple):
     key: str
     spec: MetricSpec
     sees: Literal["both", "generated", "ground_truth"]
+
+
+class _WindowCount(Metric):
+    """Windows seen by one suite; a sum across processes, so every process agrees on an empty suite."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("count", default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, poses: Tensor) -> None:
+        self.count += len(poses)
+
+    def compute(self) -> Tensor:
+        return self.count
 
 
 class GestureMetricSuite(nn.Module):
@@ -41,6 +58,8 @@ class GestureMetricSuite(nn.Module):
     ``dict[str, float]``, e.g. ``{"L1": …, "VelL1": …, "PCK": …, "PCK@0.1": …, "PCK@0.2": …,
     "PCK@0.1_joint0": …, …, "FID": …, "W1_vel": …, "W1_acc": …, "diversity": …, "diversity_gt": …,
     "L1div": …, "L1div_gt": …, "spatial": …, "spatialNorm": …, "energy": …, "power": …}``.
+    ``windows`` counts the windows updated since the last reset: a suite with none has nothing to score,
+    and callers leave it out rather than compute NaNs from empty states.
 
     Args:
         mean, std: the normaliser's per-feature statistics, 2J values each in the ``[x…, y…]`` layout (any
@@ -117,6 +136,7 @@ class GestureMetricSuite(nn.Module):
         self.metrics = nn.ModuleDict(metrics)
         # inputs every update must pass, and only these
         self._update_inputs = {need for need in ("beats", "box_joints") if need in inputs}
+        self._windows = _WindowCount()
 
     @property
     def extractor_id(self) -> str | None:
@@ -160,6 +180,14 @@ class GestureMetricSuite(nn.Module):
             }[slot.sees]
             extra = tuple(given[need] for need in slot.spec.needs if need in given)
             self.metrics[slot.key].update(*poses, *extra)
+        self._windows.update(preds)
+
+    @property
+    def windows(self) -> int:
+        """Windows scored since the last reset, summed over processes (a collective under DDP: call it on
+        every process, as ``compute``). 0 means the suite has nothing to score."""
+        with self._windows.sync_context():
+            return int(self._windows.count)
 
     def compute(self) -> dict[str, float]:
         """Every metric's value as a float, synchronised across processes; failed distances are NaN (warned).
@@ -189,3 +217,4 @@ class GestureMetricSuite(nn.Module):
     def reset(self) -> None:
         for metric in self.metrics.values():
             metric.reset()
+        self._windows.reset()

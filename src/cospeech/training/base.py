@@ -7,8 +7,9 @@ Like Lightning's GAN example, networks are plain registered ``nn.Module``s compo
   adds its own networks in ``build_components``;
 * **pretrain-from** (``init_from``: weights only, through the one weight loader);
 * **dev/test metrics** per speaker (``cospeech.metrics.GestureMetricSuite``, each speaker with its own
-  normalisation statistics), logged as ``<split>/<metric>`` (mean over speakers) and
-  ``<split>/<speaker>/<metric>``, and one example window per split for ``SkeletonImages``;
+  normalisation statistics), logged as ``<split>/<metric>`` (mean over the speakers that had windows to
+  score) and ``<split>/<speaker>/<metric>`` (not logged for a speaker with nothing to score, which is
+  warned about once), and one example window per split for ``SkeletonImages``;
 * **checkpoint metadata** (``RunMetadata``): generator, components, data spec, normaliser, recipe.
 
 A recipe subclasses it, takes its own hyperparameters in ``__init__`` (they reach ``--help`` and the YAML),
@@ -67,6 +68,7 @@ class GestureModule(L.LightningModule):
         self.normalizer: Normalizer | None = None
         self.suites = nn.ModuleDict()
         self.examples: dict[str, dict[str, torch.Tensor]] = {}
+        self._unscored: set[tuple[str, str]] = set()  # (split, speaker) pairs already warned about
 
     @classmethod
     def check_config(cls, init_args: Any) -> None:
@@ -203,18 +205,44 @@ class GestureModule(L.LightningModule):
         self._log_metrics("test")
 
     def _log_metrics(self, split: str) -> None:
-        """The suites are already synchronised across processes (torchmetrics); ``sync_dist`` only averages
-        identical values, which keeps Lightning's epoch-level logging consistent under DDP."""
+        """Log each speaker's metrics and their mean over the speakers that had windows to score.
+
+        A speaker without any (every interval shorter than a window) is left out of the mean: otherwise
+        its NaNs would make the mean, and so the monitored ``dev/L1``, NaN for the whole run. It is warned
+        about once per run, not during Lightning's sanity check (which sees only the first dev batches).
+        If no speaker was scored the mean is logged as NaN, so the monitor stays defined and
+        ``MonitorCheck`` can say what that means for the checkpoints.
+
+        The suites are already synchronised across processes (torchmetrics; ``windows`` too, so every
+        process skips the same speakers); ``sync_dist`` only averages identical values, which keeps
+        Lightning's epoch-level logging consistent under DDP."""
         per_speaker, logged = [], logged_metrics()
         for speaker, suite in zip(self.speakers, self.suites[split], strict=True):
+            if suite.windows == 0:
+                suite.reset()
+                self._warn_unscored(split, speaker)
+                continue
             values = suite.compute()
             suite.reset()
             per_speaker.append(values)
             for name in logged:
                 self.log(f"{split}/{speaker}/{name}", values[name], sync_dist=True)
         for name in logged:
-            mean = sum(v[name] for v in per_speaker) / len(per_speaker)
+            mean = sum(v[name] for v in per_speaker) / len(per_speaker) if per_speaker else float("nan")
             self.log(f"{split}/{name}", mean, prog_bar=name in ("L1", "PCK"), sync_dist=True)
+
+    def _warn_unscored(self, split: str, speaker: str) -> None:
+        """One line per (split, speaker) and run: which speaker is missing from the mean, and why."""
+        if self.trainer.sanity_checking or (split, speaker) in self._unscored:
+            return
+        self._unscored.add((split, speaker))
+        limit = "limit_val_batches" if split == "dev" else "limit_test_batches"
+        rank_zero_warn(
+            f"cospeech: speaker {speaker!r} has no {split} windows to score (its {split} intervals are "
+            f"shorter than the {self.data_spec.window_seconds:g} s window, or {limit} stops before them); "
+            f"{split}/<metric> is the mean over the other speakers and {split}/{speaker}/* is not logged",
+            category=UserWarning,
+        )
 
     # ------------------------------------------------------------------------------------------ checkpoints
 

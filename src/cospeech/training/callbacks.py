@@ -1,4 +1,5 @@
-"""Callbacks of every run: metrics JSON files, RNG state in checkpoints, skeleton images in TensorBoard."""
+"""Callbacks of every run: metrics JSON files, RNG state in checkpoints, skeleton images in TensorBoard,
+``last.ckpt`` after every epoch, and a warning when the monitored metric cannot select a checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_warn
 
 from cospeech.data.representation import PoseRepresentation
 from cospeech.files import atomic_write
@@ -133,7 +136,8 @@ class RngState(L.Callback):
 class SkeletonImages(L.Callback):
     """After each dev evaluation, logs an image to TensorBoard: a dev window's real poses (top row) above
     the generated ones (bottom row) at ``frames``. Needs a module exposing ``examples["dev"]`` with
-    ``pred``/``pose`` (T, 2J) model-space tensors and ``style``, its ``data_spec`` and ``normalizer``."""
+    ``pred``/``pose`` (T, 2J) model-space tensors and ``style``, its ``data_spec`` and ``normalizer``.
+    Generated poses that are not finite are not drawn."""
 
     def __init__(self, frames: tuple[int, ...] = (0, 16, 32, 48), tile: int = 256) -> None:
         self.frames = frames
@@ -146,6 +150,8 @@ class SkeletonImages(L.Callback):
             return
         if not hasattr(logger.experiment, "add_image") or pl_module.normalizer is None:
             return
+        if not torch.isfinite(example["pred"]).all():
+            return  # a diverged model (MonitorCheck warns): drawing NaN poses would end the run
         representation = PoseRepresentation(pl_module.data_spec.skeleton, pl_module.normalizer)
         style = example["style"].reshape(1).cpu()
         rows = []
@@ -163,3 +169,46 @@ class SkeletonImages(L.Callback):
         logger.experiment.add_image(
             "dev/real_top_generated_bottom", image, trainer.current_epoch, dataformats="HWC"
         )
+
+
+class MonitorCheck(L.Callback):
+    """Warns once per run when ``run.monitor`` cannot select ``best.ckpt``: when it is NaN after a dev
+    evaluation (no speaker had dev windows to score, or training diverged) and when it is never logged
+    because there was no dev batch at all. Either way Lightning would otherwise keep ``best.ckpt`` at an
+    old epoch (or write none) without a word; ``RunCheckpoint`` still saves ``last.ckpt`` every epoch."""
+
+    ADVICE = "give a speaker dev intervals at least one window long, or train with --run.selection last"
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self._warned: set[str] = set()
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            rank_zero_warn(f"cospeech: {message}; {self.ADVICE}", category=UserWarning)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
+            return  # only fitting selects checkpoints
+        if value is None or not torch.isnan(torch.as_tensor(value)).item():
+            return
+        self._warn_once(
+            "nan",
+            f"run.monitor {self.monitor!r} is NaN at epoch {trainer.current_epoch} (no dev window was "
+            "scored, or training diverged), so best.ckpt is not updated while it is; last.ckpt holds the "
+            "latest epoch",
+        )
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Runs after the epoch's dev evaluation, if there was one."""
+        batches = trainer.num_val_batches
+        batches = sum(batches) if isinstance(batches, list) else batches
+        if batches == 0 and self.monitor not in trainer.callback_metrics:
+            self._warn_once(
+                "missing",
+                f"there are no dev batches to score (no speaker has a dev window, or limit_val_batches=0), "
+                f"so run.monitor {self.monitor!r} is never logged: best.ckpt is not written and last.ckpt "
+                "(every epoch) is the run's checkpoint",
+            )

@@ -36,7 +36,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.errors import ConfigError
-from cospeech.training.callbacks import MetricsJson, RngState, SkeletonImages
+from cospeech.training.callbacks import MetricsJson, MonitorCheck, RngState, SkeletonImages
 from cospeech.training.run_folder import (
     AtomicCheckpointIO,
     DiscardUnusedRunFolder,
@@ -122,9 +122,10 @@ class CospeechCLI(LightningCLI):
                 monitor=run.monitor,
                 mode=run.mode,
                 save_top_k=1 if run.selection == "best" else 0,
-                save_last=True,
+                save_last=True,  # every epoch, whatever the monitor does (see RunCheckpoint)
                 auto_insert_metric_name=False,
             ),
+            MonitorCheck(run.monitor),
             MetricsJson(),
             RngState(),
             SkeletonImages(),
