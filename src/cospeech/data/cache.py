@@ -18,10 +18,10 @@ per interval (``cospeech.audio.normalize_level``) on their stored frames, before
 levels each input file; the option is part of the hash.
 
 Real data has holes. A window is skipped when it touches a frame holding NaN or ±inf in any cached key
-(OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence, unless levelling maps
-them to its floor) or when it extends past the
-end of the audio. What was left out is counted per interval in a `DropReport` (``SplitCache.report``), and
-`load_split` says it in one ``cospeech: …`` warning per speaker and split.
+(OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence unless levelling has mapped
+them to its floor) or when it extends past the end of the audio. What was left out is counted per interval
+in a `DropReport` (``SplitCache.report``), and `load_split` says it in one ``cospeech: …`` warning per
+speaker and split.
 """
 
 from __future__ import annotations
