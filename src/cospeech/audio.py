@@ -7,6 +7,7 @@ gives resampy's ``kaiser_best`` filter, which PATS' features were computed with 
 ``docs/deviations.md``).
 
 ``log_mel_400`` and ``log_mel_512`` reproduce PATS' features (reference notes §2.1–2.2) with librosa.
+``normalize_level`` optionally removes the recording level from log-mel features (``AudioLevel``).
 """
 
 from __future__ import annotations
@@ -252,6 +253,84 @@ def log_mel_512(waveform: np.ndarray, *, sr: int) -> np.ndarray:
     )
     mel[mel == 0] = MEL512_FLOOR
     return np.log(mel).T.astype(np.float32)
+
+
+AudioLevel = Literal["none", "utterance"]
+"""How log-mel features are levelled before the models see them (``PatsDataModule(audio_level=…)``,
+recorded in ``DataSpec.audio_level``). ``"none"``: as computed (PATS' features; the output then depends on
+the recording level). ``"utterance"``: ``normalize_level`` per training interval and per inference input."""
+
+AUDIO_LEVELS: tuple[str, ...] = ("none", "utterance")
+
+LEVEL_PERCENTILE = 95.0
+"""Percentile of the per-frame mean log-mel taken as the speech level L. A high percentile reads the loud
+(voiced) frames, so it does not move with the share of pauses in an utterance, as a mean or median would;
+below 100 so that a few clicks or plosives do not set it."""
+
+LEVEL_FLOOR_DB = 50.0
+"""Levelled features are clamped this far below the speech level (dB; 5.76 nats of magnitude, 11.5 of
+power), shaped like white noise across the bins (``level_floor``). Measured on espeak-ng speech at −20 dBFS
+RMS: 16-bit TPDF dither (≈ −98 dBFS) lies entirely under it, as do digital silence (the 1e-6 floor) and
+quiet room noise, so all become the same value; 1.4 % of the speech's own bins (its deepest spectral
+valleys) are clamped. At 60 dB 17 % of the dither's bins stayed above the floor (and 36 % unshaped).
+Quieter recordings bring their dither closer to the speech and may leave some of it above the floor."""
+
+FEATURE_POWER: dict[str, float] = {"audio/log_mel_400": 1.0, "audio/log_mel_512": 2.0}
+"""Exponent of the spectrum each stored log-mel key is the log of (1: magnitude, 2: power); it converts
+``LEVEL_FLOOR_DB`` to nats. Other audio keys are taken as magnitudes."""
+
+
+def level_floor(key: str, width: int) -> np.ndarray:
+    """Per-bin floor of levelled features of stored audio ``key``, in nats relative to the speech level.
+
+    ``−LEVEL_FLOOR_DB`` in nats (``· ln 10 / 20 · power``), plus for ``log_mel_400`` the log of each band's
+    filter weight sum minus its mean over bands: its mel filters are not area-normalised (``norm=None``), so
+    white noise (dither, hiss) reads up to 1.3 nats louder in the wide top bands than on average, and a flat
+    floor would let it through there. ``log_mel_512`` (area-normalised) and other keys get a flat floor.
+
+    Returns
+    -------
+    floor : np.ndarray [shape=(width,)], float32, negative (−5.76 ± 1.3 for ``log_mel_400``).
+    """
+    floor = np.full(width, -LEVEL_FLOOR_DB * np.log(10.0) / 20.0 * FEATURE_POWER.get(key, 1.0))
+    if key == "audio/log_mel_400" and width == MEL400_BINS:
+        bands = dict(n_mels=MEL400_BINS, fmin=MEL400_FMIN, fmax=MEL400_FMAX, htk=False, norm=None)
+        weights = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=MEL400_N_FFT, **bands).sum(axis=1)  # (64,)
+        floor += np.log(weights) - np.log(weights).mean()
+    return floor.astype(np.float32)
+
+
+def speech_level(features: np.ndarray) -> float:
+    """The speech level L of log-mel ``features`` [shape=(frames, F)], in nats: the ``LEVEL_PERCENTILE``-th
+    percentile of the per-frame mean over the F bins, over frames whose mean is finite (``-inf`` frames of
+    stored digital silence do not count). A gain g adds ``power · ln g`` to every bin and so to L.
+
+    Raises
+    ------
+    AudioError : no frame has a finite mean (nothing to measure a level on).
+    """
+    means = np.asarray(features, dtype=np.float64).mean(axis=1)
+    means = means[np.isfinite(means)]
+    if means.size == 0:
+        raise AudioError(f"no finite log-mel frame among {len(features)} to measure the speech level on")
+    return float(np.percentile(means, LEVEL_PERCENTILE))
+
+
+def normalize_level(features: np.ndarray, *, level: float, floor: np.ndarray | float) -> np.ndarray:
+    """Log-mel ``features`` [shape=(frames, F)] relative to the speech ``level`` (nats, ``speech_level``),
+    clamped at ``floor`` [shape=(F,) or scalar, nats, ``level_floor``]: ``max(x − level, floor)``.
+
+    A gain is an additive constant in the log-mel domain, so the result does not depend on the recording
+    level (to float rounding) wherever it is above the floor; below it, digital silence, dither and
+    background noise all become ``floor``. ``-inf`` (log of exact zero) becomes ``floor`` too; NaN stays
+    NaN (the window cache still skips it).
+
+    Returns
+    -------
+    levelled : np.ndarray [shape=(frames, F)], float32, values in [floor, max − level].
+    """
+    floor = np.asarray(floor, dtype=np.float32)
+    return np.maximum(np.asarray(features, dtype=np.float32) - np.float32(level), floor)
 
 
 def _as_waveform(waveform: np.ndarray) -> np.ndarray:

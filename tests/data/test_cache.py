@@ -1,4 +1,5 @@
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from cospeech.data.pats import (
 )
 from cospeech.data.poses import flat_to_joints, joints_to_flat, pats_to_model_joints
 from cospeech.data.windows import WindowSpec, align_to_pose_clock
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
 from cospeech.skeletons import PATS_MODEL_JOINTS
 
 KEYS = ["pose/normalize", "audio/log_mel_400"]
@@ -179,3 +180,23 @@ def test_pats_mode_on_16khz_log_mel_512_says_what_the_89_hz_constant_does(synth_
             PatsCorpus(synth_root), "ava", "dev", keys, WindowSpec(audio_rate_mode="pats"), tmp_path
         )
     assert cache.report.misread_rates == {"audio/log_mel_512": 31.25}
+
+
+def test_levelled_audio_maps_minus_inf_frames_to_the_floor_instead_of_skipping_windows(tmp_path: Path):
+    """``audio_level="utterance"``: exact digital silence (``-inf``) is the quietest sound, so it becomes
+    the floor like any pause; no window is lost, and the data spec records the option."""
+    silent = make_interval(200)
+    silent["audio/log_mel_400"][500:504] = -np.inf
+    write_split_corpus(tmp_path / "pats", {"silent": silent})
+    dm = PatsDataModule(
+        str(tmp_path / "pats"), ["oliver"], audio_level="utterance", cache_dir=str(tmp_path / "cache")
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # nothing was left out, so nothing to say
+        dm.setup()
+    cache = dm.datasets["train"].caches[0]
+    assert cache.report.nonfinite_windows == 0 and len(cache) == len(range(0, 200 - 64, 5))
+    assert np.isfinite(cache.arrays["audio/log_mel_400"]).all()
+    assert dm.spec.audio_level == "utterance"
+    with pytest.raises(ConfigError, match="audio_level='loud'; expected one of none, utterance"):
+        PatsDataModule(str(tmp_path / "pats"), ["oliver"], audio_level="loud")

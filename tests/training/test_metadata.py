@@ -82,6 +82,9 @@ def test_data_that_differs_from_the_training_data_is_named():
     other = DataSpec.from_dict({**SPEC, "speakers": ["ava", "ben"]})
     with pytest.raises(CheckpointError, match=r"speakers: trained \('ava',\), data \('ava', 'ben'\)"):
         meta.check_data(other, "x.ckpt")
+    levelled = DataSpec.from_dict({**SPEC, "audio_level": "utterance"})  # the same data, levelled
+    with pytest.raises(CheckpointError, match="audio_level: trained 'none', data 'utterance'"):
+        meta.check_data(levelled, "x.ckpt")
 
 
 def test_an_export_is_not_a_run(tmp_path):

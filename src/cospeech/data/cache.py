@@ -13,12 +13,15 @@ name and renamed into place, so an interrupted build never looks complete.
 
 Pose keys are stored as the corpus' model joints (`Corpus.to_model_pose`; ``pats48`` for PATS) in the flat
 ``[x…, y…]`` layout; in ``"exact"`` audio mode ``audio/*`` keys are stored already aligned to the pose clock
-(see ``windows``) and cut where the audio ends.
+(see ``windows``) and cut where the audio ends. With ``audio_level="utterance"`` audio keys are levelled
+per interval (``cospeech.audio.normalize_level``) on their stored frames, before alignment, as inference
+levels each input file; the option is part of the hash.
 
 Real data has holes. A window is skipped when it touches a frame holding NaN or ±inf in any cached key
-(OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence) or when it extends past the
-end of the audio. What was left out is counted per interval in a `DropReport` (``SplitCache.report``), and
-`load_split` says it in one ``cospeech: …`` warning per speaker and split.
+(OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence unless levelling has mapped
+them to its floor) or when it extends past the end of the audio. What was left out is counted per interval
+in a `DropReport` (``SplitCache.report``), and `load_split` says it in one ``cospeech: …`` warning per
+speaker and split.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from cospeech.audio import AUDIO_LEVELS, AudioLevel, level_floor, normalize_level, speech_level
 from cospeech.data.corpus import Corpus
 from cospeech.data.windows import (
     PATS_LOADER_AUDIO_RATES,
@@ -193,13 +197,22 @@ class SplitCache:
         )
 
 
-def cache_key(corpus: Corpus, speaker: str, split: str, keys: Sequence[str], spec: WindowSpec) -> str:
+def cache_key(
+    corpus: Corpus,
+    speaker: str,
+    split: str,
+    keys: Sequence[str],
+    spec: WindowSpec,
+    audio_level: AudioLevel = "none",
+) -> str:
     files = []
     for interval_id in corpus.interval_ids(speaker, split):
         path = corpus.interval_path(speaker, interval_id)
         stat = path.stat() if path.is_file() else None
         files.append([interval_id, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1])
     payload = {"format": CACHE_FORMAT, "keys": list(keys), "spec": asdict(spec), "files": files}
+    if audio_level != "none":  # absent for "none", so caches built before the option stay valid
+        payload["audio_level"] = audio_level
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -210,19 +223,25 @@ def load_split(
     keys: Sequence[str],
     spec: WindowSpec,
     cache_root: str | Path,
+    *,
+    audio_level: AudioLevel = "none",
 ) -> SplitCache:
     """The cached windows of ``speaker``/``split``, built on first use. ``keys[0]`` must be a pose key:
-    it defines the pose clock. Warns (`DataWarning`, one ``cospeech: …`` line) when windows were left out;
-    the counts are in ``report`` of the result."""
+    it defines the pose clock; ``audio_level`` says how audio keys are levelled (``AudioLevel``). Warns
+    (`DataWarning`, one ``cospeech: …`` line) when windows were left out; the counts are in ``report`` of
+    the result."""
+    if audio_level not in AUDIO_LEVELS:
+        raise DataError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
     if not corpus.is_pose_key(keys[0]):
         raise DataError(
             f"{corpus.root}: the first cached key must be a {corpus.format} pose key, got {keys[0]!r}"
         )
-    directory = Path(cache_root) / f"{speaker}-{split}-{cache_key(corpus, speaker, split, keys, spec)}"
+    digest = cache_key(corpus, speaker, split, keys, spec, audio_level)
+    directory = Path(cache_root) / f"{speaker}-{split}-{digest}"
     if not (directory / "index.json").is_file():
         directory.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(directory) as tmp:
-            _build(corpus, speaker, split, list(keys), spec, Path(tmp))
+            _build(corpus, speaker, split, list(keys), spec, Path(tmp), audio_level)
     cache = SplitCache.open(directory, spec)
     message = cache.report.message(speaker, split, spec)
     if message:
@@ -230,7 +249,15 @@ def load_split(
     return cache
 
 
-def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: WindowSpec, out: Path) -> None:
+def _build(
+    corpus: Corpus,
+    speaker: str,
+    split: str,
+    keys: list[str],
+    spec: WindowSpec,
+    out: Path,
+    audio_level: AudioLevel = "none",
+) -> None:
     out.mkdir(parents=True)
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
@@ -241,7 +268,7 @@ def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: Wind
     drops: dict[str, IntervalDrops] = {}
     misread: dict[str, float] = {}
     for interval_id in corpus.interval_ids(speaker, split):
-        arrays, nonfinite = _prepare(corpus, speaker, interval_id, keys, spec)
+        arrays, nonfinite = _prepare(corpus, speaker, interval_id, keys, spec, audio_level)
         for key in (k for k in keys if not spec.stored_key_is_aligned(k) and k not in misread):
             rate = corpus.frame_rate(speaker, interval_id, key)
             if rate is not None and abs(rate / PATS_LOADER_AUDIO_RATES[key] - 1) > MISREAD_TOLERANCE:
@@ -290,11 +317,17 @@ def _build(corpus: Corpus, speaker: str, split: str, keys: list[str], spec: Wind
 
 
 def _prepare(
-    corpus: Corpus, speaker: str, interval_id: str, keys: list[str], spec: WindowSpec
+    corpus: Corpus,
+    speaker: str,
+    interval_id: str,
+    keys: list[str],
+    spec: WindowSpec,
+    audio_level: AudioLevel = "none",
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """One interval's arrays as the cache stores them (model joints; in exact mode audio on the pose
-    clock, cut at the last pose frame the audio reaches), and per key its non-finite frames (counted
-    before alignment, so audio counts feature frames)."""
+    """One interval's arrays as the cache stores them (model joints; audio levelled over the interval's
+    stored frames in ``"utterance"`` mode; in exact mode audio on the pose clock, cut at the last pose frame
+    the audio reaches), and per key its non-finite frames (counted after levelling, which maps ``-inf`` to
+    the floor, and before alignment, so audio counts feature frames)."""
     raw = corpus.read(speaker, interval_id, keys)
     n_pose = len(raw[keys[0]])
     out = {}
@@ -302,6 +335,8 @@ def _prepare(
     for key, array in raw.items():
         if corpus.is_pose_key(key):
             array = corpus.to_model_pose(key, array)
+        elif key.startswith("audio/") and audio_level == "utterance":
+            array = _levelled(key, array)
         nonfinite[key] = int((~np.isfinite(array.reshape(len(array), -1)).all(axis=1)).sum())
         if key.startswith("audio/") and spec.stored_key_is_aligned(key):
             if len(array) == 0:
@@ -313,3 +348,15 @@ def _prepare(
             array = align_to_pose_clock(array, n_pose, rate=rate, offset=offset)[:reached]
         out[key] = array
     return out, nonfinite
+
+
+def _levelled(key: str, features: np.ndarray) -> np.ndarray:
+    """An interval's stored audio ``features`` (frames, F) relative to its speech level, with the floor.
+
+    Levelled before alignment to the pose clock, so that a pose frame straddling speech and a pause
+    averages the same floor whether the pause was digital silence or dither (inference does the same per
+    file). An interval without one finite frame is left as it is: all its windows are skipped anyway."""
+    if not np.isfinite(features.mean(axis=1)).any():
+        return features
+    floor = level_floor(key, features.shape[1])
+    return normalize_level(features, level=speech_level(features), floor=floor)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from cospeech.audio import AUDIO_LEVELS, AudioLevel
 from cospeech.data.cache import SplitCache, load_split
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
 from cospeech.data.fewshot import fewshot_indices
@@ -150,6 +151,9 @@ class PatsDataModule(L.LightningDataModule):
         window_hop: pose frames between training windows (5 as in C-DiffGAN; 0 = non-overlapping).
         eval_window_hop: the same for dev/test windows (0: every frame scored once).
         audio_rate_mode: ``exact`` (audio aligned to the pose clock) or ``pats`` (reference constants).
+        audio_level: ``none`` (features as stored, the reference's) or ``utterance``: each interval's audio
+            features relative to its speech level, floored 50 dB below it, so recording level and the
+            noise floor of pauses do not matter (``cospeech.audio.normalize_level``); inference repeats it.
         normalization: ``pooled``, ``source`` or ``per_speaker`` statistics.
         k_shot: if set, train on ``k_shot`` windows per speaker drawn with ``fewshot_seed``.
         fewshot_seed: seed of the few-shot draw.
@@ -171,6 +175,7 @@ class PatsDataModule(L.LightningDataModule):
         window_hop: int = 5,
         eval_window_hop: int = 0,
         audio_rate_mode: AudioRateMode = "exact",
+        audio_level: AudioLevel = "none",
         normalization: NormalizationMode = "pooled",
         k_shot: int | None = None,
         fewshot_seed: int = 1,
@@ -188,6 +193,8 @@ class PatsDataModule(L.LightningDataModule):
         self.eval_spec = WindowSpec(window_seconds, eval_window_hop, audio_rate_mode)
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size} must be ≥ 1")
+        if audio_level not in AUDIO_LEVELS:
+            raise ConfigError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
         self.datasets: dict[str, WindowDataset] = {}
         self.normalizer: Normalizer | None = None
         self.corpus: Corpus | None = None
@@ -209,7 +216,11 @@ class PatsDataModule(L.LightningDataModule):
         stored = list(keys.values())
         cache_root = Path(hp.cache_dir) if hp.cache_dir else self.root / CACHE_DIRNAME
         everyone = list(dict.fromkeys([*self.speaker_set.sequence, *self.speaker_set.source]))
-        train = {s: load_split(corpus, s, "train", stored, self.train_spec, cache_root) for s in everyone}
+        level = hp.audio_level
+        train = {
+            s: load_split(corpus, s, "train", stored, self.train_spec, cache_root, audio_level=level)
+            for s in everyone
+        }
         sequence = self.speaker_set.sequence
         if not any(len(train[s]) for s in sequence):
             raise DataError(f"{self.root}: no training windows for speakers {list(sequence)}")
@@ -227,7 +238,10 @@ class PatsDataModule(L.LightningDataModule):
             train_set = WindowDataset(train_set.caches, keys, self.normalizer, subset)
         self.datasets["train"] = train_set
         for split in SPLITS[1:]:
-            caches = [load_split(corpus, s, split, stored, self.eval_spec, cache_root) for s in sequence]
+            caches = [
+                load_split(corpus, s, split, stored, self.eval_spec, cache_root, audio_level=level)
+                for s in sequence
+            ]
             self.datasets[split] = WindowDataset(caches, keys, self.normalizer)
 
     @property
@@ -251,6 +265,7 @@ class PatsDataModule(L.LightningDataModule):
             text=dict(self.corpus.text_features),
             train_windows=len(train),
             train_intervals=train.interval_count(),
+            audio_level=hp.audio_level,
         )
 
     def use_normalizer(self, normalizer: Normalizer) -> None:

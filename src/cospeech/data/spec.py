@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from cospeech.audio import AUDIO_LEVELS
 from cospeech.errors import ConfigError
 from cospeech.skeletons import get_skeleton
 
@@ -46,6 +47,10 @@ class DataSpec:
     """Training windows in the run (after any few-shot draw)."""
     train_intervals: int = 0
     """Training intervals the windows come from."""
+    audio_level: str = "none"
+    """How audio features were levelled (``cospeech.audio.AudioLevel``): ``none`` as computed, or
+    ``utterance`` relative to each interval's speech level with a floor; inference repeats it per input.
+    Defaulted so that metadata written before the option existed reads as ``none``, which it was."""
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
@@ -63,6 +68,8 @@ class DataSpec:
         for name in ("format", "pose_key", "audio_key", "audio_rate_mode", "normalization"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name}={getattr(self, name)!r} must be a string")
+        if self.audio_level not in AUDIO_LEVELS:
+            problems.append(f"audio_level={self.audio_level!r} must be one of {', '.join(AUDIO_LEVELS)}")
         if problems:
             raise ConfigError(f"invalid data spec: {'; '.join(problems)}")
 

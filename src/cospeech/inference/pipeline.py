@@ -6,7 +6,9 @@ feature settings) and never trains. ``generate`` runs, for a waveform of n sampl
 1. ``log_mel_400`` features, computed in blocks of ``FEATURE_BLOCK_FRAMES`` pose frames so the STFT of an
    hour of speech never sits in memory at once, and averaged onto the pose clock exactly as the training
    cache does (``align_to_pose_clock``, ``"exact"`` mode): ``T = round(n · 15 / 16000)`` frames, so the
-   output lasts as long as the speech;
+   output lasts as long as the speech; if the run was trained with ``audio_level="utterance"``
+   (``metadata.data.audio_level``), the features are levelled over the whole input first, exactly as the
+   training cache levelled each interval (``cospeech.audio.normalize_level``);
 2. z-normalisation with the speaker's audio statistics;
 3. the generator on overlapping windows (by default the training window, 64 frames, overlapping by 16),
    ``batch_size`` windows at a time, so memory is bounded by the batch, not the input length;
@@ -42,12 +44,17 @@ import numpy as np
 import torch
 
 from cospeech.audio import (
+    AUDIO_LEVELS,
     MEL400_BINS,
     MEL400_HOP,
     MEL400_N_FFT,
     SAMPLE_RATE,
+    AudioLevel,
+    level_floor,
     load_audio,
     log_mel_400,
+    normalize_level,
+    speech_level,
     to_waveform,
 )
 from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock
@@ -244,7 +251,7 @@ class GestureGenerator:
         style = self.style_of(speaker)
         waveform = self._waveform(audio, sample_rate)
         words = None if transcript is None else _as_words(transcript)
-        raw = pose_clock_features(waveform)  # (T, F)
+        raw = pose_clock_features(waveform, level=self.metadata.data.audio_level)  # (T, F)
         z_audio = self.normalizer.normalize("audio", raw[None], np.array([style]))[0]
         z_poses = self.generate_features(z_audio, speaker=speaker, seed=seed, words=words)
         pixels = self.representation.to_pixels(z_poses[None], style)[0]
@@ -347,12 +354,18 @@ def pose_frames(n_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
     return round(n_samples * POSE_FPS / sample_rate)
 
 
-def pose_clock_features(waveform: np.ndarray, *, block_frames: int = FEATURE_BLOCK_FRAMES) -> np.ndarray:
+def pose_clock_features(
+    waveform: np.ndarray, *, level: AudioLevel = "none", block_frames: int = FEATURE_BLOCK_FRAMES
+) -> np.ndarray:
     """``log_mel_400`` of a 16 kHz waveform averaged onto the pose clock, in bounded memory.
 
     Equal (to float rounding) to ``align_to_pose_clock(log_mel_400(waveform), T, …)`` on the whole file:
     each block of ``block_frames`` pose frames gets the feature frames whose centres fall in it (frames are
     independent, ``center=False``), computed from just the samples they need.
+
+    ``level="utterance"`` levels the feature frames before alignment, as the training cache does per
+    interval: ``normalize_level`` with the speech level of the whole waveform. The level needs every
+    frame, so the blocks are computed twice (first for the per-frame means only), keeping memory bounded.
 
     Returns
     -------
@@ -363,14 +376,33 @@ def pose_clock_features(waveform: np.ndarray, *, block_frames: int = FEATURE_BLO
     n_mel = 1 + (n - MEL400_N_FFT) // MEL400_HOP if n >= MEL400_N_FFT else 0
     if n_mel < 1 or T < 1:
         raise AudioError(f"{n} samples are too short for log-mel features (need ≥ {MEL400_N_FFT})")
+    if level not in AUDIO_LEVELS:
+        raise ConfigError(f"level={level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
     rate, offset = audio_clock(AUDIO_KEY, n_mel, T)
     owner = np.floor((offset + np.arange(n_mel) / rate) * POSE_FPS).astype(np.int64)  # as align_to_pose_clock
-    out = np.empty((T, MEL400_BINS), dtype=np.float32)
+    blocks = []  # (t0, t1, k0, k1): pose frames [t0, t1) and the feature frames [k0, k1) they average
     for t0 in range(0, T, block_frames):
         t1 = min(t0 + block_frames, T)
         k0 = min(int(np.searchsorted(owner, t0)), n_mel - 1)
         k1 = n_mel if t1 == T else max(int(np.searchsorted(owner, t1)), k0 + 1)
-        mel = log_mel_400(waveform[k0 * MEL400_HOP : (k1 - 1) * MEL400_HOP + MEL400_N_FFT])
+        blocks.append((t0, t1, k0, k1))
+
+    def mel_frames(k0: int, k1: int) -> np.ndarray:  # (k1 − k0, 64)
+        return log_mel_400(waveform[k0 * MEL400_HOP : (k1 - 1) * MEL400_HOP + MEL400_N_FFT])
+
+    speech = None
+    if level == "utterance":
+        # the mean of every feature frame, each once, as on the whole file
+        means = np.full(n_mel, np.nan)
+        for _, _, k0, k1 in blocks:
+            means[k0:k1] = mel_frames(k0, k1).mean(axis=1)
+        speech = speech_level(means[:, None])
+        floor = level_floor(AUDIO_KEY, MEL400_BINS)
+    out = np.empty((T, MEL400_BINS), dtype=np.float32)
+    for t0, t1, k0, k1 in blocks:
+        mel = mel_frames(k0, k1)
+        if speech is not None:
+            mel = normalize_level(mel, level=speech, floor=floor)
         out[t0:t1] = align_to_pose_clock(mel, t1 - t0, rate=rate, offset=offset + k0 / rate - t0 / POSE_FPS)
     return out
 

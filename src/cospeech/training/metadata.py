@@ -171,8 +171,10 @@ class RunMetadata:
 
     def check_data(self, spec: DataSpec, source: str | Path) -> None:
         """Raise ``CheckpointError`` if ``spec`` (the data a run is resumed, tested or validated on) is not
-        the data this model was trained for: speakers (style ids), skeleton, features or window."""
+        the data this model was trained for: speakers (style ids), skeleton, features, their levelling or
+        window."""
         keys = ("speakers", "skeleton", "pose_key", "audio_key", "audio_dim", "fps", "window_seconds")
+        keys += ("audio_level",)
         differ = [k for k in keys if getattr(self.data, k) != getattr(spec, k)]
         if differ:
             what = "; ".join(
