@@ -143,10 +143,12 @@ def evaluate(
         audio_key=spec.audio_key,
         window_seconds=spec.window_seconds,
         audio_rate_mode=spec.audio_rate_mode,
+        audio_level=spec.audio_level,
         batch_size=batch_size,
         cache_dir=cache_dir,
     )
     datamodule.setup()
+    pretrained.metadata.check_data(datamodule.spec, pretrained.source)  # the same features, levelled alike
     datamodule.use_normalizer(pretrained.metadata.normalizer)
     train, held_out = datamodule.datasets["train"], datamodule.datasets[split]
     normalizer = datamodule.normalizer
