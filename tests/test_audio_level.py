@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tiny_runs import PATS48_SPEC
 
 from cospeech.audio import (
     SAMPLE_RATE,
@@ -101,18 +102,7 @@ def test_blockwise_levelled_features_equal_levelling_the_whole_file():
 
 
 def test_data_spec_records_the_level_and_reads_older_metadata_as_none():
-    values = {
-        "format": "pats",
-        "skeleton": "pats48",
-        "pose_key": "pose/normalize",
-        "audio_key": "audio/log_mel_400",
-        "audio_dim": 64,
-        "speakers": ["ava"],
-        "fps": 15,
-        "window_seconds": 4.3,
-        "audio_rate_mode": "exact",
-        "normalization": "pooled",
-    }
+    values = dict(PATS48_SPEC)
     assert DataSpec.from_dict(values).audio_level == "none"  # written before the option existed
     spec = DataSpec.from_dict({**values, "audio_level": "utterance"})
     assert DataSpec.from_dict(spec.to_dict()).audio_level == "utterance"

@@ -45,3 +45,18 @@ def tiny_run_args(workdir: Path, synth_root: Path, **model_init_args: Any) -> li
         "--data.cache_dir", str(workdir / "cache"),
         "--run.root", str(workdir / "runs"),
     ]  # fmt: skip
+
+
+PATS48_SPEC: dict[str, Any] = {
+    "format": "pats",
+    "skeleton": "pats48",
+    "pose_key": "pose/normalize",
+    "audio_key": "audio/log_mel_400",
+    "audio_dim": 64,
+    "speakers": ["ava"],
+    "fps": 15,
+    "window_seconds": 4.3,
+    "audio_rate_mode": "exact",
+    "normalization": "pooled",
+}
+"""The required fields of a one-speaker ``DataSpec`` on the built-in corpus, as metadata stores them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_runs import PATS48_SPEC
 
 from cospeech.data.normalize import Normalizer
 from cospeech.data.spec import DataSpec
@@ -12,18 +13,7 @@ from cospeech.training.base import GestureModule
 from cospeech.training.checkpoints import resolve_checkpoint
 from cospeech.training.metadata import Component, RunMetadata
 
-SPEC = {
-    "format": "pats",
-    "skeleton": "pats48",
-    "pose_key": "pose/normalize",
-    "audio_key": "audio/log_mel_400",
-    "audio_dim": 64,
-    "speakers": ["ava"],
-    "fps": 15,
-    "window_seconds": 4.3,
-    "audio_rate_mode": "exact",
-    "normalization": "pooled",
-}
+SPEC = PATS48_SPEC
 
 
 def _metadata(**data) -> dict:
