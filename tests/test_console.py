@@ -40,12 +40,15 @@ def test_our_warnings_are_one_line_and_others_keep_their_format(capsys):
         warnings.simplefilter("always")
         with console.quiet_console():
             warnings.warn_explicit("ours", UserWarning, str(console.PACKAGE_DIR / "evaluation.py"), 1)
+            warnings.warn_explicit(
+                "cospeech: prefixed", UserWarning, str(console.PACKAGE_DIR / "audio.py"), 1
+            )
             warnings.warn_explicit("theirs", UserWarning, "/elsewhere/lib.py", 7)
             warnings.warn_explicit(
                 "`isinstance(treespec, LeafSpec)` is deprecated, use …", FutureWarning, "_pytree.py", 21,
                 module="lightning.pytorch.utilities._pytree",
             )  # fmt: skip
-    assert capsys.readouterr().err == "cospeech: warning: ours\n"
+    assert capsys.readouterr().err == "cospeech: warning: ours\ncospeech: warning: prefixed\n"
     # an unknown library warning may matter: it goes on to the usual display (here: the recorder)
     assert [(str(w.message), w.filename) for w in passed_on] == [("theirs", "/elsewhere/lib.py")]
 

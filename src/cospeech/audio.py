@@ -176,7 +176,8 @@ def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
-        raise AudioError(f"{path}: not a readable audio file ({exc})") from exc
+        reason = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's words, without its errno
+        raise AudioError(f"{path}: not a readable audio file ({reason})") from exc
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: file has no audio stream")

@@ -49,8 +49,9 @@ MODEL_SUMMARY_LOGGER = "lightning.pytorch.callbacks.model_summary"
 
 
 def format_warning(message: Warning | str) -> str:
-    """The one line a user sees for one of our warnings."""
-    return f"cospeech: warning: {message}"
+    """The one line a user sees for one of our warnings (messages written as ``cospeech: …`` for library
+    users keep a single prefix)."""
+    return f"cospeech: warning: {str(message).removeprefix('cospeech: ')}"
 
 
 def is_ours(filename: str) -> bool:

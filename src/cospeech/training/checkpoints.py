@@ -48,7 +48,7 @@ def load_checkpoint(source: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        reason = str(exc).splitlines()[0].split(". ")[0] if str(exc) else exc.__class__.__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path}: not a cospeech/Lightning checkpoint (no state_dict)")
