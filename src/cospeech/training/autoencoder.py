@@ -7,14 +7,13 @@ reconstruction, plus ``kl_weight`` · KL(q(z|x) ‖ N(0, I)) for the variational
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import lightning as L
 import torch
 
 from cospeech.errors import CheckpointError, ConfigError
-from cospeech.models.registry import build_model, check_kind, model_config
+from cospeech.models.registry import check_kind, model_config
 from cospeech.training.losses import reconstruction_l1
 from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, read_run
 
@@ -56,12 +55,11 @@ class PoseAutoencoderModule(L.LightningModule):
             return
         hp, datamodule = self.hparams, self.trainer.datamodule
         spec = datamodule.spec
-        config = dataclasses.asdict(
-            model_config(hp.autoencoder, spec.model_fields(), **(hp.autoencoder_config or {}))
+        component, self.autoencoder = Component.create(
+            "autoencoder", hp.autoencoder, "autoencoder", spec.model_fields(), hp.autoencoder_config
         )
-        self.autoencoder = build_model(hp.autoencoder, **config)
         self.metadata = RunMetadata(
-            model=Component(hp.autoencoder, config, "autoencoder.", "autoencoder"),
+            model=component,
             data=spec,
             normalizer=datamodule.normalizer,
             recipe=f"{type(self).__module__}.{type(self).__qualname__}",

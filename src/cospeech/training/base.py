@@ -19,7 +19,6 @@ and implements ``configure_optimizers`` and ``training_step``. Recipes are named
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import lightning as L
@@ -32,7 +31,7 @@ from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.metrics import GestureMetricSuite, logged_metrics
 from cospeech.models.interface import Generator, GeneratorOutput, run_generator
-from cospeech.models.registry import build_model, check_kind, model_config
+from cospeech.models.registry import check_kind, model_config
 from cospeech.training.losses import reconstruction_l1
 from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, load_weights, read_run
 
@@ -99,12 +98,9 @@ class GestureModule(L.LightningModule):
         """Build the generator, the recipe's components and the metric suites for ``spec``; then load the
         ``init_from`` weights. Called once (by ``configure_model`` or directly, without a trainer)."""
         self.data_spec, self.normalizer = spec, normalizer
-        config = model_config(
-            self.hparams.generator, spec.model_fields(), **(self.hparams.generator_config or {})
-        )
-        self.generator = build_model(self.hparams.generator, **dataclasses.asdict(config))
+        hp = self.hparams
         self.components = {
-            "generator": Component(self.hparams.generator, dataclasses.asdict(config), "generator.")
+            "generator": self.build_component("generator", hp.generator, "generator", hp.generator_config)
         }
         self.components.update(self.build_components(spec))
         for split in ("dev", "test"):
@@ -147,10 +143,9 @@ class GestureModule(L.LightningModule):
 
     def build_component(self, role: str, name: str, kind: str, overrides: dict[str, Any] | None) -> Component:
         """Build registered model ``name`` (of ``kind``) for the data as attribute ``role``."""
-        config = model_config(name, self.data_spec.model_fields(), **(overrides or {}))
-        check_kind(name, kind)
-        setattr(self, role, build_model(name, **dataclasses.asdict(config)))
-        return Component(name, dataclasses.asdict(config), f"{role}.", kind)
+        component, model = Component.create(role, name, kind, self.data_spec.model_fields(), overrides)
+        setattr(self, role, model)
+        return component
 
     def run_metadata(self) -> RunMetadata:
         """The metadata a checkpoint of this run carries."""

@@ -46,6 +46,22 @@ class Component:
     kind: ModelKind = "generator"
     """Registry kind it must have when rebuilt."""
 
+    @classmethod
+    def create(
+        cls,
+        role: str,
+        name: str,
+        kind: ModelKind,
+        data: Mapping[str, Any],
+        overrides: Mapping[str, Any] | None = None,
+    ) -> tuple[Component, nn.Module]:
+        """A new registered network for a run, to be held as attribute ``role`` (state-dict prefix
+        ``role.``): its config takes ``overrides`` and the data's fields (``DataSpec.model_fields()``).
+        Returns its record and the network. Raises ``ConfigError`` for a wrong kind or a bad config."""
+        check_kind(name, kind)
+        config = asdict(model_config(name, data, **(overrides or {})))
+        return cls(name, config, f"{role}.", kind), build_model(name, **config)
+
     def build(self, state_dict: Mapping[str, torch.Tensor], source: str | Path) -> nn.Module:
         """Rebuild through the registry and load this component's weights from ``state_dict``, in eval
         mode on the CPU. Raises ``CheckpointError`` naming ``source``."""
