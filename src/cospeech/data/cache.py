@@ -47,7 +47,7 @@ from cospeech.data.windows import (
     audio_coverage,
 )
 from cospeech.errors import DataError
-from cospeech.files import atomic_write
+from cospeech.files import OutputError, atomic_write
 
 CACHE_FORMAT = 2  # 2: non-finite frames of every key and short audio drop windows; drop report
 NAMED_INTERVALS = 5
@@ -240,8 +240,14 @@ def load_split(
     directory = Path(cache_root) / f"{speaker}-{split}-{digest}"
     if not (directory / "index.json").is_file():
         directory.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(directory) as tmp:
-            _build(corpus, speaker, split, list(keys), spec, Path(tmp), audio_level)
+        try:
+            with atomic_write(directory) as tmp:
+                _build(corpus, speaker, split, list(keys), spec, Path(tmp), audio_level)
+        except OutputError:
+            # Another process (a DDP rank) finished the same build first: the name is a hash of every
+            # input, so its directory holds what ours would, and the race is won by using it.
+            if not (directory / "index.json").is_file():
+                raise
     cache = SplitCache.open(directory, spec)
     message = cache.report.message(speaker, split, spec)
     if message:
