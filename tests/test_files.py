@@ -103,3 +103,20 @@ def test_outputs_get_the_default_permissions_whatever_the_writer_chose(tmp_path:
         "config.json": 0o666 & ~umask,
         "weights.bin": 0o666 & ~umask,
     }
+
+
+def test_without_replace_an_existing_output_is_kept(tmp_path):
+    existing = tmp_path / "out.txt"
+    existing.write_text("first")
+    moved = pytest.raises(OutputError, match="cannot move the finished output into place")
+    with moved, atomic_write(existing, replace=False) as tmp:
+        tmp.write_text("second")
+    assert existing.read_text() == "first"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "kept").write_text("first")
+    with pytest.raises(OutputError), atomic_write(folder, replace=False) as tmp:
+        tmp.mkdir()
+        (tmp / "new").write_text("second")
+    assert sorted(p.name for p in folder.iterdir()) == ["kept"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "out.txt"]  # no temporaries left

@@ -18,7 +18,7 @@ from cospeech.errors import OutputError
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_write(path: str | os.PathLike[str], *, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write ``path``'s content to; move it onto ``path`` if the block succeeds.
 
     The temporary path has the same file name as ``path`` (so writers that pick a format from the suffix,
@@ -27,7 +27,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     there. An existing destination of the same kind is replaced (an old directory is moved aside first and
     deleted once the new one is in place). Everything written gets the user's default permissions, whatever
     the writer chose. If the block raises, everything it wrote is removed and the destination is left
-    untouched.
+    untouched. With ``replace=False`` an existing destination (a file, or a non-empty directory) is never
+    replaced: the move fails instead, so a reader of it is never pulled from under.
 
     Raises
     ------
@@ -52,7 +53,12 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise OutputError(f"{path}: nothing was written")
         _default_modes(temporary)
         try:
-            _replace(temporary, path, workdir / ".previous")
+            if replace:
+                _replace(temporary, path, workdir / ".previous")
+            elif temporary.is_dir():
+                os.rename(temporary, path)  # fails on a non-empty directory
+            else:
+                os.link(temporary, path)  # fails on an existing file
         except OSError as err:
             raise OutputError(f"{path}: cannot move the finished output into place: {err.strerror}") from None
     finally:

@@ -241,11 +241,11 @@ def load_split(
     if not (directory / "index.json").is_file():
         directory.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with atomic_write(directory) as tmp:
+            with atomic_write(directory, replace=False) as tmp:
                 _build(corpus, speaker, split, list(keys), spec, Path(tmp), audio_level)
         except OutputError:
-            # Another process (a DDP rank) finished the same build first: the name is a hash of every
-            # input, so its directory holds what ours would, and the race is won by using it.
+            # Another process (a DDP rank) finished the same build first. The name is a hash of every
+            # input, so its directory holds what ours would: use it, and never replace it under its reader.
             if not (directory / "index.json").is_file():
                 raise
     cache = SplitCache.open(directory, spec)
