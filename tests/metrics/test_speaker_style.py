@@ -15,8 +15,10 @@ from cospeech.metrics.speaker_style import SpeakerClassifier, window_style_featu
 WINDOW = 64
 
 
-def _windows(corpus: PatsCorpus, speakers: list[str], splits: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping 64-frame pixel windows (N, 64, 48, 2) and speaker ids of ``splits``."""
+def _windows(
+    corpus: PatsCorpus, speakers: list[str], splits: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Half-overlapping 64-frame pixel windows (N, 64, 48, 2) and speaker ids of ``splits``."""
     windows, ids = [], []
     for s, speaker in enumerate(speakers):
         for split in splits:
