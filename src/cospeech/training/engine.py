@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import lightning as L
 from lightning.fabric.plugins import CheckpointIO
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, ModelSummary, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.strategies import DDPStrategy, Strategy
@@ -144,6 +144,7 @@ class CospeechCLI(LightningCLI):
         plugins = plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        callbacks += plain_console_callbacks(trainer_config, configured)
         trainer = super().instantiate_trainer(callbacks=[*configured, *callbacks], **kwargs)
         choose_unused_parameter_search(trainer.strategy, self.model)
         return trainer
@@ -159,6 +160,22 @@ class RunConfigFile(SaveConfigCallback):
         if "ckpt_path" in config:
             config["ckpt_path"] = None
         super().__init__(parser, config, *args, **kwargs)
+
+
+def plain_console_callbacks(trainer_config: Any, configured: list[Any]) -> list[L.Callback]:
+    """The plain progress bar and model summary, named explicitly: Lightning switches both to Rich's when
+    ``rich`` is importable (PyTables pulls it in), which bypasses the quiet console (``cli/console.py``)
+    and makes a run print differently depending on what else is installed. A configured one is kept."""
+    chosen: list[L.Callback] = []
+    if trainer_config.get("enable_progress_bar") is not False and not any(
+        isinstance(c, ProgressBar) for c in configured
+    ):
+        chosen.append(TQDMProgressBar())
+    if trainer_config.get("enable_model_summary") is not False and not any(
+        isinstance(c, ModelSummary) for c in configured
+    ):
+        chosen.append(ModelSummary())
+    return chosen
 
 
 def choose_unused_parameter_search(strategy: Strategy, model: L.LightningModule) -> None:
