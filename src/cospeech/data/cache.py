@@ -6,6 +6,8 @@ One directory per (speaker, split, keys, window spec, file fingerprints) under t
         <key>.npy        stored frames of every usable interval, concatenated: (frames, width) float32
         starts.npz       per key, the (N,) start offset of each window in that key's array
         index.json       interval ids, per window its interval and first pose frame, and the drop report
+        words.npz        with ``text/bert`` or ``text/w2v``: each interval's ``text/meta`` word timings
+                         (`cospeech.data.text.WordTimings`), for one row per token
 
 The hash covers every input (file sizes and modification times included), so a changed corpus or spec
 gets a new directory instead of silently reusing stale arrays. Directories are built under a temporary
@@ -15,7 +17,8 @@ Pose keys are stored as the corpus' model joints (`Corpus.to_model_pose`; ``pats
 ``[x…, y…]`` layout; in ``"exact"`` audio mode ``audio/*`` keys are stored already aligned to the pose clock
 (see ``windows``) and cut where the audio ends. With ``audio_level="utterance"`` audio keys are levelled
 per interval (``cospeech.audio.normalize_level``) on their stored frames, before alignment, as inference
-levels each input file; the option is part of the hash.
+levels each input file; the option is part of the hash. ``text/*`` keys are on the pose clock already and
+are stored as they are (``text/tokens`` ids as float32, exact below 2²⁴).
 
 Real data has holes. A window is skipped when it touches a frame holding NaN or ±inf in any cached key
 (OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence unless levelling has mapped
@@ -38,6 +41,7 @@ import numpy as np
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel, level_floor, normalize_level, speech_level
 from cospeech.data.corpus import Corpus
+from cospeech.data.text import WordTimings, uses_word_timings
 from cospeech.data.windows import (
     PATS_LOADER_AUDIO_RATES,
     POSE_FPS,
@@ -50,6 +54,7 @@ from cospeech.errors import DataError
 from cospeech.files import OutputError, atomic_write
 
 CACHE_FORMAT = 2  # 2: non-finite frames of every key and short audio drop windows; drop report
+WORDS_FILE = "words.npz"
 NAMED_INTERVALS = 5
 """Intervals named in a drop warning before "and N more"."""
 MISREAD_TOLERANCE = 0.1
@@ -170,6 +175,8 @@ class SplitCache:
     window_frame: np.ndarray
     report: DropReport = field(default_factory=DropReport)
     """Windows kept and what was left out, and where."""
+    words: WordTimings | None = None
+    """Word timings of the cached intervals (``interval_ids`` order) when a cached key uses them."""
 
     def __len__(self) -> int:
         return len(self.window_interval)
@@ -194,6 +201,7 @@ class SplitCache:
             window_interval=np.asarray(index["window_interval"], dtype=np.int64),
             window_frame=np.asarray(index["window_frame"], dtype=np.int64),
             report=DropReport.from_json(index["report"]),
+            words=WordTimings.load(directory / WORDS_FILE) if (directory / WORDS_FILE).is_file() else None,
         )
 
 
@@ -213,6 +221,8 @@ def cache_key(
     payload = {"format": CACHE_FORMAT, "keys": list(keys), "spec": asdict(spec), "files": files}
     if audio_level != "none":  # absent for "none", so caches built before the option stay valid
         payload["audio_level"] = audio_level
+    if any(uses_word_timings(k) for k in keys):  # caches of these keys made before words.npz are stale
+        payload["words"] = 1
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -273,6 +283,8 @@ def _build(
     window_frame: list[np.ndarray] = []
     drops: dict[str, IntervalDrops] = {}
     misread: dict[str, float] = {}
+    timed = any(uses_word_timings(k) for k in keys)
+    words: list[np.ndarray | None] = []
     for interval_id in corpus.interval_ids(speaker, split):
         arrays, nonfinite = _prepare(corpus, speaker, interval_id, keys, spec, audio_level)
         for key in (k for k in keys if not spec.stored_key_is_aligned(k) and k not in misread):
@@ -304,6 +316,8 @@ def _build(
         window_interval.append(np.full(int(usable.sum()), len(interval_ids)))
         window_frame.append(spec.starts(keys[0], count)[usable])
         interval_ids.append(interval_id)
+        if timed:
+            words.append(corpus.word_timings(speaker, interval_id))
     for key in keys:
         data = np.concatenate(chunks[key]) if chunks[key] else np.zeros((0, 1), np.float32)
         np.save(out / _file_name(key), np.ascontiguousarray(data, dtype=np.float32))
@@ -311,6 +325,8 @@ def _build(
         out / "starts.npz",
         **{_file_name(k): np.concatenate(starts[k]) if starts[k] else np.zeros(0, np.int64) for k in keys},
     )
+    if timed:
+        WordTimings.from_intervals(words).save(out / WORDS_FILE)
     kept = int(sum(len(w) for w in window_interval))
     index = {
         "keys": keys,

@@ -125,6 +125,11 @@ class Corpus(ABC):
         """Stored poses ``(T, 2·J_stored)`` of pose key ``key`` → model poses ``(T, 2·J_model)``, both flat
         ``[x…, y…]``; `model_skeleton` names the joints."""
 
+    def word_timings(self, speaker: str, interval_id: str) -> np.ndarray | None:
+        """Word timings of one interval, ``(W, 2)`` float64 (start_frame, end_frame) in pose frames and
+        stored order, or None if the interval (or the format) has none."""
+        return None
+
     @property
     def text_features(self) -> Mapping[str, int]:
         """Text feature keys the format defines, with their widths (``(T, width)`` on the pose clock);

@@ -5,8 +5,13 @@ the continual-learning form ``[["source"], ["a", …, "newest"]]`` (reference §
 speakers trained and evaluated on (style id = position in it), the first names the source speakers whose
 statistics normalise everything when ``normalization="source"``.
 
+``speakers: all`` (or ``["all"]``, also as the sequence of the continual form) means the 25 PATS speakers
+in the reference order (notes pats §1.5, §3.1), style id = position.
+
 Batches are gathered in one fancy-indexed read per speaker from the memory-mapped cache (``__getitems__``),
-so loading is a small fraction of a training step.
+so loading is a small fraction of a training step. Optional batch keys: ``text`` (with ``token_duration``
+and ``token_count`` in the reference's one-row-per-token form, ``cospeech.data.text``) and ``cluster``
+(per-frame k-means pose labels, ``cospeech.data.clusters``).
 """
 
 from __future__ import annotations
@@ -23,15 +28,20 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel
 from cospeech.data.cache import SplitCache, load_split
+from cospeech.data.clusters import PoseClusters, fit_pose_clusters
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
 from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
+from cospeech.data.pats import PATS_SPEAKERS
 from cospeech.data.spec import DataSpec
+from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, change_points, token_rows, uses_word_timings
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
 
 ORACLE_KEY = "oracle/normalize"
 CACHE_DIRNAME = ".cospeech_cache"
+ALL_SPEAKERS = "all"
+"""``speakers: all``: the 25 PATS speakers (`PATS_SPEAKERS`) in the reference's order."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +52,28 @@ class SpeakerSet:
     source: tuple[str, ...]
 
     @classmethod
-    def parse(cls, speakers: Sequence[str] | Sequence[Sequence[str]]) -> SpeakerSet:
+    def parse(cls, speakers: str | Sequence[str] | Sequence[Sequence[str]]) -> SpeakerSet:
+        """``["a", "b"]``, ``[["source"…], ["a"…]]``, or ``all``/``["all"]`` (as a whole or as the
+        sequence of the continual form) for `PATS_SPEAKERS`. Raises ``ConfigError`` for anything else."""
+        if _means_all(speakers):
+            return cls(PATS_SPEAKERS, PATS_SPEAKERS)
         if isinstance(speakers, str) or not speakers:
-            raise ConfigError(f"speakers must be a non-empty list, got {speakers!r}")
+            raise ConfigError(f"speakers must be a non-empty list or {ALL_SPEAKERS!r}, got {speakers!r}")
         if all(isinstance(s, str) for s in speakers):
             return cls(tuple(speakers), tuple(speakers))
-        if len(speakers) == 2 and all(not isinstance(g, str) and g for g in speakers):
-            return cls(tuple(speakers[1]), tuple(speakers[0]))
-        raise ConfigError(f"speakers must be [names…] or [[source…], [sequence…]], got {speakers!r}")
+        if len(speakers) == 2 and not isinstance(speakers[0], str) and speakers[0]:
+            if _means_all(speakers[1]):
+                return cls(PATS_SPEAKERS, tuple(speakers[0]))
+            if not isinstance(speakers[1], str) and speakers[1]:
+                return cls(tuple(speakers[1]), tuple(speakers[0]))
+        raise ConfigError(
+            f"speakers must be [names…], [[source…], [sequence…]] or {ALL_SPEAKERS!r}, got {speakers!r}"
+        )
+
+
+def _means_all(speakers: Any) -> bool:
+    """``all`` or ``["all"]``."""
+    return speakers == ALL_SPEAKERS or (isinstance(speakers, (list, tuple)) and list(speakers) == ["all"])
 
 
 def _collate_identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -58,8 +82,13 @@ def _collate_identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 class WindowDataset(Dataset):
-    """Windows of several speakers (one cache each). Items are dicts of tensors:
-    ``audio (T, F)``, ``pose (T, 2J)``, ``style ()``, ``index ()`` and ``oracle (T, 2J)`` when present."""
+    """Windows of several speakers (one cache each). Items are dicts of tensors: ``audio (T, F)``,
+    ``pose (T, 2J)``, ``style ()``, ``index ()``, and when present ``oracle (T, 2J)``, ``text`` and
+    ``cluster (T,)`` (see `__getitems__`).
+
+    ``keys`` maps batch names to stored keys (``{"pose": "pose/normalize", "text": "text/bert"…}``);
+    every name but token ids is z-normalised by ``normalizer`` (``oracle`` with the pose statistics).
+    """
 
     def __init__(
         self,
@@ -67,10 +96,15 @@ class WindowDataset(Dataset):
         keys: dict[str, str],
         normalizer: Normalizer,
         windows: np.ndarray | None = None,
+        *,
+        repeat_text: bool = True,
+        clusters: PoseClusters | None = None,
     ) -> None:
         self.caches = list(caches)
         self.keys = keys
         self.normalizer = normalizer
+        self.repeat_text = repeat_text
+        self.clusters = clusters
         self.offsets = np.cumsum([0] + [len(c) for c in self.caches])
         self.windows = np.arange(self.offsets[-1]) if windows is None else np.asarray(windows, np.int64)
 
@@ -81,24 +115,57 @@ class WindowDataset(Dataset):
         return [len(c) for c in self.caches]
 
     def __getitems__(self, items: Sequence[int]) -> dict[str, torch.Tensor]:
-        """One batch: (B, T, …) tensors in the order of ``items``."""
+        """One batch in the order of ``items``: ``style``, ``index`` (B,) int64; ``pose``, ``audio``
+        (``oracle``) (B, T, ·) float32 z-scores; with a text key ``text`` (B, T, D) float32 z-scores or
+        (B, T) int64 token ids, or with ``repeat_text=False`` one row per token, (B, L, D) / (B, L)
+        zero-padded, with ``token_duration`` (B, L) int64 and ``token_count`` (B,) int64
+        (``cospeech.data.text``); with pose clusters ``cluster`` (B, T) int64, each frame's nearest center
+        for the raw poses."""
         global_index = self.windows[np.asarray(items, dtype=np.int64)]
         style = np.searchsorted(self.offsets, global_index, side="right") - 1
-        out: dict[str, list[np.ndarray]] = {name: [] for name in self.keys}
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in self.keys}
+        token_starts: list[np.ndarray] = []
         order = []
         for s in np.unique(style):
             rows = np.flatnonzero(style == s)
             local = global_index[rows] - self.offsets[s]
             for name, key in self.keys.items():
-                out[name].append(self.caches[s].gather(key, local))
+                parts[name].append(self.caches[s].gather(key, local))
+            if "text" in self.keys and not self.repeat_text:
+                token_starts += self._token_starts(self.caches[s], local, parts["text"][-1])
             order.append(rows)
         inverse = np.argsort(np.concatenate(order))
+        raw = {name: np.concatenate(p)[inverse] for name, p in parts.items()}
         batch = {"style": torch.from_numpy(style), "index": torch.from_numpy(global_index)}
-        for name, parts in out.items():
-            feature = "pose" if name == "oracle" else name
-            z = self.normalizer.normalize(feature, np.concatenate(parts)[inverse], style)
-            batch[name] = torch.from_numpy(z.astype(np.float32, copy=False))
+        if self.clusters is not None:
+            batch["cluster"] = torch.from_numpy(self.clusters.labels(raw["pose"]))
+        for name, array in raw.items():
+            if name == "text" and self.keys["text"] == TOKENS_KEY:
+                values = array.astype(np.int64)
+            else:
+                feature = "pose" if name == "oracle" else name
+                values = self.normalizer.normalize(feature, array, style).astype(np.float32, copy=False)
+            if name == "text" and not self.repeat_text:
+                rows, duration, count = token_rows(values, [token_starts[i] for i in inverse])
+                values = rows
+                batch["token_duration"] = torch.from_numpy(duration)
+                batch["token_count"] = torch.from_numpy(count)
+            batch[name] = torch.from_numpy(values)
         return batch
+
+    def _token_starts(self, cache: SplitCache, local: np.ndarray, text: np.ndarray) -> list[np.ndarray]:
+        """Token starts of windows ``local`` of ``cache`` given their raw ``text`` (n, T, …): from the
+        interval's word timings where the key uses them and the interval has them, else change-points."""
+        words = cache.words if uses_word_timings(self.keys["text"]) else None
+        out = []
+        for w, window in zip(local, text, strict=True):
+            starts = None
+            if words is not None:
+                starts = words.token_starts(
+                    int(cache.window_interval[w]), int(cache.window_frame[w]), len(window)
+                )
+            out.append(change_points(window) if starts is None else starts)
+        return out
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([item]).items()}
@@ -143,10 +210,17 @@ class PatsDataModule(L.LightningDataModule):
 
     Args:
         root: corpus root directory.
-        speakers: ``["a", "b"]`` or ``[["source"], ["a", "b"]]``; style id = position in the sequence.
+        speakers: ``["a", "b"]``, ``[["source"], ["a", "b"]]`` or ``all`` (the 25 PATS speakers, also
+            allowed as the sequence: ``[["oliver"], "all"]``); style id = position in the sequence.
         format: corpus format (``pats``…, see ``cospeech.data.corpus``); None detects it from the root.
         pose_key: stored pose key the models learn (``pose/normalize`` as in the reference).
         audio_key: stored audio feature (``audio/log_mel_400`` or ``audio/log_mel_512``).
+        text_key: stored text key batches carry as ``text``: ``text/tokens`` (ids), ``text/bert`` (768) or
+            ``text/w2v`` (300) features, z-normalised like audio; None for none.
+        repeat_text: text per frame (True), or one row per token with ``token_duration`` and
+            ``token_count``, as the reference's ``repeat_text=0`` (``cospeech.data.text``).
+        pose_clusters: K > 0 adds ``cluster``, per-frame labels of a K-means fitted on the source
+            speakers' raw training poses (``cospeech.data.clusters``); 0 for none.
         window_seconds: window length; 4.3 s → 64 frames at 15 fps.
         window_hop: pose frames between training windows (5 as in C-DiffGAN; 0 = non-overlapping).
         eval_window_hop: the same for dev/test windows (0: every frame scored once).
@@ -161,16 +235,19 @@ class PatsDataModule(L.LightningDataModule):
         batch_size: windows per batch.
         num_workers: DataLoader worker processes.
         cache_dir: cache root (default ``<root>/.cospeech_cache``).
-        seed: seed of the training data order (epoch e uses ``seed`` and e).
+        seed: seed of the training data order (epoch e uses ``seed`` and e) and of the pose clusters.
     """
 
     def __init__(
         self,
         root: str,
-        speakers: list[Any],
+        speakers: str | list[Any],
         format: str | None = None,
         pose_key: str = "pose/normalize",
         audio_key: str = "audio/log_mel_400",
+        text_key: str | None = None,
+        repeat_text: bool = True,
+        pose_clusters: int = 0,
         window_seconds: float = 4.3,
         window_hop: int = 5,
         eval_window_hop: int = 0,
@@ -195,8 +272,16 @@ class PatsDataModule(L.LightningDataModule):
             raise ConfigError(f"batch_size={batch_size} must be ≥ 1")
         if audio_level not in AUDIO_LEVELS:
             raise ConfigError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+        if text_key is not None and text_key not in TEXT_KEYS:
+            raise ConfigError(f"text_key={text_key!r}; expected None or one of {', '.join(TEXT_KEYS)}")
+        if not isinstance(repeat_text, bool):
+            raise ConfigError(f"repeat_text={repeat_text!r} must be true or false")
+        if type(pose_clusters) is not int or pose_clusters < 0:
+            raise ConfigError(f"pose_clusters={pose_clusters!r} must be an integer ≥ 0 (0: no labels)")
         self.datasets: dict[str, WindowDataset] = {}
         self.normalizer: Normalizer | None = None
+        self.pose_clusters: PoseClusters | None = None
+        """Fitted cluster centers when ``pose_clusters`` > 0 (after ``setup``)."""
         self.corpus: Corpus | None = None
 
     @property
@@ -208,11 +293,13 @@ class PatsDataModule(L.LightningDataModule):
             return
         hp = self.hparams
         corpus = open_corpus(self.root, hp.format)
-        corpus.check_speakers([*self.speaker_set.sequence, *self.speaker_set.source])
+        self._check_speakers(corpus)
         self.corpus = corpus
         keys = {"pose": hp.pose_key, "audio": hp.audio_key}
         if self._has_oracle(corpus):
             keys["oracle"] = ORACLE_KEY
+        if hp.text_key is not None:
+            keys["text"] = hp.text_key
         stored = list(keys.values())
         cache_root = Path(hp.cache_dir) if hp.cache_dir else self.root / CACHE_DIRNAME
         everyone = list(dict.fromkeys([*self.speaker_set.sequence, *self.speaker_set.source]))
@@ -224,25 +311,47 @@ class PatsDataModule(L.LightningDataModule):
         sequence = self.speaker_set.sequence
         if not any(len(train[s]) for s in sequence):
             raise DataError(f"{self.root}: no training windows for speakers {list(sequence)}")
+        normalized = {name: key for name, key in keys.items() if name != "oracle" and key != TOKENS_KEY}
         self.normalizer = Normalizer.fit(
-            train,
-            {"pose": hp.pose_key, "audio": hp.audio_key},
-            self.speaker_set.sequence,
-            self.speaker_set.source,
-            hp.normalization,
+            train, normalized, self.speaker_set.sequence, self.speaker_set.source, hp.normalization
         )
-        train_set = WindowDataset([train[s] for s in sequence], keys, self.normalizer)
+        if hp.pose_clusters:
+            source = [train[s] for s in self.speaker_set.source]
+            self.pose_clusters = fit_pose_clusters(source, hp.pose_key, hp.pose_clusters, hp.seed, cache_root)
+
+        def dataset(caches: list[SplitCache], windows: np.ndarray | None = None) -> WindowDataset:
+            return WindowDataset(
+                caches,
+                keys,
+                self.normalizer,
+                windows,
+                repeat_text=hp.repeat_text,
+                clusters=self.pose_clusters,
+            )
+
+        train_set = dataset([train[s] for s in sequence])
         if hp.k_shot is not None:
             keep = [-1] if hp.fewshot_newest_only else None
             subset = fewshot_indices(train_set.speaker_block_sizes(), hp.k_shot, hp.fewshot_seed, keep)
-            train_set = WindowDataset(train_set.caches, keys, self.normalizer, subset)
+            train_set = dataset(train_set.caches, subset)
         self.datasets["train"] = train_set
         for split in SPLITS[1:]:
             caches = [
                 load_split(corpus, s, split, stored, self.eval_spec, cache_root, audio_level=level)
                 for s in sequence
             ]
-            self.datasets[split] = WindowDataset(caches, keys, self.normalizer)
+            self.datasets[split] = dataset(caches)
+
+    def _check_speakers(self, corpus: Corpus) -> None:
+        """Every speaker named must be in the corpus; for ``speakers: all`` the error says so."""
+        wanted = list(dict.fromkeys([*self.speaker_set.sequence, *self.speaker_set.source]))
+        missing = [s for s in wanted if s not in corpus.speakers]
+        if missing and self.speaker_set.sequence == PATS_SPEAKERS:
+            raise DataError(
+                f"{corpus.root}: speakers: {ALL_SPEAKERS} means the {len(PATS_SPEAKERS)} PATS speakers, and "
+                f"{len(missing)} are missing: {missing}; list the speakers to use instead"
+            )
+        corpus.check_speakers(wanted)
 
     @property
     def spec(self) -> DataSpec:
@@ -266,6 +375,9 @@ class PatsDataModule(L.LightningDataModule):
             train_windows=len(train),
             train_intervals=train.interval_count(),
             audio_level=hp.audio_level,
+            text_key=hp.text_key,
+            repeat_text=hp.repeat_text,
+            pose_clusters=hp.pose_clusters,
         )
 
     def use_normalizer(self, normalizer: Normalizer) -> None:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from cospeech.audio import MEL400_BINS, MEL512_BINS
 from cospeech.data.corpus import SPLITS, SYNTH_COMMAND, Corpus, register_format
+from cospeech.data.text import META_KEY
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
 from cospeech.skeletons import PATS48, PATS52, Skeleton
@@ -212,6 +213,26 @@ class PatsCorpus(Corpus):
             raise DataError(f"{path}: {key} has {FRAME_RATE_ATTR}={rate}; expected a positive number (Hz)")
         return rate
 
+    def word_timings(self, speaker: str, interval_id: str) -> np.ndarray | None:
+        """``start_frame`` and ``end_frame`` of ``text/meta`` (a pandas table, read with PyTables), None if
+        the file has no such table. A table without those columns is a `DataError`."""
+        path = self.interval_path(speaker, interval_id)
+        try:
+            with h5py.File(path, "r") as h5:
+                if META_KEY not in h5:
+                    return None
+            table = pd.read_hdf(path, key=META_KEY)
+        except ImportError as exc:
+            raise DataError(
+                f"{path}: reading {META_KEY} needs PyTables (pip install tables); {exc}"
+            ) from None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise DataError(f"{path}: {META_KEY} is not a readable pandas table ({exc})") from None
+        absent = [c for c in ("start_frame", "end_frame") if c not in getattr(table, "columns", ())]
+        if absent:
+            raise DataError(f"{path}: {META_KEY} lacks column(s) {', '.join(absent)}")
+        return table[["start_frame", "end_frame"]].to_numpy(dtype=np.float64)
+
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file under ``raw/<speaker>_cropped/``: ``<id>.*`` or PATS'
         ``<video_id>_<id>.mp3``; None if absent (rendered clips then skip the interval)."""
@@ -246,9 +267,18 @@ class PatsCorpus(Corpus):
 
 
 def _dataset_keys(h5: h5py.File) -> list[str]:
+    """Every dataset's path, a pandas table (``text/meta``, a group of PyTables nodes) as one key."""
     keys: list[str] = []
-    h5.visititems(lambda name, obj: keys.append(name) if isinstance(obj, h5py.Dataset) else None)
-    return keys
+    tables: list[str] = []
+
+    def visit(name: str, obj: h5py.HLObject) -> None:
+        if isinstance(obj, h5py.Group) and "pandas_type" in obj.attrs:
+            tables.append(name)
+        elif isinstance(obj, h5py.Dataset) and not any(name.startswith(f"{t}/") for t in tables):
+            keys.append(name)
+
+    h5.visititems(visit)
+    return keys + tables
 
 
 def _check_shape(path: Path, key: str, array: np.ndarray) -> np.ndarray:

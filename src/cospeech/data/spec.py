@@ -13,6 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from cospeech.audio import AUDIO_LEVELS
+from cospeech.data.text import BERT_VOCAB_SIZE, TEXT_KEYS, TOKENS_KEY
 from cospeech.errors import ConfigError
 from cospeech.skeletons import get_skeleton
 
@@ -42,7 +43,7 @@ class DataSpec:
     normalization: str
     """Whose statistics z-normalise each speaker (``pooled``, ``source``, ``per_speaker``)."""
     text: Mapping[str, int] = field(default_factory=dict)
-    """Text feature keys the corpus has, with their widths (``text/bert``: 768); none is used yet."""
+    """Text feature keys the corpus format defines, with their widths (``text/bert``: 768)."""
     train_windows: int = 0
     """Training windows in the run (after any few-shot draw)."""
     train_intervals: int = 0
@@ -51,6 +52,13 @@ class DataSpec:
     """How audio features were levelled (``cospeech.audio.AudioLevel``): ``none`` as computed, or
     ``utterance`` relative to each interval's speech level with a floor; inference repeats it per input.
     Defaulted so that metadata written before the option existed reads as ``none``, which it was."""
+    text_key: str | None = None
+    """Stored text key the batches carry as ``text`` (one of ``cospeech.data.text.TEXT_KEYS``), or None
+    for audio only. Defaulted (like the two below) so that older metadata reads as it was trained."""
+    repeat_text: bool = True
+    """Whether ``text`` is per frame (True) or one row per token with ``token_duration`` (False)."""
+    pose_clusters: int = 0
+    """K of the per-frame k-means pose cluster labels (``cluster``) in every batch; 0 = none."""
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
@@ -70,6 +78,14 @@ class DataSpec:
                 problems.append(f"{name}={getattr(self, name)!r} must be a string")
         if self.audio_level not in AUDIO_LEVELS:
             problems.append(f"audio_level={self.audio_level!r} must be one of {', '.join(AUDIO_LEVELS)}")
+        if self.text_key is not None and self.text_key not in TEXT_KEYS:
+            problems.append(f"text_key={self.text_key!r} must be None or one of {', '.join(TEXT_KEYS)}")
+        elif self.text_key not in (None, TOKENS_KEY) and self.text_key not in self.text:
+            problems.append(f"text_key={self.text_key!r} has no width in text={dict(self.text)}")
+        if not isinstance(self.repeat_text, bool):
+            problems.append(f"repeat_text={self.repeat_text!r} must be true or false")
+        if type(self.pose_clusters) is not int or self.pose_clusters < 0:
+            problems.append(f"pose_clusters={self.pose_clusters!r} must be an integer ≥ 0")
         if problems:
             raise ConfigError(f"invalid data spec: {'; '.join(problems)}")
 
@@ -88,6 +104,17 @@ class DataSpec:
         """Pose frames in a training window (64 for 4.3 s at 15 fps)."""
         return int(self.window_seconds * self.fps)
 
+    @property
+    def text_dim(self) -> int:
+        """Text features per frame (768 for ``text/bert``, 300 for ``text/w2v``); 0 without text or for
+        ``text/tokens`` (ids, see `text_vocab`)."""
+        return 0 if self.text_key in (None, TOKENS_KEY) else int(self.text[self.text_key])
+
+    @property
+    def text_vocab(self) -> int:
+        """Token ids are below this: 30522 (BERT's WordPiece vocabulary) for ``text/tokens``, else 0."""
+        return BERT_VOCAB_SIZE if self.text_key == TOKENS_KEY else 0
+
     def model_fields(self) -> dict[str, int]:
         """Values of the ``from_data`` fields of model configs, by field name."""
         return {
@@ -95,6 +122,8 @@ class DataSpec:
             "audio_dim": self.audio_dim,
             "num_styles": self.num_styles,
             "window": self.window_frames,
+            "text_dim": self.text_dim,
+            "text_vocab": self.text_vocab,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class PoseAutoencoderModule(L.LightningModule):
             data=spec,
             normalizer=datamodule.normalizer,
             recipe=f"{type(self).__module__}.{type(self).__qualname__}",
+            pose_clusters=datamodule.pose_clusters,
         )
 
     def configure_optimizers(self):

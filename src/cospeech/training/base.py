@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
+from cospeech.data.clusters import PoseClusters
 from cospeech.data.normalize import Normalizer
 from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
@@ -65,6 +66,7 @@ class GestureModule(L.LightningModule):
         self.components: dict[str, Component] = {}
         self.data_spec: DataSpec | None = None
         self.normalizer: Normalizer | None = None
+        self.pose_clusters: PoseClusters | None = None
         self.suites = nn.ModuleDict()
         self.examples: dict[str, dict[str, torch.Tensor]] = {}
         self._unscored: set[tuple[str, str]] = set()  # (split, speaker) pairs already warned about
@@ -92,12 +94,15 @@ class GestureModule(L.LightningModule):
         """Lightning's hook after data set-up: build the networks for the trainer's data module."""
         if self.generator is None:
             datamodule = self.trainer.datamodule
-            self.build(datamodule.spec, datamodule.normalizer)
+            self.build(datamodule.spec, datamodule.normalizer, datamodule.pose_clusters)
 
-    def build(self, spec: DataSpec, normalizer: Normalizer) -> None:
+    def build(
+        self, spec: DataSpec, normalizer: Normalizer, pose_clusters: PoseClusters | None = None
+    ) -> None:
         """Build the generator, the recipe's components and the metric suites for ``spec``; then load the
-        ``init_from`` weights. Called once (by ``configure_model`` or directly, without a trainer)."""
-        self.data_spec, self.normalizer = spec, normalizer
+        ``init_from`` weights. ``pose_clusters``: the data's cluster centers (saved with the run). Called
+        once (by ``configure_model`` or directly, without a trainer)."""
+        self.data_spec, self.normalizer, self.pose_clusters = spec, normalizer, pose_clusters
         hp = self.hparams
         self.components = {
             "generator": self.build_component("generator", hp.generator, "generator", hp.generator_config)
@@ -155,6 +160,7 @@ class GestureModule(L.LightningModule):
             data=self.data_spec,
             normalizer=self.normalizer,
             recipe=f"{type(self).__module__}.{type(self).__qualname__}",
+            pose_clusters=self.pose_clusters,
         )
 
     # ------------------------------------------------------------------------------------------ steps
@@ -248,11 +254,13 @@ class GestureModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resume, test and validate only on the data the model was trained for (speakers in the same
-        order, skeleton, features, window): otherwise style ids and statistics would silently mean
-        something else."""
+        order, skeleton, features, window, pose cluster centers): otherwise style ids, statistics and
+        cluster labels would silently mean something else."""
         if self.data_spec is not None and checkpoint.get(METADATA_KEY) is not None:
             source = (self._trainer.ckpt_path if self._trainer is not None else None) or "checkpoint"
-            RunMetadata.from_dict(checkpoint[METADATA_KEY], source).check_data(self.data_spec, source)
+            stored = RunMetadata.from_dict(checkpoint[METADATA_KEY], source)
+            stored.check_data(self.data_spec, source)
+            stored.check_pose_clusters(self.pose_clusters, source)
 
 
 def checked_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:

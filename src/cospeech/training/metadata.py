@@ -3,9 +3,9 @@
 Every checkpoint (under ``checkpoint["cospeech"]``) and every export (``config.json``) carries a
 ``RunMetadata``: which registered model and config, every other trained component with its state-dict
 prefix, the training recipe, the data spec (speakers, skeleton, feature, window), the normaliser, the pose
-representation and the cospeech version. Like diffusers' ``_class_name`` + config next to the weights, it is
-everything needed to rebuild and use a model without the training YAML; the reference keeps identity in a
-pickled side file instead (STYLE.md §3).
+representation, the pose cluster centers when the data had cluster labels, and the cospeech version. Like
+diffusers' ``_class_name`` + config next to the weights, it is everything needed to rebuild and use a model
+without the training YAML; the reference keeps identity in a pickled side file instead (STYLE.md §3).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from cospeech import __version__
+from cospeech.data.clusters import PoseClusters
 from cospeech.data.normalize import Normalizer
 from cospeech.data.representation import PoseRepresentation
 from cospeech.data.spec import DataSpec
@@ -98,6 +100,9 @@ class RunMetadata:
     """Other trained networks by role (``discriminator`` …), for resuming and provenance."""
     representation: str = PoseRepresentation.name
     """Pose representation name (``cospeech.data.representation``)."""
+    pose_clusters: PoseClusters | None = None
+    """The k-means centers (K, 5J) behind the batches' ``cluster`` labels when ``data.pose_clusters`` > 0
+    (``cospeech.data.clusters``), so the labels a checkpoint was trained with can be reproduced."""
     cospeech_version: str = __version__
     """cospeech version that trained the model."""
 
@@ -109,7 +114,9 @@ class RunMetadata:
         return PoseRepresentation(self.data.skeleton, self.normalizer)
 
     def to_dict(self, *, tensors: bool) -> dict[str, Any]:
-        """Nested plain values; the normaliser as tensors (checkpoints) or lists (JSON)."""
+        """Nested plain values; the normaliser and cluster centers as tensors (checkpoints) or lists
+        (JSON)."""
+        centers = None if self.pose_clusters is None else self.pose_clusters.tensor()
         return {
             "schema": SCHEMA_VERSION,
             "cospeech_version": self.cospeech_version,
@@ -121,6 +128,7 @@ class RunMetadata:
                 k: (v.clone() if tensors else v.tolist()) for k, v in self.normalizer.state_dict().items()
             },
             "representation": self.representation,
+            "pose_clusters": None if centers is None else (centers if tensors else centers.tolist()),
         }
 
     @classmethod
@@ -153,6 +161,8 @@ class RunMetadata:
             data = DataSpec.from_dict(meta["data"])
             model = Component(**meta["model"])
             components = {role: Component(**c) for role, c in meta.get("components", {}).items()}
+            centers = meta.get("pose_clusters")
+            clusters = None if centers is None else PoseClusters.from_tensor(centers)
         except (ConfigError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{source}: malformed cospeech metadata ({exc})") from None
         metadata = cls(
@@ -162,15 +172,26 @@ class RunMetadata:
             recipe=str(meta["recipe"]),
             components=components,
             cospeech_version=str(meta.get("cospeech_version", "unknown")),
+            pose_clusters=clusters,
         )
         metadata.check(source)
         return metadata
 
     def check(self, source: str | Path) -> None:
-        """The parts must fit each other: statistics of S speakers with the skeleton's and feature's
-        widths."""
+        """The parts must fit each other: statistics of S speakers with the skeleton's and features'
+        widths, and K cluster centers of the skeleton's 5·J features when the data had K clusters."""
         S = self.data.num_styles
         expected = {"pose": (S, self.data.pose_dim), "audio": (S, self.data.audio_dim)}
+        if self.data.text_dim:
+            expected["text"] = (S, self.data.text_dim)
+        K = self.data.pose_clusters
+        found = None if self.pose_clusters is None else tuple(self.pose_clusters.centers.shape)
+        wanted = (K, self.data.pose_dim * 5 // 2) if K else None
+        if found != wanted:
+            raise CheckpointError(
+                f"{source}: pose cluster centers have shape {found}, expected {wanted} "
+                f"(pose_clusters={K}, {self.data.skeleton})"
+            )
         for name, shape in expected.items():
             for stats in (self.normalizer.mean, self.normalizer.std):
                 found = tuple(stats[name].shape) if name in stats else None
@@ -190,13 +211,31 @@ class RunMetadata:
         the data this model was trained for: speakers (style ids), skeleton, features, their levelling or
         window."""
         keys = ("speakers", "skeleton", "pose_key", "audio_key", "audio_dim", "fps", "window_seconds")
-        keys += ("audio_level",)
+        keys += ("audio_level", "text_key", "repeat_text")
         differ = [k for k in keys if getattr(self.data, k) != getattr(spec, k)]
         if differ:
             what = "; ".join(
                 f"{k}: trained {getattr(self.data, k)!r}, data {getattr(spec, k)!r}" for k in differ
             )
             raise CheckpointError(f"{source}: the data does not match the model ({what})")
+
+    def check_pose_clusters(self, clusters: PoseClusters | None, source: str | Path) -> None:
+        """Raise ``CheckpointError`` unless ``clusters`` (those of the data a run is resumed or tested on)
+        are the centers this model was trained with, so ``cluster`` labels mean the same clusters."""
+        trained = self.pose_clusters
+        if trained is None and clusters is None:
+            return
+        if trained is None or clusters is None or trained.centers.shape != clusters.centers.shape:
+            shapes = [None if c is None else tuple(c.centers.shape) for c in (trained, clusters)]
+            raise CheckpointError(
+                f"{source}: pose clusters differ: trained with centers {shapes[0]}, the data has {shapes[1]} "
+                "(set the data module's pose_clusters as in training)"
+            )
+        if not np.allclose(trained.centers, clusters.centers, rtol=1e-4, atol=1e-3):
+            raise CheckpointError(
+                f"{source}: the pose cluster centers fitted on this data differ from those the model was "
+                "trained with (did the source speakers' training data, the window hop or the seed change?)"
+            )
 
 
 def load_weights(
