@@ -88,6 +88,13 @@ def test_any_length_with_and_without_text(frames: int, text: str) -> None:
     assert poses.shape == (2, frames, 6) and torch.isfinite(poses).all()
 
 
+def test_a_single_window_trains() -> None:
+    # a trailing batch of one: the pose-style encoder's last BatchNorm would see one value per channel
+    model = _small()
+    out = model(**model.example_inputs(batch_size=1))
+    assert out.poses.shape == (1, WINDOW, 6) and all(torch.isfinite(v) for v in out.losses.values())
+
+
 def test_text_model_needs_text_and_audio_only_model_refuses_it() -> None:
     model = _small()
     batch = model.example_inputs()

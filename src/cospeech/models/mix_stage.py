@@ -55,7 +55,9 @@ class PoseStyleEncoder(nn.Module):
 
     A CNR k3 to ``C/4``, then 6 downsampling CNRs ``C/4 → C/4 → C/2 → C/2 → C → C → S`` (``T → T/64``) and
     the mean over time; as in the reference the logits have passed through BatchNorm and LeakyReLU. Inputs
-    shorter than 64 frames are padded by repeating their last frame.
+    shorter than 64 frames are padded by repeating their last frame; a single window in training mode is
+    padded to 128, so that the last BatchNorm sees two values per channel instead of failing (a trailing
+    batch of one).
     """
 
     min_length = 64  # 2^6 frames survive the six halvings
@@ -70,7 +72,8 @@ class PoseStyleEncoder(nn.Module):
         )
 
     def forward(self, pose: Tensor) -> Tensor:
-        pose = _pad_frames(pose, self.min_length)
+        single = self.training and pose.shape[0] == 1
+        pose = _pad_frames(pose, 2 * self.min_length if single else self.min_length)
         return self.convs(pose.transpose(1, 2)).mean(dim=-1)  # (B, 2J, T) → (B, S, T/64) → (B, S)
 
 
@@ -172,8 +175,9 @@ class TextFusion(nn.Module):
 
 @dataclass(frozen=True)
 class MixStageConfig:
-    """Mix-StAGE generator; the defaults are the reference model (``JointLateClusterSoftStyle5_G`` with
-    768-d text features in place of BERT) for ``pats48``."""
+    """Mix-StAGE generator; the defaults are the reference model, with 768-d text features for BERT.
+
+    The reference is ``JointLateClusterSoftStyle5_G`` on ``pats48`` (notes cdiffgan §2)."""
 
     pose_dim: int = from_data(2 * PATS48.num_joints)
     """Pose features per output frame, 2J in the ``[x…, y…]`` layout (from the data)."""
@@ -195,7 +199,8 @@ class MixStageConfig:
     """Frames per distinct audio feature: 8 is the reference (the audio encoder halves time three times
     and holds each step 8 frames, 0.53 s); 4, 2, 1 keep finer time steps at more compute and other
     parameter counts. Default 8: the reference's counts, and the same encoder as ``speech2gesture`` so that
-    benchmarks against it compare the multi-speaker parts; text, when given, varies per frame anyway."""
+    benchmarks against it compare the multi-speaker parts; the words, when given, change at word
+    boundaries, not every 8 frames."""
     fusion_layers: int = 2
     """Decoder layers of the fusion transformer (reference 2)."""
     fusion_heads: int = 8
@@ -214,10 +219,11 @@ class MixStageConfig:
     """Rows of the style table and classes of the pose-style encoder (reference 25): more than the run's
     speakers, so speakers added later get rows without resizing."""
     train_style: Literal["pose_argmax", "given"] = "pose_argmax"
-    """Style in steps that give ground-truth ``pose``: ``pose_argmax`` (reference) embeds the argmax of the
-    pose-style encoder's logits on that pose, so the embedding table learns from what the poses look like
-    (and, in continual learning, replayed poses need no trustworthy id); ``given`` embeds the ``style``
-    input. Without ``pose`` (evaluation, inference) the given style is always used."""
+    """Style in steps that give ground-truth ``pose``: ``pose_argmax`` embeds the argmax of the pose-style
+    encoder's logits on that pose, ``given`` embeds the ``style`` input. Without ``pose`` (evaluation,
+    inference) the given style is always used. Default ``pose_argmax``, the reference's: ``id_in`` trains
+    the encoder toward the given ids, so the two agree more as it learns, and where they differ the
+    embedding follows what the poses look like; ``given`` removes that train/test difference."""
     num_clusters: int = 8
     """K: mixture components, one per pose cluster (reference 8; the data's ``pose_clusters`` labels must
     be below it)."""
