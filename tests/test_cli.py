@@ -100,6 +100,14 @@ def test_models_show_prints_every_config_field_with_type_default_and_doc(capsys)
     assert "      the overall sound only). Each key dimension" in out  # continuation lines stay indented
 
 
+def test_models_show_marks_how_each_input_is_given(capsys):
+    assert main(["models", "show", "mix_stage"]) == 0
+    out = capsys.readouterr().out
+    assert "\n  pose: (B, T, 2J) float32 (training only)\n" in out
+    assert "\n  cluster: (B, T) int64 (training only, optional)\n" in out
+    assert "\n  token_duration: (B, L) int64 (optional)\n" in out
+
+
 def test_console_script_is_installed():
     result = subprocess.run(
         [sys.executable, "-m", "cospeech.cli.main", "--version"], capture_output=True, text=True, check=True

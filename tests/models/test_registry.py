@@ -26,15 +26,18 @@ from cospeech.models.speech2gesture import Speech2GestureConfig
 BATCH, FRAMES = 2, 64
 
 
-def _run(model: nn.Module, kind: str) -> torch.Tensor:
-    """Feed ``model`` a seeded tiny batch of what its kind consumes; return its main output."""
+def _run(model: nn.Module, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feed ``model`` a seeded tiny batch of what its kind consumes; return its main output and the sum of
+    its auxiliary losses (0 for models without any)."""
     g = torch.Generator().manual_seed(0)
     config = model.config
     if kind in ("generator", "baseline"):  # the contract: the model's own example inputs, in a training step
-        return run_generator(model, model.example_inputs(BATCH, FRAMES), training=True).poses
+        output = run_generator(model, model.example_inputs(BATCH, FRAMES), training=True)
+        return output.poses, sum(output.losses.values(), torch.zeros(()))
     if kind == "discriminator":
-        return model(torch.randn(BATCH, FRAMES, config.pose_dim, generator=g))
-    return model(torch.randn(BATCH, config.window, config.pose_dim, generator=g)).reconstruction
+        return model(torch.randn(BATCH, FRAMES, config.pose_dim, generator=g)), torch.zeros(())
+    pose = torch.randn(BATCH, config.window, config.pose_dim, generator=g)
+    return model(pose).reconstruction, torch.zeros(())
 
 
 def test_built_in_models_are_registered() -> None:
@@ -45,8 +48,9 @@ def test_built_in_models_are_registered() -> None:
         "mean_pose",
         "random_window",
         "nearest_neighbour",
+        "mix_stage",
     }
-    assert "speech2gesture" in list_models("generator")
+    assert {"speech2gesture", "mix_stage"} <= set(list_models("generator"))
     assert list_models("discriminator") == ["motion_discriminator"]
     assert set(list_models("baseline")) == {"mean_pose", "random_window", "nearest_neighbour"}
 
@@ -174,14 +178,14 @@ def test_forward_backward_state_dict_round_trip(name: str) -> None:
     kind = model_entry(name).kind
     torch.manual_seed(0)
     model = build_model(name)
-    out = _run(model, kind)
+    out, auxiliary = _run(model, kind)
     assert out.dim() in (2, 3) and out.shape[0] == BATCH
-    assert torch.isfinite(out).all()
+    assert torch.isfinite(out).all() and torch.isfinite(auxiliary)
 
     params = [p for p in model.parameters() if p.requires_grad]
     assert bool(params) == (kind != "baseline")
-    if params:
-        out.square().mean().backward()
+    if params:  # what a recipe minimises: a loss on the output plus the auxiliary losses
+        (out.square().mean() + auxiliary).backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in params)
 
     # A checkpoint is (name, config, state_dict): rebuild through the registry and compare in eval mode.

@@ -56,13 +56,16 @@ def run_show(args: argparse.Namespace) -> int:
     if inputs is not None:
         print("\ninputs:")
         for name, spec in inputs.items():
-            when = (
-                " (training only)"
-                if spec.training_only
-                else " (sampled per utterance)"
-                if spec.sampled
-                else ""
-            )
+            flags = [
+                flag
+                for flag, on in (
+                    ("training only", spec.training_only),
+                    ("sampled per utterance", spec.sampled),
+                    ("optional", spec.optional),
+                )
+                if on
+            ]
+            when = f" ({', '.join(flags)})" if flags else ""
             print(f"  {name}: {spec.shape}{when}\n      {spec.doc}")
     print(f"\nconfig {entry.config.__name__}: {_summary(entry.config)}")
     for field in config_fields(args.name):

@@ -11,9 +11,11 @@ Input names
 -----------
 Names that the data module provides in every batch (see ``STANDARD_INPUTS``): ``audio (B, T, F)``,
 ``style (B,)``, and, in training steps only, ``pose (B, T, 2J)`` (ground truth) and ``index (B,)`` (global
-training-window index); at inference a transcript gives ``words``. A generator may declare any other name;
-an input that no caller has is ``sampled``: drawn once per utterance by the generator's ``sample_inputs``
-(inference, and evaluation unless a recipe supplies it), so every window of one utterance shares it.
+training-window index); with a text key ``text`` (and ``token_duration`` unless text is repeated per frame),
+with pose clusters ``cluster``; at inference a transcript gives ``words``. A generator may declare any other
+name; an input that no caller has is ``sampled``: drawn once per utterance by the generator's
+``sample_inputs`` (inference, and evaluation unless a recipe supplies it), so every window of one utterance
+shares it, or ``optional``: left out, and ``forward`` runs without it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class InputSpec:
     sampled: bool = False
     """Not in the data: the generator draws it per utterance in ``sample_inputs`` when no caller supplies
     it (a training recipe may, e.g. from a learned table)."""
+    optional: bool = False
+    """Used when the caller has it, else not passed: ``forward`` must accept its absence (default ``None``),
+    e.g. per-frame cluster labels that only feed an auxiliary loss."""
 
 
 STANDARD_INPUTS: Mapping[str, InputSpec] = {
@@ -51,12 +56,30 @@ STANDARD_INPUTS: Mapping[str, InputSpec] = {
         "(B, T, 2J) float32", "ground-truth poses in model space (z-normalised)", training_only=True
     ),
     "index": InputSpec("(B,) int64", "global window index in the training set", training_only=True),
+    "text": InputSpec(
+        "(B, L, D) float32 or (B, L) int64",
+        "words: z-normalised features (text/bert, text/w2v) or token ids (text/tokens); L = T when repeated "
+        "per frame, else one entry per token, zero-padded per batch",
+    ),
+    "token_duration": InputSpec(
+        "(B, L) int64",
+        "frames each token of `text` lasts (0 for padding; each row sums to T); absent when text is "
+        "repeated per frame",
+        optional=True,
+    ),
+    "cluster": InputSpec(
+        "(B, T) int64",
+        "per-frame k-means pose-cluster label (data option pose_clusters)",
+        training_only=True,
+        optional=True,
+    ),
     "words": InputSpec(
         "B lists of Word", "word timings of each window (seconds from its start), from a transcript"
     ),
 }
-"""Inputs callers provide: the data module gives ``audio``, ``style``, ``pose``, ``index``; the inference
-pipeline gives ``audio``, ``style`` and, with a transcript, ``words``."""
+"""Inputs callers provide: the data module gives ``audio``, ``style``, ``pose``, ``index`` and, when
+configured, ``text``, ``token_duration``, ``cluster``; the inference pipeline gives ``audio``, ``style``
+and, with a transcript, ``words``."""
 
 
 @dataclass(eq=False)
@@ -91,21 +114,34 @@ class Generator(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} declares sampled inputs {names} but no sampler")
 
     def example_inputs(self, batch_size: int = 2, frames: int = 64, seed: int = 0) -> dict[str, Tensor]:
-        """A seeded batch of every declared input that is not sampled, for tests and benchmarks. Sizes come
-        from the config (``pose_dim``, ``audio_dim``, ``num_styles``); override for other inputs."""
+        """A seeded batch of every declared input that is not sampled, for tests and benchmarks.
+
+        Sizes come from the config (``pose_dim``, ``audio_dim``, ``num_styles``, ``text_dim``,
+        ``text_vocab``, ``num_clusters``). ``text`` is one entry per frame: token ids when ``text_vocab >
+        0``, else ``text_dim`` features. Optional inputs without a maker here (``token_duration``) are
+        left out; override for other inputs."""
         g = torch.Generator().manual_seed(seed)
-        sizes = {"audio_dim": 64, "pose_dim": 96, "num_styles": 1}
+        sizes = {"audio_dim": 64, "pose_dim": 96, "num_styles": 1, "text_dim": 0, "text_vocab": 0}
+        sizes["num_clusters"] = 8
         sizes.update({k: getattr(self.config, k) for k in sizes if hasattr(self.config, k)})
+        B, T = batch_size, frames
         made = {
-            "audio": lambda: torch.randn(batch_size, frames, sizes["audio_dim"], generator=g),
-            "style": lambda: torch.arange(batch_size) % sizes["num_styles"],
-            "pose": lambda: torch.randn(batch_size, frames, sizes["pose_dim"], generator=g),
-            "index": lambda: torch.arange(batch_size),
+            "audio": lambda: torch.randn(B, T, sizes["audio_dim"], generator=g),
+            "style": lambda: torch.arange(B) % sizes["num_styles"],
+            "pose": lambda: torch.randn(B, T, sizes["pose_dim"], generator=g),
+            "index": lambda: torch.arange(B),
+            "text": lambda: (
+                torch.randint(sizes["text_vocab"], (B, T), generator=g)
+                if sizes["text_vocab"]
+                else torch.randn(B, T, sizes["text_dim"], generator=g)
+            ),
+            "cluster": lambda: torch.randint(sizes["num_clusters"], (B, T), generator=g),
         }
-        unknown = [n for n, s in self.inputs.items() if n not in made and not s.sampled]
+        wanted = [name for name, spec in self.inputs.items() if not spec.sampled]
+        unknown = [n for n in wanted if n not in made and not self.inputs[n].optional]
         if unknown:
             raise NotImplementedError(f"{type(self).__name__}: override example_inputs for {unknown}")
-        return {name: made[name]() for name, spec in self.inputs.items() if not spec.sampled}
+        return {name: made[name]() for name in wanted if name in made}
 
 
 def generator_inputs(
@@ -118,11 +154,13 @@ def generator_inputs(
     """The keyword arguments of ``generator.forward`` from what a caller has.
 
     Takes each declared input from ``available`` (a batch); leaves ``training_only`` inputs out unless
-    ``training``; draws missing ``sampled`` inputs with ``sample_inputs`` (``rng`` the only randomness).
+    ``training``; draws missing ``sampled`` inputs with ``sample_inputs`` (``rng`` the only randomness);
+    leaves missing ``optional`` inputs out (``forward`` takes its default). Undeclared entries of
+    ``available`` are ignored.
 
     Raises
     ------
-    ConfigError : a declared input is neither available, nor sampled, nor optional here.
+    ConfigError : a declared input is neither available, nor sampled, nor optional.
     """
     chosen: dict[str, Any] = {}
     to_sample: list[str] = []
@@ -133,7 +171,7 @@ def generator_inputs(
             chosen[name] = available[name]
         elif spec.sampled:
             to_sample.append(name)
-        else:
+        elif not spec.optional:
             raise ConfigError(
                 f"{type(generator).__name__} needs input {name!r} ({spec.doc}); "
                 f"available here: {', '.join(sorted(available)) or 'nothing'}"

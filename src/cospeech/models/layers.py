@@ -20,8 +20,10 @@ class ConvNormRelu(nn.Module):
     """Conv → Dropout(p) → BatchNorm → LeakyReLU(0.2), in 1-D ``(B, C, T)`` or 2-D ``(B, C, H, W)``.
 
     Kernel 3, stride 1, padding 1 keeps the length; ``downsample=True`` switches to kernel 4, stride 2,
-    padding 1, which halves it (``T → T // 2``). The conv keeps its bias although BatchNorm cancels it:
-    the reference has it, and parameter counts are compared against the reference.
+    padding 1, which halves it (``T → T // 2``). ``groups`` splits the conv as in ``nn.Conv1d`` (both
+    channel counts are totals, divisible by it); BatchNorm stays per channel. The conv keeps its bias
+    although BatchNorm cancels it: the reference has it, and parameter counts are compared against the
+    reference.
 
     ``channels_last=True`` (2-D only) stores the conv output channels-last (NHWC) before the norm. Later
     blocks keep that layout, and oneDNN's CPU convolutions run faster on it than on NCHW (about 1.2× for
@@ -36,8 +38,9 @@ class ConvNormRelu(nn.Module):
         dim: Literal[1, 2] = 1,
         downsample: bool = False,
         kernel_size: int | tuple[int, int] | None = None,
-        stride: int | None = None,
+        stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] | None = None,
+        groups: int = 1,
         p: float = 0.0,
         channels_last: bool = False,
     ) -> None:
@@ -49,7 +52,9 @@ class ConvNormRelu(nn.Module):
         stride = stride if stride is not None else (2 if downsample else 1)
         padding = padding if padding is not None else 1
         conv, norm = (nn.Conv1d, nn.BatchNorm1d) if dim == 1 else (nn.Conv2d, nn.BatchNorm2d)
-        self.conv = conv(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+        self.conv = conv(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups
+        )
         # p = 0 (every reference config) skips the dropout call altogether.
         self.dropout = (nn.Dropout(p) if dim == 1 else nn.Dropout2d(p)) if p > 0 else nn.Identity()
         self.norm = norm(out_channels)
@@ -70,20 +75,31 @@ class AudioEncoder(nn.Module):
     only mel column 0 of the result is kept and each of the ``T/8`` steps is repeated 8 times, so the
     features change every 8 frames (the reference does this with nearest interpolation).
 
-    ``T`` must be a multiple of ``time_stride`` (8); ``Speech2GestureGenerator`` pads to it. ``F ≥ 16``.
+    ``time_stride`` s ∈ {1, 2, 4, 8} (default 8, the reference) is a finer option: only the first
+    ``log2 s`` stages halve time; the others halve the mel axis alone (kernel (3, 4), stride (1, 2), padding
+    (1, 1)), so the features change every ``s`` frames. Below 8 the parameter count differs from the
+    reference's, and the later stages run on ``8/s`` times as many time steps.
+
+    ``T`` must be a multiple of ``time_stride``; the generators pad to it. ``F ≥ 16``.
     """
 
-    time_stride = 8
-
-    def __init__(self, out_channels: int = 256, *, p: float = 0.0) -> None:
+    def __init__(self, out_channels: int = 256, *, p: float = 0.0, time_stride: int = 8) -> None:
         super().__init__()
+        if time_stride not in (1, 2, 4, 8):
+            raise ValueError(f"AudioEncoder time_stride must be 1, 2, 4 or 8, got {time_stride}")
+        self.time_stride = time_stride
         widths = (out_channels // 4, out_channels // 2, out_channels)
         layers: list[nn.Module] = []
         c_in = 1
-        for width in widths:
+        for stage, width in enumerate(widths):
             first = c_in == 1  # switches the whole stack to NHWC, the faster layout on CPU
             layers.append(ConvNormRelu(c_in, width, dim=2, p=p, channels_last=first))
-            layers.append(ConvNormRelu(width, width, dim=2, downsample=True, p=p))
+            if 2**stage < time_stride:  # this stage halves time and mel
+                layers.append(ConvNormRelu(width, width, dim=2, downsample=True, p=p))
+            else:  # mel only
+                layers.append(
+                    ConvNormRelu(width, width, dim=2, kernel_size=(3, 4), stride=(1, 2), padding=(1, 1), p=p)
+                )
             c_in = width
         layers.append(ConvNormRelu(c_in, c_in, dim=2, p=p))
         layers.append(ConvNormRelu(c_in, c_in, dim=2, kernel_size=(3, 8), padding=(1, 3), p=p))
@@ -93,10 +109,10 @@ class AudioEncoder(nn.Module):
         B, T, _ = audio.shape
         if T % self.time_stride:
             raise ValueError(f"AudioEncoder needs T divisible by {self.time_stride}, got T={T}")
-        # (B, C, T/8): mel column 0, what the reference's nearest interpolation to width 1 keeps
+        # (B, C, T/s): mel column 0, what the reference's nearest interpolation to width 1 keeps
         x = self.convs(audio.unsqueeze(1))[..., 0] if self.training else self._column_zero(audio)
         C, steps = x.shape[1], x.shape[2]
-        # (B, C, T/8, 8) → (B, C, T): each step held for 8 frames; backward is a plain sum.
+        # (B, C, T/s, s) → (B, C, T): each step held for s frames; backward is a plain sum.
         return x.unsqueeze(-1).expand(B, C, steps, self.time_stride).reshape(B, C, T)
 
     def _column_zero(self, audio: torch.Tensor) -> torch.Tensor:
