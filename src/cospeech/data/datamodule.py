@@ -22,15 +22,18 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel
-from cospeech.data.cache import SplitCache, load_split
+from cospeech.data.cache import BOX_JOINTS_PREFIX, SplitCache, load_split
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
 from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
+from cospeech.data.poses import flat_to_joints
 from cospeech.data.spec import DataSpec
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
 
 ORACLE_KEY = "oracle/normalize"
+BOX_JOINTS = "box_joints"
+"""Batch key of the GT joints that widen the reference's PCK box (dev/test only, raw pixels)."""
 CACHE_DIRNAME = ".cospeech_cache"
 
 
@@ -59,7 +62,9 @@ def _collate_identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 class WindowDataset(Dataset):
     """Windows of several speakers (one cache each). Items are dicts of tensors:
-    ``audio (T, F)``, ``pose (T, 2J)``, ``style ()``, ``index ()`` and ``oracle (T, 2J)`` when present."""
+    ``audio (T, F)``, ``pose (T, 2J)``, ``style ()``, ``index ()`` and ``oracle (T, 2J)`` when present;
+    ``box_joints (T, K, 2)`` (dev/test of corpora that store them): GT pixels of the joints the reference's
+    PCK box spans beyond the model's, in the pose metrics' space, not normalised."""
 
     def __init__(
         self,
@@ -95,6 +100,9 @@ class WindowDataset(Dataset):
         inverse = np.argsort(np.concatenate(order))
         batch = {"style": torch.from_numpy(style), "index": torch.from_numpy(global_index)}
         for name, parts in out.items():
+            if name == BOX_JOINTS:  # metric input in pixels, not a model input
+                batch[name] = flat_to_joints(torch.from_numpy(np.concatenate(parts)[inverse]))
+                continue
             feature = "pose" if name == "oracle" else name
             z = self.normalizer.normalize(feature, np.concatenate(parts)[inverse], style)
             batch[name] = torch.from_numpy(z.astype(np.float32, copy=False))
@@ -237,12 +245,17 @@ class PatsDataModule(L.LightningDataModule):
             subset = fewshot_indices(train_set.speaker_block_sizes(), hp.k_shot, hp.fewshot_seed, keep)
             train_set = WindowDataset(train_set.caches, keys, self.normalizer, subset)
         self.datasets["train"] = train_set
+        eval_keys = dict(keys)
+        if corpus.box_joints:  # dev/test batches carry them for PCK_ref
+            eval_keys[BOX_JOINTS] = BOX_JOINTS_PREFIX + hp.pose_key
         for split in SPLITS[1:]:
             caches = [
-                load_split(corpus, s, split, stored, self.eval_spec, cache_root, audio_level=level)
+                load_split(
+                    corpus, s, split, list(eval_keys.values()), self.eval_spec, cache_root, audio_level=level
+                )
                 for s in sequence
             ]
-            self.datasets[split] = WindowDataset(caches, keys, self.normalizer)
+            self.datasets[split] = WindowDataset(caches, eval_keys, self.normalizer)
 
     @property
     def spec(self) -> DataSpec:
@@ -266,6 +279,7 @@ class PatsDataModule(L.LightningDataModule):
             train_windows=len(train),
             train_intervals=train.interval_count(),
             audio_level=hp.audio_level,
+            box_joints=self.corpus.box_joints,
         )
 
     def use_normalizer(self, normalizer: Normalizer) -> None:

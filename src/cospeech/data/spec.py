@@ -51,6 +51,10 @@ class DataSpec:
     """How audio features were levelled (``cospeech.audio.AudioLevel``): ``none`` as computed, or
     ``utterance`` relative to each interval's speech level with a floor; inference repeats it per input.
     Defaulted so that metadata written before the option existed reads as ``none``, which it was."""
+    box_joints: tuple[str, ...] = ()
+    """Joints of the stored skeleton that models do not predict and dev/test batches carry as
+    ``box_joints`` for the reference's PCK box (``PCK_ref``; PATS: Nose, REye, LEye); empty when the corpus
+    stores none (then there is no ``PCK_ref``)."""
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
@@ -68,6 +72,8 @@ class DataSpec:
         for name in ("format", "pose_key", "audio_key", "audio_rate_mode", "normalization"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name}={getattr(self, name)!r} must be a string")
+        if not isinstance(self.box_joints, tuple) or not all(isinstance(j, str) for j in self.box_joints):
+            problems.append(f"box_joints={self.box_joints!r} must be a list of joint names")
         if self.audio_level not in AUDIO_LEVELS:
             problems.append(f"audio_level={self.audio_level!r} must be one of {', '.join(AUDIO_LEVELS)}")
         if problems:
@@ -101,6 +107,7 @@ class DataSpec:
         """Plain JSON-able values (for checkpoints and ``config.json`` of exports)."""
         out = asdict(self)
         out["speakers"] = list(self.speakers)
+        out["box_joints"] = list(self.box_joints)
         out["text"] = dict(self.text)
         return out
 
@@ -113,6 +120,7 @@ class DataSpec:
         if missing or unknown:
             raise ConfigError(f"data spec: missing keys {missing}, unknown keys {unknown}")
         values = dict(values)
-        if isinstance(values["speakers"], (list, tuple)):
-            values["speakers"] = tuple(values["speakers"])
+        for name in ("speakers", "box_joints"):
+            if isinstance(values.get(name), (list, tuple)):
+                values[name] = tuple(values[name])
         return cls(**values)
