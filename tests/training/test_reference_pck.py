@@ -36,7 +36,7 @@ def test_fit_logs_dev_pck_ref_equal_to_the_reference_definition(tiny_run, tmp_pa
     expected = {}
     for style in np.unique(batch["style"].numpy()):
         rows = (batch["style"] == int(style)).numpy()
-        mean, std = (stats.__getattribute__(k)["pose"][style].double().numpy() for k in ("mean", "std"))
+        mean, std = (getattr(stats, k)["pose"][style].double().numpy() for k in ("mean", "std"))
         pixels = flat_to_joints(pred[rows] * std + mean)  # (N, T, 48, 2)
         stored = stored_windows(dm.corpus, dm.datasets["dev"], dm.speakers, batch["index"][rows].numpy(),
                                 dm.hparams.pose_key)  # fmt: skip
