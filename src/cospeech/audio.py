@@ -290,8 +290,10 @@ def log_mel_512(waveform: np.ndarray, *, sr: int) -> np.ndarray:
 
 AudioLevel = Literal["none", "utterance"]
 """How log-mel features are levelled before the models see them (``PatsDataModule(audio_level=…)``,
-recorded in ``DataSpec.audio_level``). ``"none"``: as computed (PATS' features; the output then depends on
-the recording level). ``"utterance"``: ``normalize_level`` per training interval and per inference input."""
+recorded in ``DataSpec.audio_level``). ``"utterance"`` (the data module's default): ``normalize_level`` per
+training interval and per inference input. ``"none"``: as computed (PATS' features; the output then depends
+on the recording level and on the pauses' noise floor); the earlier default, which runs whose metadata
+lacks the field used."""
 
 AUDIO_LEVELS: tuple[str, ...] = ("none", "utterance")
 

@@ -159,9 +159,10 @@ class PatsDataModule(L.LightningDataModule):
         window_hop: pose frames between training windows (5 as in C-DiffGAN; 0 = non-overlapping).
         eval_window_hop: the same for dev/test windows (0: every frame scored once).
         audio_rate_mode: ``exact`` (audio aligned to the pose clock) or ``pats`` (reference constants).
-        audio_level: ``none`` (features as stored, the reference's) or ``utterance``: each interval's audio
-            features relative to its speech level, floored 50 dB below it, so recording level and the
-            noise floor of pauses do not matter (``cospeech.audio.normalize_level``); inference repeats it.
+        audio_level: ``utterance`` (default): each interval's audio features relative to its speech level,
+            floored 50 dB below it, so recording level and the noise floor of pauses do not matter
+            (``cospeech.audio.normalize_level``); inference repeats it. ``none``: features as stored (the
+            reference's; the earlier default, and what runs whose metadata lacks the field used).
         normalization: ``pooled``, ``source`` or ``per_speaker`` statistics.
         k_shot: if set, train on ``k_shot`` windows per speaker drawn with ``fewshot_seed``.
         fewshot_seed: seed of the few-shot draw.
@@ -183,7 +184,7 @@ class PatsDataModule(L.LightningDataModule):
         window_hop: int = 5,
         eval_window_hop: int = 0,
         audio_rate_mode: AudioRateMode = "exact",
-        audio_level: AudioLevel = "none",
+        audio_level: AudioLevel = "utterance",
         normalization: NormalizationMode = "pooled",
         k_shot: int | None = None,
         fewshot_seed: int = 1,
