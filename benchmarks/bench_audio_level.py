@@ -1,35 +1,39 @@
 """Robustness to recording level and to the pauses' noise floor, with ``audio_level`` ``none`` and
-``utterance``, on real synthesized speech (espeak-ng).
+``utterance``, on real synthesized speech (espeak-ng), with a model trained like the quickstart.
 
-The speech: espeak-ng sentences joined by 0.6–1.2 s of exact digital silence, as a mono 16-bit WAV (the
+The speech: five espeak-ng sentences joined by 0.5–1.5 s of exact digital silence, as a mono 16-bit WAV (the
 "clean" version). Variants: the same 6 dB quieter (×10^(−6/20)); and a dithered 16-bit stereo FLAC
 (triangular ±1 LSB dither over the whole file, as an export with dither writes it), whose pauses are no
-longer exact zeros.
+longer exact zeros. A different text read by the same voice gives the scale of a real change of input.
 
-The models are **tiny**: ``speech2gesture`` trained for ``--epochs`` epochs of ``--batches`` batches of 4 on
-a small built-in synthetic corpus (3 speakers × 1.5 min), once per mode with the same seed. They are far
-from converged, so pixel figures are small; each difference is therefore also given relative to the
-pose change between two *different* utterances (how much the model reacts to speech at all).
+The models: ``configs/quickstart.yaml`` as it is (Speech2Gesture at half width, L1, speaker ``ava`` of the
+built-in corpus, 15 minutes of that speaker: the quickstart corpus' ``ava``, best epoch on dev L1) with
+``--epochs`` epochs instead of 14 (default 10, to stay near 5 minutes of CPU per setting), trained once per
+``--data.audio_level`` with the same seed.
 
-For each mode it prints the median over pose frames of the mean joint distance (px) between
+Measured per setting:
 
-* clean vs −6 dB (all frames),
-* clean vs dithered (frames inside the pauses, and all frames),
-* clean vs another utterance (the reference scale),
+* **motion**: mean joint speed (px/frame, the mean over joints of ‖p_t − p_{t−1}‖) in the pauses and in
+  the speech, for the digital-silence and the dithered file. Pauses and speech are found on the waveform
+  the same way everywhere (``frame_classes``): a pose frame is *speech* if its 1/15 s of audio is within
+  30 dB of the utterance's loud frames, *pause* if it and its neighbours are all quieter (at least 67 ms
+  into a pause);
+* **speaker-typical**: the same speeds of ``ava``'s own poses in the corpus, in its own pauses: the
+  tracked poses (with the corpus' simulated detection noise, which alone moves joints ~3 px/frame) and the
+  intended gesture (``oracle/normalize``, noise-free); and the model's speeds on the corpus' held-out
+  speech (its own test intervals, whose pauses hold breath noise as in training). ``ava`` pauses for
+  0.2–0.5 s between phrases, so her hands sink toward rest and rise again within each pause; the first
+  second of each interval (hands rising from rest before the first phrase) is left out;
+* **rest pose**: how far (px, mean joint distance) the model's mean pose in the espeak pauses is from
+  ``ava``'s mean pose in its own pauses;
+* **level and dither**: the median over frames of the mean joint distance (px) between the poses for the
+  clean file and for the −6 dB / dithered files, relative to that between two different texts.
 
-as JSON lines, then a Markdown table. Needs ``espeak-ng`` on the PATH (``apt-get install -y espeak-ng``).
+Prints JSON lines, then Markdown tables. Needs ``espeak-ng`` on the PATH (``apt-get install -y espeak-ng``).
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_audio_level.py --epochs 3 --batches 60
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_audio_level.py --epochs 10
 
-Measured (2 CPU cores, ~8 min; 18.9 s of espeak-ng speech, 31 pose frames inside pauses; medians):
-
-| audio_level | −6 dB px (/ other) | dither, pauses px (/ other) | dither, all px | other speech px |
-|---|---|---|---|---|
-| none | 1.24 (10.5 %) | 15.9 (134 %) | 9.89 | 11.8 |
-| utterance | 0.015 (0.4 %) | 0.0078 (0.2 %) | 0.0148 | 4.12 |
-
-The levelled tiny model also moves less between two utterances (4.1 px against 11.8 px); why is not
-established (one seed, 180 steps).
+Results are in BENCHMARKS.md ("Audio level and noise floor").
 """
 
 from __future__ import annotations
@@ -39,14 +43,18 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import soundfile
-import yaml
+import torch
 
 from cospeech.audio import SAMPLE_RATE, load_audio
+from cospeech.data.corpus import SPLITS, open_corpus
+from cospeech.data.poses import flat_to_joints
 from cospeech.data.synth import synthesize_corpus
+from cospeech.data.windows import POSE_FPS
 from cospeech.inference import GestureGenerator
 
 SENTENCES = (
@@ -63,48 +71,106 @@ OTHER_SENTENCES = (
 )
 MINUS_6_DB = 10 ** (-6 / 20)
 SPEAKER = "ava"
+QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
+CORPUS_MINUTES = 15.0  # the quickstart corpus' minutes per speaker
+SPEECH_DB = -30.0
+"""A pose frame whose audio RMS is within this many dB of the utterance's loud frames (95th percentile) is
+speech; the synthetic corpus' breath noise lies ~35 dB below its speech, espeak-ng's pauses are silent."""
+PAUSE_MARGIN = 1
+"""Frames on each side of a pause frame that must be quiet too (67 ms at 15 fps)."""
+SKIPPED_START = POSE_FPS
+"""Pose frames at the start of each corpus interval left out of its statistics (1 s)."""
 
 
-def espeak(sentences: tuple[str, ...], workdir: Path, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(waveform (n,) float32 at 16 kHz, pause mask (n,)): the sentences with digital-silence gaps."""
+def espeak(sentences: tuple[str, ...], workdir: Path, seed: int) -> np.ndarray:
+    """(n,) float32 at 16 kHz: the sentences with 0.5–1.5 s of digital silence after each."""
     rng = np.random.default_rng(seed)
-    parts, pauses = [], []
+    parts = []
     for i, text in enumerate(sentences):
         path = workdir / f"s{seed}_{i}.wav"
         subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
-        speech = load_audio(path)
-        gap = np.zeros(int(rng.uniform(0.6, 1.2) * SAMPLE_RATE), dtype=np.float32)
-        parts += [speech, gap]
-        pauses += [np.zeros(len(speech), bool), np.ones(len(gap), bool)]
-    return np.concatenate(parts), np.concatenate(pauses)
+        parts += [load_audio(path), np.zeros(int(rng.uniform(0.5, 1.5) * SAMPLE_RATE), dtype=np.float32)]
+    return np.concatenate(parts)
 
 
-def train(corpus: Path, workdir: Path, level: str, epochs: int, batches: int) -> Path:
-    """A tiny speech2gesture run with ``--data.audio_level level``; returns its run directory."""
+def frame_classes(waveform: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pause (T,), speech (T,)) boolean masks over ``frames`` pose frames of a 16 kHz waveform."""
+    edges = np.round(np.arange(frames + 1) * SAMPLE_RATE / POSE_FPS).astype(np.int64)
+    power = np.add.reduceat(waveform.astype(np.float64) ** 2, edges[:-1]) / np.diff(edges)
+    rms = np.sqrt(power + 1e-20)
+    db = 20 * np.log10(rms / np.percentile(rms, 95))
+    speech = db >= SPEECH_DB
+    quiet = np.pad(~speech, PAUSE_MARGIN, constant_values=False)
+    pause = np.all([quiet[k : k + frames] for k in range(2 * PAUSE_MARGIN + 1)], axis=0)
+    return pause, speech
+
+
+def speed(poses: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
+    """(mean joint speed px/frame over steps t−1 → t with both frames in ``mask``, number of steps)."""
+    step = np.linalg.norm(np.diff(poses, axis=0), axis=-1).mean(axis=-1)  # (T − 1,)
+    both = mask[1:] & mask[:-1]
+    return float(step[both].mean()), int(both.sum())
+
+
+def corpus_reference(corpus_root: Path) -> dict[str, float | np.ndarray]:
+    """The speaker's own motion in its own pauses and speech (tracked and intended poses), and its mean pose
+    in pauses (the rest pose)."""
+    corpus = open_corpus(corpus_root)
+    sums = {k: [] for k in ("tracked_pause", "tracked_speech", "oracle_pause", "oracle_speech")}
+    rest = []
+    for split in SPLITS:
+        for interval in corpus.interval_ids(SPEAKER, split):
+            arrays = corpus.read(SPEAKER, interval, ["pose/normalize", "oracle/normalize"])
+            waveform = load_audio(corpus.raw_audio(SPEAKER, interval))
+            poses = {
+                name: flat_to_joints(corpus.to_model_pose(key, arrays[key]))
+                for name, key in (("tracked", "pose/normalize"), ("oracle", "oracle/normalize"))
+            }
+            pause, speech = frame_classes(waveform, len(poses["tracked"]))
+            pause[:SKIPPED_START] = speech[:SKIPPED_START] = False
+            for name, p in poses.items():
+                for where, mask in (("pause", pause), ("speech", speech)):
+                    value, steps = speed(p, mask)
+                    if steps:
+                        sums[f"{name}_{where}"].append((value * steps, steps))
+            rest.append(poses["oracle"][pause])
+    out: dict[str, float | np.ndarray] = {
+        k: sum(v for v, _ in s) / sum(n for _, n in s) for k, s in sums.items()
+    }
+    out["rest_pose"] = np.concatenate(rest).mean(axis=0)  # (J, 2)
+    return out
+
+
+def model_on_corpus(pipe: GestureGenerator, corpus_root: Path) -> dict[str, float]:
+    """The model's speeds in the pauses and speech of the speaker's held-out (test) intervals."""
+    corpus = open_corpus(corpus_root)
+    sums: dict[str, list[tuple[float, int]]] = {"pause": [], "speech": []}
+    for interval in corpus.interval_ids(SPEAKER, "test"):
+        path = corpus.raw_audio(SPEAKER, interval)
+        poses = pipe.generate(path, speaker=SPEAKER).poses
+        pause, speech = frame_classes(load_audio(path), len(poses))
+        pause[:SKIPPED_START] = speech[:SKIPPED_START] = False
+        for where, mask in (("pause", pause), ("speech", speech)):
+            value, steps = speed(poses, mask)
+            if steps:
+                sums[where].append((value * steps, steps))
+    return {f"corpus_{k}_speed": sum(v for v, _ in s) / sum(n for _, n in s) for k, s in sums.items()}
+
+
+def train(corpus: Path, workdir: Path, level: str, epochs: int) -> tuple[Path, float, float]:
+    """The quickstart config with ``--data.audio_level level``; (run directory, CPU s, wall s)."""
     from cospeech.training.engine import run_cli
 
-    config = {
-        "seed_everything": 1,
-        "run": {"name": f"level_{level}"},
-        "model": {
-            "class_path": "cospeech.training.adversarial.AdversarialRecipe",
-            "init_args": {"generator": "speech2gesture", "discriminator": "motion_discriminator"},
-        },
-        "data": {"speakers": ["ava", "ben"], "batch_size": 4, "window_hop": 8, "audio_level": level},
-        "trainer": {
-            "max_epochs": epochs,
-            "limit_train_batches": batches,
-            "limit_val_batches": 1,
-            "enable_progress_bar": False,
-            "enable_model_summary": False,
-            "log_every_n_steps": 1,
-        },
-    }
-    path = workdir / f"{level}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    run_cli(["fit", "--config", str(path), "--data.root", str(corpus), "--data.cache_dir",
-             str(workdir / "cache"), "--run.root", str(workdir / "runs")])  # fmt: skip
-    return workdir / "runs" / f"level_{level}" / "version_0"
+    cpu, wall = time.process_time(), time.perf_counter()
+    run_cli(["fit", "--config", str(QUICKSTART), "--data.root", str(corpus), "--data.audio_level", level,
+             "--data.cache_dir", str(workdir / "cache"), "--run.root", str(workdir / "runs"),
+             "--run.name", f"level_{level}", "--trainer.max_epochs", str(epochs),
+             "--trainer.enable_progress_bar", "false"])  # fmt: skip
+    return (
+        workdir / "runs" / f"level_{level}" / "version_0",
+        time.process_time() - cpu,
+        time.perf_counter() - wall,
+    )
 
 
 def frame_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,15 +181,15 @@ def frame_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batches", type=int, default=20, help="training batches per epoch")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs (the quickstart: 14)")
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
         raise SystemExit("espeak-ng is not on the PATH: apt-get install -y espeak-ng")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        clean, pause = espeak(SENTENCES, workdir, seed=0)
-        other, _ = espeak(OTHER_SENTENCES, workdir, seed=1)
+        clean = espeak(SENTENCES, workdir, seed=0)
+        other = espeak(OTHER_SENTENCES, workdir, seed=1)
         rng = np.random.default_rng(0)
         stereo = np.stack([clean, clean], axis=1)
         tpdf = (rng.uniform(-1, 1, stereo.shape) + rng.uniform(-1, 1, stereo.shape)) / 32768
@@ -131,43 +197,79 @@ def main() -> None:
         soundfile.write(workdir / "quiet.wav", MINUS_6_DB * clean, SAMPLE_RATE, subtype="PCM_16")
         soundfile.write(workdir / "dithered.flac", stereo + tpdf, SAMPLE_RATE, subtype="PCM_16")
         soundfile.write(workdir / "other.wav", other, SAMPLE_RATE, subtype="PCM_16")
-        T = round(len(clean) * 15 / SAMPLE_RATE)
-        frame_pause = pause[(np.arange(T) * SAMPLE_RATE // 15).clip(0, len(pause) - 1)]
-        inside = frame_pause & np.roll(frame_pause, 3) & np.roll(frame_pause, -3)  # ≥ 0.2 s into a pause
         corpus = workdir / "corpus"
-        synthesize_corpus(corpus, speakers=3, minutes=1.5, seed=0)
-        rows = []
+        synthesize_corpus(corpus, speakers=1, minutes=CORPUS_MINUTES, seed=0)
+        reference = corpus_reference(corpus)
+        print(json.dumps({k: v for k, v in reference.items() if k != "rest_pose"}))
         for level in ("none", "utterance"):
-            pipe = GestureGenerator.from_pretrained(train(corpus, workdir, level, args.epochs, args.batches))
+            run, cpu_s, wall_s = train(corpus, workdir, level, args.epochs)
+            final = json.loads((run / "final_metrics.json").read_text())["selected"]
+            pipe = GestureGenerator.from_pretrained(run)
             poses = {
                 name: pipe.generate(workdir / file, speaker=SPEAKER, seed=0).poses
                 for name, file in (("clean", "clean.wav"), ("quiet", "quiet.wav"),
                                    ("dithered", "dithered.flac"), ("other", "other.wav"))
             }  # fmt: skip
+            pause, speech = frame_classes(clean, len(poses["clean"]))
             scale = float(np.median(frame_distance(poses["clean"], poses["other"])))
-            gain = float(np.median(frame_distance(poses["clean"], poses["quiet"])))
             dither = frame_distance(poses["clean"], poses["dithered"])
             row = {
                 "audio_level": level,
+                "epochs": args.epochs,
+                "train_cpu_s": round(cpu_s, 1),
+                "train_wall_s": round(wall_s, 1),
+                "threads": torch.get_num_threads(),
+                "dev_L1": final["dev/L1"],
+                "dev_epoch": final["epoch"],
                 "speech_seconds": round(len(clean) / SAMPLE_RATE, 2),
-                "pause_frames": int(inside.sum()),
+                "pause_frames": int(pause.sum()),
+                "speech_frames": int(speech.sum()),
                 "other_speech_px": scale,
-                "gain_px": gain,
-                "dither_pause_px": float(np.median(dither[inside[: len(dither)]])),
+                "gain_px": float(np.median(frame_distance(poses["clean"], poses["quiet"]))),
+                "dither_pause_px": float(np.median(dither[pause[: len(dither)]])),
                 "dither_all_px": float(np.median(dither)),
+                **model_on_corpus(pipe, corpus),
             }
+            for name in ("clean", "dithered"):
+                row[f"{name}_pause_speed"] = speed(poses[name], pause)[0]
+                row[f"{name}_speech_speed"] = speed(poses[name], speech)[0]
+                rest = poses[name][pause].mean(axis=0)
+                row[f"{name}_rest_offset_px"] = float(
+                    np.linalg.norm(rest - reference["rest_pose"], axis=-1).mean()
+                )
             for key in ("gain_px", "dither_pause_px", "dither_all_px"):
                 row[key.replace("_px", "_rel")] = row[key] / scale
             print(json.dumps(row))
             rows.append(row)
+    print_tables(rows, reference)
+
+
+def print_tables(rows: list[dict], reference: dict) -> None:
     print()
-    print("| audio_level | −6 dB (px) | −6 dB / other speech | dither, pauses (px) | / other speech "
-          "| dither, all (px) | other speech (px) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+    print("| speed, px/frame | pauses | speech | pauses / speech |")
+    print("|---|---|---|---|")
+    for name in ("tracked", "oracle"):
+        p, s = reference[f"{name}_pause"], reference[f"{name}_speech"]
+        print(f"| corpus `{SPEAKER}`, {name} poses | {p:.2f} | {s:.2f} | {p / s:.2f} |")
+    for r in rows:
+        level = r["audio_level"]
+        p, s = r["corpus_pause_speed"], r["corpus_speech_speed"]
+        print(f"| `{level}` model, corpus test speech | {p:.2f} | {s:.2f} | {p / s:.2f} |")
+        for name, pauses in (("clean", "digital silence"), ("dithered", "dither")):
+            p, s = r[f"{name}_pause_speed"], r[f"{name}_speech_speed"]
+            print(f"| `{level}` model, espeak-ng, {pauses} pauses | {p:.2f} | {s:.2f} | {p / s:.2f} |")
+    print()
+    print(
+        "| audio_level | rest offset, silence (px) | rest offset, dither (px) | −6 dB (px) | / other "
+        "| dither in pauses (px) | / other | other speech (px) | dev L1 (epoch) | train CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['audio_level']} | {r['gain_px']:.3g} | {r['gain_rel']:.1%} | {r['dither_pause_px']:.3g} | "
-            f"{r['dither_pause_rel']:.1%} | {r['dither_all_px']:.3g} | {r['other_speech_px']:.3g} |"
+            f"| {r['audio_level']} | {r['clean_rest_offset_px']:.1f} | {r['dithered_rest_offset_px']:.1f} "
+            f"| {r['gain_px']:.3g} | {r['gain_rel']:.1%} | {r['dither_pause_px']:.3g} "
+            f"| {r['dither_pause_rel']:.1%} | {r['other_speech_px']:.3g} "
+            f"| {r['dev_L1']:.3f} ({r['dev_epoch']}) | {r['train_cpu_s']:.0f} |"
         )
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from cospeech.audio import SAMPLE_RATE, load_audio, log_mel_400, log_mel_512
+from cospeech.audio import SAMPLE_RATE, decode_audio, load_audio, log_mel_400, log_mel_512
 from cospeech.errors import AudioError, ConfigError
 
 
@@ -59,6 +59,30 @@ def test_ffmpeg_formats_are_decoded(tmp_path):
             container.mux(packet)
     y = load_audio(path)
     assert abs(len(y) - SAMPLE_RATE) < 0.1 * SAMPLE_RATE
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".m4a"])  # libsndfile, then FFmpeg (PyAV)
+def test_decode_audio_keeps_every_channel_at_the_files_rate(tmp_path, suffix):
+    import av
+
+    rate, t = 44_100, np.arange(44_100) / 44_100
+    left, right = 0.4 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 1500 * t)
+    path = tmp_path / f"stereo{suffix}"
+    if suffix == ".flac":
+        soundfile.write(path, np.stack([left, right], axis=1), rate, subtype="PCM_24")
+    else:
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("aac", rate=rate, layout="stereo")
+            frame = av.AudioFrame.from_ndarray(np.stack([left, right]).astype(np.float32), format="fltp",
+                                               layout="stereo")  # fmt: skip
+            frame.sample_rate = rate
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                container.mux(packet)
+    samples, got_rate = decode_audio(path)
+    assert got_rate == rate and samples.dtype == np.float32 and samples.shape[1] == 2
+    assert abs(len(samples) - rate) < 0.05 * rate  # AAC adds priming and padding
+    level = np.sqrt(np.mean(samples[4096:-4096] ** 2, axis=0))
+    np.testing.assert_allclose(level, [0.4 / np.sqrt(2), 0.2 / np.sqrt(2)], rtol=0.05)  # left stays left
 
 
 def test_bad_audio_files_get_one_clear_error(tmp_path):

@@ -6,13 +6,21 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
+import torch
+from reference_pck import reference_pck, stored_windows
 from tiny_runs import tiny_run_args
 
 from cospeech.cli.main import main
+from cospeech.data.datamodule import PatsDataModule
+from cospeech.data.poses import flat_to_joints
 from cospeech.errors import ConfigError, DataError
-from cospeech.evaluation import evaluate
+from cospeech.evaluation import METRIC_LEGEND, evaluate
+from cospeech.inference import GestureGenerator
+from cospeech.models import run_generator
 from cospeech.training.engine import run_cli
+from cospeech.training.metadata import read_run
 
 BEN_EMPTY = "ben: no dev windows (dev intervals shorter than the 4.3 s window?); not scored, not in the mean"
 
@@ -71,8 +79,35 @@ def test_cli_prints_the_table_and_writes_json(tiny_run, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "speech2gesture" in printed and "ben" in printed and "PCK" in printed
+    assert "PCK_ref: threshold box over every stored GT joint, nose and eyes included" in printed
     scores = json.loads(out.read_text())
     assert scores["split"] == "dev" and list(scores["scores"]["speech2gesture"]) == ["ben", "mean"]
+    assert {"PCK", "PCK_ref"} <= set(scores["scores"]["speech2gesture"]["ben"])
+    assert set(scores["legend"]) == {"PCK", "PCK_ref"}
+
+
+def test_pck_ref_is_shown_next_to_pck_and_is_the_reference_definition(tiny_run, tmp_path):
+    result = evaluate(tiny_run, split="dev", speakers=["ben"], cache_dir=str(tmp_path))
+    header = result.table().splitlines()[0].split()
+    assert header.index("PCK_ref") == header.index("PCK") + 1
+    assert result.table().splitlines()[-2:] == [f"{m}: {METRIC_LEGEND[m]}" for m in ("PCK", "PCK_ref")]
+    # the reference definition on the same windows, the GT face read from the corpus files
+    pipe = GestureGenerator.from_pretrained(tiny_run)
+    dm = PatsDataModule(
+        str(read_run(tiny_run).datamodule_hparams["root"]), ["ava", "ben"], cache_dir=str(tmp_path)
+    )
+    dm.setup()
+    dm.use_normalizer(pipe.metadata.normalizer)
+    dev = dm.datasets["dev"]
+    windows = dev.__getitems__(np.flatnonzero(dev.windows >= dev.offsets[1]).tolist())  # every ben window
+    with torch.no_grad():
+        pred = run_generator(pipe.generator, windows, training=False).poses.double().numpy()
+    mean, std = (getattr(pipe.metadata.normalizer, k)["pose"][1].double().numpy() for k in ("mean", "std"))
+    stored = stored_windows(dm.corpus, dev, dm.speakers, windows["index"].numpy(), "pose/normalize")
+    expected = reference_pck(flat_to_joints(pred * std + mean), stored)
+    scores = result.scores["speech2gesture"]["ben"]
+    assert scores["PCK_ref"] == pytest.approx(expected["PCK_ref"], abs=1e-9)
+    assert scores["PCK_ref"] > scores["PCK"]  # the face is the highest point of the synthetic speakers
 
 
 def test_fgd_with_a_trained_extractor_records_its_identity(tiny_run, synth_root, tmp_path):

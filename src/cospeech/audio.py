@@ -2,6 +2,7 @@
 
 ``load_audio`` decodes any common format to mono float32 at a target rate: libsndfile (via soundfile) for
 WAV of any PCM/float subtype, FLAC, OGG and MP3; PyAV (FFmpeg) for everything else (m4a, aac, mp4 audio…).
+``decode_audio`` keeps every channel at the file's own rate (what videos of the user's speech keep).
 Resampling uses soxr's high-quality mode (librosa's own default since 0.10); ``resampler="kaiser_best"``
 gives resampy's ``kaiser_best`` filter, which PATS' features were computed with (librosa 0.7's default;
 ``docs/deviations.md``).
@@ -70,7 +71,7 @@ RESAMPLERS: tuple[str, ...] = ("soxr", "kaiser_best")
 
 
 def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, resampler: Resampler = "soxr") -> np.ndarray:
-    """Decode ``path`` to a mono float32 waveform at ``sr`` Hz.
+    """Decode ``path`` to a mono float32 waveform at ``sr`` Hz (``decode_audio``, then ``to_waveform``).
 
     Parameters
     ----------
@@ -91,6 +92,24 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, resampler: Resampler 
     """
     if resampler not in RESAMPLERS:
         raise ConfigError(f"resampler={resampler!r}; expected one of {', '.join(RESAMPLERS)}")
+    samples, native_sr = decode_audio(path)
+    return to_waveform(samples, native_sr, sr=sr, name=str(path), resampler=resampler)
+
+
+def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode ``path`` as stored: every channel, at the file's own rate (what videos keep of the speech).
+
+    libsndfile (soundfile) reads WAV of any PCM/float subtype, FLAC, OGG and MP3; PyAV (FFmpeg) the rest.
+
+    Returns
+    -------
+    samples : np.ndarray [shape=(n, channels)], float32 as decoded (not yet checked: ``check_samples``).
+    sample_rate : int, Hz.
+
+    Raises
+    ------
+    AudioError : the file is missing, cannot be decoded, or holds no samples.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
@@ -102,19 +121,16 @@ def load_audio(path: str | Path, *, sr: int = SAMPLE_RATE, resampler: Resampler 
         raise AudioError(f"{path}: cannot decode audio ({exc.__class__.__name__}: {exc})") from exc
     if samples.size == 0:
         raise AudioError(f"{path}: audio file holds no samples")
-    return to_waveform(samples, native_sr, sr=sr, name=str(path), resampler=resampler)
+    return samples, native_sr
 
 
-def to_waveform(
-    samples: np.ndarray, native_sr: int, *, sr: int = SAMPLE_RATE, name: str, resampler: Resampler = "soxr"
-) -> np.ndarray:
-    """Decoded ``samples`` (n,) or (n, channels) at ``native_sr`` Hz → mono float32 at ``sr`` Hz, the
-    one path for files and arrays.
+def check_samples(samples: np.ndarray, native_sr: int, *, name: str) -> np.ndarray:
+    """Decoded ``samples`` (n,) or (n, channels) at ``native_sr`` Hz, checked, as float32 (n, channels)
+    nominally in [-1, 1]: the user's audio as videos keep it, and what ``to_waveform`` mixes.
 
-    Two recording faults are repaired with a warning naming ``name``, because both would otherwise give
-    confident nonsense: float samples far outside [-1, 1] (a float file written at int16 scale: peak up to
-    32768 → divided by 32768, else by the peak), and channels that cancel when averaged (phase-inverted
-    stereo: the mix is < 10 % of the channels' level → the loudest channel is used).
+    Float samples far outside [-1, 1] (a float file written at int16 scale: peak over ``OUT_OF_RANGE_PEAK``
+    in any channel, up to 32768) are divided by 32768 (else by the peak), with a warning naming ``name``:
+    otherwise they give confident nonsense. Applying it twice changes nothing.
 
     Raises
     ------
@@ -128,11 +144,39 @@ def to_waveform(
         )
     if native_sr <= 0:
         raise AudioError(f"{name}: sample rate must be a positive rate in Hz, got {native_sr}")
-    samples = samples.astype(np.float32, copy=False)
-    if not np.isfinite(samples).all():
+    samples = samples.astype(np.float32, copy=False).reshape(len(samples), -1)  # (n, C)
+    high, low = float(samples.max()), float(samples.min())  # NaN if any is; no temporary copies
+    if not (np.isfinite(high) and np.isfinite(low)):
         raise AudioError(f"{name}: audio holds NaN or infinite samples")
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    if samples.ndim == 2 and samples.shape[1] > 1:
+    peak = max(high, -low)
+    if peak > OUT_OF_RANGE_PEAK:
+        scale = INT16_SCALE if peak <= INT16_SCALE * 1.01 else peak
+        warnings.warn(
+            f"cospeech: {name}: samples reach {peak:.0f}, far outside [-1, 1] (a float file written at "
+            f"int16 scale?); divided by {scale:.0f}",
+            stacklevel=3,
+        )
+        samples = samples / np.float32(scale)
+    return samples
+
+
+def to_waveform(
+    samples: np.ndarray, native_sr: int, *, sr: int = SAMPLE_RATE, name: str, resampler: Resampler = "soxr"
+) -> np.ndarray:
+    """Decoded ``samples`` (n,) or (n, channels) at ``native_sr`` Hz → mono float32 at ``sr`` Hz, the
+    one path for files and arrays.
+
+    Two recording faults are repaired with a warning naming ``name``, because both would otherwise give
+    confident nonsense: float samples far outside [-1, 1] (``check_samples``), and channels that cancel when
+    averaged (phase-inverted stereo: the mix is < 10 % of the channels' level → the loudest channel is used).
+
+    Raises
+    ------
+    AudioError : no samples, NaN or infinite samples, a non-positive rate, or not numbers.
+    """
+    samples = check_samples(samples, native_sr, name=name)  # (n, C)
+    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+    if samples.shape[1] > 1:
         level = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0))  # per channel
         if level.mean() > 1e-4 and np.sqrt(np.mean(mono.astype(np.float64) ** 2)) < 0.1 * level.mean():
             loudest = int(np.argmax(level))
@@ -142,15 +186,6 @@ def to_waveform(
                 stacklevel=3,
             )
             mono = samples[:, loudest]
-    peak = float(np.abs(mono).max())
-    if peak > OUT_OF_RANGE_PEAK:
-        scale = INT16_SCALE if peak <= INT16_SCALE * 1.01 else peak
-        warnings.warn(
-            f"cospeech: {name}: samples reach {peak:.0f}, far outside [-1, 1] (a float file written at "
-            f"int16 scale?); divided by {scale:.0f}",
-            stacklevel=3,
-        )
-        mono = mono / scale
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if native_sr != sr and resampler == "kaiser_best":
         import resampy  # imported lazily: it compiles its kernels with numba on first import
@@ -162,7 +197,7 @@ def to_waveform(
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """(samples (n,) or (n, channels), rate). libsndfile first; FFmpeg for what it does not know."""
+    """(samples (n, channels), rate). libsndfile first; FFmpeg for what it does not know."""
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
         return samples, int(rate)
@@ -182,17 +217,14 @@ def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise AudioError(f"{path}: file has no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono")
-        chunks = [
-            out.to_ndarray().reshape(-1)
-            for frame in container.decode(stream)
-            for out in resampler.resample(frame)
-        ]
-        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+        channels = stream.codec_context.layout.nb_channels
+        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout)  # (C, n) chunks
+        chunks = [out.to_ndarray() for frame in container.decode(stream) for out in resampler.resample(frame)]
+        chunks += [out.to_ndarray() for out in resampler.resample(None)]
         rate = stream.rate or stream.codec_context.sample_rate
     if not chunks:
-        return np.zeros(0, dtype=np.float32), int(rate or SAMPLE_RATE)
-    return np.concatenate(chunks).astype(np.float32, copy=False), int(rate)
+        return np.zeros((0, channels), dtype=np.float32), int(rate or SAMPLE_RATE)
+    return np.concatenate(chunks, axis=1).T.astype(np.float32, copy=False), int(rate)
 
 
 def log_mel_400(waveform: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -258,8 +290,10 @@ def log_mel_512(waveform: np.ndarray, *, sr: int) -> np.ndarray:
 
 AudioLevel = Literal["none", "utterance"]
 """How log-mel features are levelled before the models see them (``PatsDataModule(audio_level=…)``,
-recorded in ``DataSpec.audio_level``). ``"none"``: as computed (PATS' features; the output then depends on
-the recording level). ``"utterance"``: ``normalize_level`` per training interval and per inference input."""
+recorded in ``DataSpec.audio_level``). ``"utterance"`` (the data module's default): ``normalize_level`` per
+training interval and per inference input. ``"none"``: as computed (PATS' features; the output then depends
+on the recording level and on the pauses' noise floor); the earlier default, which runs whose metadata
+lacks the field used."""
 
 AUDIO_LEVELS: tuple[str, ...] = ("none", "utterance")
 

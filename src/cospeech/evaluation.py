@@ -13,6 +13,11 @@ model sees. A speaker with no windows in the split (every interval shorter than 
 
 The data settings (root, keys, windows, normalisation) default to those the run was trained with and the
 normaliser is the checkpoint's own, so numbers are comparable to the run's dev metrics.
+
+PCK comes in two boxes, labelled under the table (``METRIC_LEGEND``): ``PCK``, cospeech's, over the predicted
+joints and the neck; and, when the corpus stores the joints the reference's box also spans (PATS: nose and
+eyes, handed over as the batches' ``box_joints``), ``PCK_ref``, the reference's box over all 52 GT joints,
+which is what published PATS numbers report. A corpus format without them has no ``PCK_ref`` column.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cospeech.data.datamodule import PatsDataModule, WindowDataset
+from cospeech.data.datamodule import BOX_JOINTS, PatsDataModule, WindowDataset
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
 from cospeech.inference.export import read_checkpoint
@@ -36,6 +41,13 @@ from cospeech.models import Generator, list_models, model_entry, run_generator
 from cospeech.training.autoencoder import load_autoencoder
 
 ORACLE = "oracle"
+METRIC_LEGEND = {
+    "PCK": "threshold box over the predicted joints and the neck (cospeech's PCK)",
+    "PCK_ref": "threshold box over every stored GT joint, nose and eyes included (the reference's PCK, "
+    "comparable with published PATS numbers)",
+}
+"""One line under the table (and ``legend`` in the JSON) for each shown metric whose name alone could
+mislead: the two PCK boxes (``docs/metrics.md``)."""
 
 
 @dataclass
@@ -53,6 +65,8 @@ class EvaluationResult:
     """``name@hash`` of the FGD feature extractor, when FGD was computed."""
     notes: list[str] = field(default_factory=list)
     """One line per thing the scores leave out (a speaker without windows), printed under the table."""
+    legend: dict[str, str] = field(default_factory=dict)
+    """What a shown metric measures, where its name alone could mislead (``METRIC_LEGEND``)."""
 
     def to_json(self) -> dict[str, Any]:
         def clean(value: float) -> float | None:
@@ -65,6 +79,7 @@ class EvaluationResult:
             "windows": self.windows,
             "fgd_extractor": self.extractor,
             "notes": self.notes,
+            "legend": self.legend,
             "scores": {
                 m: {s: {k: clean(v) for k, v in row.items()} for s, row in rows.items()}
                 for m, rows in self.scores.items()
@@ -85,7 +100,8 @@ class EvaluationResult:
         }
 
     def table(self) -> str:
-        """Rows per model and speaker, then the mean; "-" for a speaker without windows; notes below."""
+        """Rows per model and speaker, then the mean; "-" for a speaker without windows; the legend and the
+        notes below."""
         metrics = list(next(iter(self.scores.values()))["mean"])
         header = ["model", "speaker", *metrics]
         rows = [
@@ -102,7 +118,9 @@ class EvaluationResult:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
 
-        return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows), *self.notes])
+        legend = [f"{metric}: {text}" for metric, text in self.legend.items()]
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([line(header), rule, *map(line, rows), *legend, *self.notes])
 
 
 def evaluate(
@@ -181,18 +199,27 @@ def evaluate(
     for name in [*models, *([ORACLE] if with_oracle else [])]:
         result.scores[name] = {}
     extractor = load_autoencoder(str(fgd_extractor)) if fgd_extractor else None
-    metrics = (*table_metrics(), "FGD") if extractor else table_metrics()
+    reference_pck = BOX_JOINTS in held_out.keys  # the corpus stores the reference box's face joints
 
     def new_suite(style: int) -> GestureMetricSuite:
         mean, std = normalizer.mean["pose"][style], normalizer.std["pose"][style]
         if extractor is None:
-            return GestureMetricSuite(mean, std)
+            return GestureMetricSuite(mean, std, reference_pck=reference_pck)
         model, name = extractor
         suite = GestureMetricSuite(
-            mean, std, extractor=model, extractor_features=model.config.latent_dim, extractor_name=name
+            mean,
+            std,
+            extractor=model,
+            extractor_features=model.config.latent_dim,
+            extractor_name=name,
+            reference_pck=reference_pck,
         )
         result.extractor = suite.extractor_id
         return suite
+
+    shown = new_suite(0).keys
+    metrics = [m for m in (*table_metrics(), "FGD") if m in shown]  # PCK_ref and FGD when available
+    result.legend = {m: METRIC_LEGEND[m] for m in metrics if m in METRIC_LEGEND}
 
     for speaker in scored:
         style = trained.index(speaker)
@@ -206,11 +233,11 @@ def evaluate(
                     rows = slice(start, start + batch_size)
                     available = {"audio": windows["audio"][rows], "style": style_ids[rows]}
                     pred = run_generator(per_speaker[speaker], available, training=False, rng=rng).poses
-                    suite.update(pred, windows["pose"][rows])
+                    suite.update(pred, windows["pose"][rows], box_joints=_rows(windows, BOX_JOINTS, rows))
             result.scores[name][speaker] = _picked(suite.compute(), metrics)
         if with_oracle:
             suite = new_suite(style)
-            suite.update(windows["oracle"], windows["pose"])
+            suite.update(windows["oracle"], windows["pose"], box_joints=windows.get(BOX_JOINTS))
             result.scores[ORACLE][speaker] = _picked(suite.compute(), metrics)
     for per_speaker in result.scores.values():
         per_speaker["mean"] = {m: float(np.mean([per_speaker[s][m] for s in scored])) for m in metrics}
@@ -231,6 +258,10 @@ def _speaker_windows(dataset: WindowDataset, style: int) -> dict[str, torch.Tens
         cache = dataset.caches[style]
         raise DataError(f"{cache.directory}: no windows for this speaker and split (intervals too short?)")
     return dataset.__getitems__(items.tolist())
+
+
+def _rows(windows: dict[str, torch.Tensor], key: str, rows: slice) -> torch.Tensor | None:
+    return windows[key][rows] if key in windows else None
 
 
 def _picked(values: dict[str, float], metrics: Sequence[str]) -> dict[str, float]:

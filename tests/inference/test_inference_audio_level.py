@@ -1,5 +1,6 @@
-"""``audio_level="utterance"`` end to end: recorded by training, repeated by inference (checkpoint and
-export), so the poses do not depend on the recording gain; ``none`` (the default) keeps today's output."""
+"""``audio_level="utterance"`` (the default) end to end: recorded by training, repeated by inference
+(checkpoint and export), so the poses do not depend on the recording gain; ``none`` keeps the features as
+stored (the earlier default), and with them the gain's effect."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ MINUS_6_DB = 10 ** (-6 / 20)
 
 
 @pytest.fixture(scope="module")
-def levelled_run(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny run (2 speakers, 2 training batches) trained with ``--data.audio_level utterance``."""
+def unlevelled_run(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run (2 speakers, 2 training batches) trained with ``--data.audio_level none``."""
     from cospeech.training.engine import run_cli
 
-    workdir = tmp_path_factory.mktemp("levelled_run")
-    run_cli(["fit", *tiny_run_args(workdir, synth_root), "--data.audio_level", "utterance"])
+    workdir = tmp_path_factory.mktemp("unlevelled_run")
+    run_cli(["fit", *tiny_run_args(workdir, synth_root), "--data.audio_level", "none"])
     return workdir / "runs" / "tiny" / "version_0"
 
 
@@ -53,17 +54,17 @@ def gain_sensitivity(pipe: GestureGenerator, speech: np.ndarray, other: np.ndarr
     return float(ratio), float(np.abs(inputs[0] - inputs[1]).max())
 
 
-def test_training_records_the_level_and_inference_repeats_it(levelled_run, pipe, tmp_path):
-    assert read_checkpoint(levelled_run).metadata.data.audio_level == "utterance"
-    assert pipe.metadata.data.audio_level == "none"  # the default run: today's behaviour
-    levelled = GestureGenerator.from_pretrained(levelled_run)
+def test_training_records_the_level_and_inference_repeats_it(tiny_run, unlevelled_run, pipe, tmp_path):
+    assert read_checkpoint(tiny_run).metadata.data.audio_level == "utterance"  # the default run
+    assert read_checkpoint(unlevelled_run).metadata.data.audio_level == "none"
+    levelled, unlevelled = pipe, GestureGenerator.from_pretrained(unlevelled_run)
     speech, other = synthetic_speech(8.0, seed=4), synthetic_speech(8.0, seed=5)
-    ratio, audio_change = gain_sensitivity(pipe, speech, other)
+    ratio, audio_change = gain_sensitivity(unlevelled, speech, other)
     assert ratio > 0.2 and audio_change > 0.3  # `none`: −6 dB moves the poses like other speech would
     ratio, audio_change = gain_sensitivity(levelled, speech, other)
     assert ratio < 0.02 and audio_change < 1e-3  # `utterance`: float noise only
     # an export carries the option: same poses as the checkpoint
-    exported = export_model(levelled_run, tmp_path / "model")
+    exported = export_model(tiny_run, tmp_path / "model")
     config = json.loads((exported / "config.json").read_text())
     assert config["metadata"]["data"]["audio_level"] == "utterance"
     from_export = GestureGenerator.from_pretrained(exported)

@@ -119,11 +119,32 @@ def test_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
         write_video(tmp_path / "x.mp4", [("model", bad)], PATS48)
     with pytest.raises(RenderError, match=r"expected \(T, 48, 2\) for pats48"):
         write_video(tmp_path / "x.mp4", [("x", poses[0])], PATS48)
-    with pytest.raises(RenderError, match="AAC cannot store 12345 Hz"):
-        write_video(tmp_path / "x.mp4", [("x", poses)], PATS48, audio=_speech(1), sample_rate=12345)
+    with pytest.raises(
+        RenderError, match=r"audio with 16000 channels \(shape \(16000, 2\)\).*\(channels, n\)"
+    ):
+        stereo_the_soundfile_way = np.stack([_speech(1), _speech(1)], axis=1)  # (n, 2), not (2, n)
+        write_video(tmp_path / "x.mp4", [("x", poses)], PATS48, audio=stereo_the_soundfile_way)
     with pytest.raises(RenderError, match="no frames"):
         write_video(tmp_path / "x.mp4", [("x", poses[:0])], PATS48)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rates_aac_cannot_store_are_resampled_to_the_nearest_it_can(tmp_path: Path) -> None:
+    """12,345 Hz is not an AAC rate: the track is 12,000 Hz, the same tone, the video's duration."""
+    rate, seconds = 12_345, 2.0
+    t = np.arange(round(seconds * rate)) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    stereo = np.stack([tone, 0.5 * tone]).astype(np.float32)  # (2, n)
+    path = write_video(
+        tmp_path / "x.mp4", [("x", _poses(30))], PATS48, audio=stereo, sample_rate=rate, size=SIZE
+    )
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.codec_context.sample_rate, stream.codec_context.layout.name) == (12_000, "stereo")
+        decoded = np.concatenate([f.to_ndarray() for f in container.decode(stream)], axis=1)
+    assert abs(decoded.shape[1] / 12_000 - seconds) < 0.2  # AAC frame padding aside
+    levels = np.sqrt(np.mean(decoded[:, 2048:20_000] ** 2, axis=1))
+    np.testing.assert_allclose(levels, [0.3 / np.sqrt(2), 0.15 / np.sqrt(2)], rtol=0.1)
 
 
 @pytest.mark.parametrize("size", [(64, 36), (2, 2), (142, 142)])

@@ -15,7 +15,7 @@ EXAMPLES = """examples:
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "evaluate",
-        help="score a trained model per speaker (L1, PCK, FID, W1, diversity), optionally with baselines",
+        help="score a trained model per speaker (L1, PCK, PCK_ref, FID, W1, diversity), with baselines",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -15,7 +15,7 @@ outputs (OUT is a stem; a known suffix also picks the format):
   npz   OUT.npz            poses (T, 48, 2) neck-relative pixels, fps, skeleton, joint_names, speaker
   json  OUT_keypoints/     one OpenPose-style *_keypoints.json per frame (neck at (640, 200))
   csv   OUT.csv            frame,time,joint,x,y
-  mp4   OUT.mp4            the skeleton with the speech (H.264 + AAC)
+  mp4   OUT.mp4            the skeleton with the speech at its own rate and channels (H.264 + AAC)
 """
 
 FORMAT_CHOICES = ("npz", "json", "csv", "mp4", "all")

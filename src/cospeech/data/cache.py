@@ -14,8 +14,10 @@ gets a new directory instead of silently reusing stale arrays. Directories are b
 name and renamed into place, so an interrupted build never looks complete.
 
 Pose keys are stored as the corpus' model joints (`Corpus.to_model_pose`; ``pats48`` for PATS) in the flat
-``[x…, y…]`` layout; in ``"exact"`` audio mode ``audio/*`` keys are stored already aligned to the pose clock
-(see ``windows``) and cut where the audio ends. With ``audio_level="utterance"`` audio keys are levelled
+``[x…, y…]`` layout; a key ``box_joints/<pose key>`` holds that pose key's `Corpus.to_box_joints` (the GT
+joints of the reference's PCK box, PATS: nose and eyes), on the pose clock. In ``"exact"`` audio mode
+``audio/*`` keys are stored already aligned to the pose clock (see ``windows``) and cut where the audio
+ends. With ``audio_level="utterance"`` audio keys are levelled
 per interval (``cospeech.audio.normalize_level``) on their stored frames, before alignment, as inference
 levels each input file; the option is part of the hash. ``text/*`` keys are on the pose clock already and
 are stored as they are (``text/tokens`` ids as float32, exact below 2²⁴).
@@ -55,6 +57,10 @@ from cospeech.files import OutputError, atomic_write
 
 CACHE_FORMAT = 2  # 2: non-finite frames of every key and short audio drop windows; drop report
 WORDS_FILE = "words.npz"
+BOX_JOINTS_PREFIX = "box_joints/"
+"""Cached key ``box_joints/<pose key>``: the corpus' box joints of that stored pose key. They only widen the
+PCK box, so they never cost a window: a lost (non-finite) box joint is stored as 0, the neck, which the box
+spans anyway."""
 NAMED_INTERVALS = 5
 """Intervals named in a drop warning before "and N more"."""
 MISREAD_TOLERANCE = 0.1
@@ -350,12 +356,17 @@ def _prepare(
     stored frames in ``"utterance"`` mode; in exact mode audio on the pose clock, cut at the last pose frame
     the audio reaches), and per key its non-finite frames (counted after levelling, which maps ``-inf`` to
     the floor, and before alignment, so audio counts feature frames)."""
-    raw = corpus.read(speaker, interval_id, keys)
+    stored = {key: key.removeprefix(BOX_JOINTS_PREFIX) for key in keys}
+    raw = corpus.read(speaker, interval_id, list(dict.fromkeys(stored.values())))
     n_pose = len(raw[keys[0]])
     out = {}
     nonfinite = {}
-    for key, array in raw.items():
-        if corpus.is_pose_key(key):
+    for key in keys:
+        array = raw[stored[key]]
+        if stored[key] != key:
+            box = corpus.to_box_joints(stored[key], array)
+            array = np.where(np.isfinite(box), box, np.float32(0.0))
+        elif corpus.is_pose_key(key):
             array = corpus.to_model_pose(key, array)
         elif key.startswith("audio/") and audio_level == "utterance":
             array = _levelled(key, array)

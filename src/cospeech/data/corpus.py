@@ -131,6 +131,18 @@ class Corpus(ABC):
         return None
 
     @property
+    def box_joints(self) -> tuple[str, ...]:
+        """Joints of `stored_skeleton` that models do not predict but the reference's PCK box spans (PATS:
+        Nose, REye, LEye; ``PCK_ref`` in ``docs/metrics.md``); empty (the default) for a format that stores
+        none, which then has no ``PCK_ref``."""
+        return ()
+
+    def to_box_joints(self, key: str, array: np.ndarray) -> np.ndarray:
+        """Stored poses ``(T, 2·J_stored)`` of pose key ``key`` → the `box_joints` ``(T, 2·K)``, flat
+        ``[x…, y…]``, in the space of `to_model_pose`'s joints (PATS: neck-relative, as stored)."""
+        raise DataError(f"{self.root}: the {self.format} format stores no joints for the PCK box")
+
+    @property
     def text_features(self) -> Mapping[str, int]:
         """Text feature keys the format defines, with their widths (``(T, width)`` on the pose clock);
         empty for formats without text."""

@@ -27,18 +27,21 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel
-from cospeech.data.cache import SplitCache, load_split
+from cospeech.data.cache import BOX_JOINTS_PREFIX, SplitCache, load_split
 from cospeech.data.clusters import PoseClusters, fit_pose_clusters
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
 from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
 from cospeech.data.pats import PATS_SPEAKERS
+from cospeech.data.poses import flat_to_joints
 from cospeech.data.spec import DataSpec
 from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, change_points, token_rows, uses_word_timings
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
 
 ORACLE_KEY = "oracle/normalize"
+BOX_JOINTS = "box_joints"
+"""Batch key of the GT joints that widen the reference's PCK box (dev/test only, raw pixels)."""
 CACHE_DIRNAME = ".cospeech_cache"
 ALL_SPEAKERS = "all"
 """``speakers: all``: the 25 PATS speakers (`PATS_SPEAKERS`) in the reference's order."""
@@ -84,7 +87,8 @@ def _collate_identity(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 class WindowDataset(Dataset):
     """Windows of several speakers (one cache each). Items are dicts of tensors: ``audio (T, F)``,
     ``pose (T, 2J)``, ``style ()``, ``index ()``, and when present ``oracle (T, 2J)``, ``text`` and
-    ``cluster (T,)`` (see `__getitems__`).
+    ``cluster (T,)``, and ``box_joints (T, K, 2)`` (dev/test of corpora that store them: GT pixels of
+    the joints the reference's PCK box spans beyond the model's, not normalised; see `__getitems__`).
 
     ``keys`` maps batch names to stored keys (``{"pose": "pose/normalize", "text": "text/bert"…}``);
     every name but token ids is z-normalised by ``normalizer`` (``oracle`` with the pose statistics).
@@ -140,6 +144,9 @@ class WindowDataset(Dataset):
         if self.clusters is not None:
             batch["cluster"] = torch.from_numpy(self.clusters.labels(raw["pose"]))
         for name, array in raw.items():
+            if name == BOX_JOINTS:  # metric input in pixels, not a model input
+                batch[name] = flat_to_joints(torch.from_numpy(array))
+                continue
             if name == "text" and self.keys["text"] == TOKENS_KEY:
                 values = array.astype(np.int64)
             else:
@@ -225,9 +232,10 @@ class PatsDataModule(L.LightningDataModule):
         window_hop: pose frames between training windows (5 as in C-DiffGAN; 0 = non-overlapping).
         eval_window_hop: the same for dev/test windows (0: every frame scored once).
         audio_rate_mode: ``exact`` (audio aligned to the pose clock) or ``pats`` (reference constants).
-        audio_level: ``none`` (features as stored, the reference's) or ``utterance``: each interval's audio
-            features relative to its speech level, floored 50 dB below it, so recording level and the
-            noise floor of pauses do not matter (``cospeech.audio.normalize_level``); inference repeats it.
+        audio_level: ``utterance`` (default): each interval's audio features relative to its speech level,
+            floored 50 dB below it, so recording level and the noise floor of pauses do not matter
+            (``cospeech.audio.normalize_level``); inference repeats it. ``none``: features as stored (the
+            reference's; the earlier default, and what runs whose metadata lacks the field used).
         normalization: ``pooled``, ``source`` or ``per_speaker`` statistics.
         k_shot: if set, train on ``k_shot`` windows per speaker drawn with ``fewshot_seed``.
         fewshot_seed: seed of the few-shot draw.
@@ -252,7 +260,7 @@ class PatsDataModule(L.LightningDataModule):
         window_hop: int = 5,
         eval_window_hop: int = 0,
         audio_rate_mode: AudioRateMode = "exact",
-        audio_level: AudioLevel = "none",
+        audio_level: AudioLevel = "utterance",
         normalization: NormalizationMode = "pooled",
         k_shot: int | None = None,
         fewshot_seed: int = 1,
@@ -319,10 +327,12 @@ class PatsDataModule(L.LightningDataModule):
             source = [train[s] for s in self.speaker_set.source]
             self.pose_clusters = fit_pose_clusters(source, hp.pose_key, hp.pose_clusters, hp.seed, cache_root)
 
-        def dataset(caches: list[SplitCache], windows: np.ndarray | None = None) -> WindowDataset:
+        def dataset(
+            caches: list[SplitCache], windows: np.ndarray | None = None, names: dict[str, str] = keys
+        ) -> WindowDataset:
             return WindowDataset(
                 caches,
-                keys,
+                names,
                 self.normalizer,
                 windows,
                 repeat_text=hp.repeat_text,
@@ -335,12 +345,17 @@ class PatsDataModule(L.LightningDataModule):
             subset = fewshot_indices(train_set.speaker_block_sizes(), hp.k_shot, hp.fewshot_seed, keep)
             train_set = dataset(train_set.caches, subset)
         self.datasets["train"] = train_set
+        eval_keys = dict(keys)
+        if corpus.box_joints:  # dev/test batches carry them for PCK_ref
+            eval_keys[BOX_JOINTS] = BOX_JOINTS_PREFIX + hp.pose_key
         for split in SPLITS[1:]:
             caches = [
-                load_split(corpus, s, split, stored, self.eval_spec, cache_root, audio_level=level)
+                load_split(
+                    corpus, s, split, list(eval_keys.values()), self.eval_spec, cache_root, audio_level=level
+                )
                 for s in sequence
             ]
-            self.datasets[split] = dataset(caches)
+            self.datasets[split] = dataset(caches, names=eval_keys)
 
     def _check_speakers(self, corpus: Corpus) -> None:
         """Every speaker named must be in the corpus; for ``speakers: all`` the error says so."""
@@ -378,6 +393,7 @@ class PatsDataModule(L.LightningDataModule):
             text_key=hp.text_key,
             repeat_text=hp.repeat_text,
             pose_clusters=hp.pose_clusters,
+            box_joints=self.corpus.box_joints,
         )
 
     def use_normalizer(self, normalizer: Normalizer) -> None:

@@ -65,6 +65,8 @@ PATS_SPEAKERS = (
 POSE_WIDTH = 2 * PATS52.num_joints
 POSE_KEYS = ("pose/data", "pose/normalize", "oracle/normalize")
 """Keys holding ``pats52`` poses (``pose/confidence`` has their width but holds detection scores)."""
+PATS_BOX_JOINTS = ("Nose", "REye", "LEye")
+"""``pats52`` joints models do not predict (besides the neck, the origin) that the reference PCK box spans."""
 TEXT_WIDTHS: Mapping[str, int] = {"text/bert": 768, "text/w2v": 300}
 """Width of each 2-D text feature (BERT and word2vec embeddings per pose frame)."""
 FEATURE_WIDTHS: Mapping[str, int] = {
@@ -260,6 +262,19 @@ class PatsCorpus(Corpus):
         from cospeech.data.poses import joints_to_flat, pats_to_model_joints  # torch: only when converting
 
         return joints_to_flat(pats_to_model_joints(array))
+
+    @property
+    def box_joints(self) -> tuple[str, ...]:
+        return PATS_BOX_JOINTS
+
+    def to_box_joints(self, key: str, array: np.ndarray) -> np.ndarray:
+        """``pats52`` ``(T, 104)`` → Nose, REye, LEye ``(T, 6)``: offsets from the neck in PATS' pose keys,
+        like the model joints (``pose/data`` stores every joint absolute, and so both)."""
+        if not self.is_pose_key(key):
+            raise DataError(f"{key!r} is not a PATS pose key; pose keys: {list(POSE_KEYS)}")
+        columns = [PATS52.index(name) for name in PATS_BOX_JOINTS]
+        J = PATS52.num_joints
+        return np.concatenate((array[:, columns], array[:, [J + c for c in columns]]), axis=1)
 
     @property
     def text_features(self) -> Mapping[str, int]:

@@ -59,6 +59,10 @@ class DataSpec:
     """Whether ``text`` is per frame (True) or one row per token with ``token_duration`` (False)."""
     pose_clusters: int = 0
     """K of the per-frame k-means pose cluster labels (``cluster``) in every batch; 0 = none."""
+    box_joints: tuple[str, ...] = ()
+    """Joints of the stored skeleton that models do not predict and dev/test batches carry as
+    ``box_joints`` for the reference's PCK box (``PCK_ref``; PATS: Nose, REye, LEye); empty when the corpus
+    stores none (then there is no ``PCK_ref``)."""
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
@@ -76,6 +80,8 @@ class DataSpec:
         for name in ("format", "pose_key", "audio_key", "audio_rate_mode", "normalization"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name}={getattr(self, name)!r} must be a string")
+        if not isinstance(self.box_joints, tuple) or not all(isinstance(j, str) for j in self.box_joints):
+            problems.append(f"box_joints={self.box_joints!r} must be a list of joint names")
         if self.audio_level not in AUDIO_LEVELS:
             problems.append(f"audio_level={self.audio_level!r} must be one of {', '.join(AUDIO_LEVELS)}")
         if self.text_key is not None and self.text_key not in TEXT_KEYS:
@@ -130,6 +136,7 @@ class DataSpec:
         """Plain JSON-able values (for checkpoints and ``config.json`` of exports)."""
         out = asdict(self)
         out["speakers"] = list(self.speakers)
+        out["box_joints"] = list(self.box_joints)
         out["text"] = dict(self.text)
         return out
 
@@ -142,6 +149,7 @@ class DataSpec:
         if missing or unknown:
             raise ConfigError(f"data spec: missing keys {missing}, unknown keys {unknown}")
         values = dict(values)
-        if isinstance(values["speakers"], (list, tuple)):
-            values["speakers"] = tuple(values["speakers"])
+        for name in ("speakers", "box_joints"):
+            if isinstance(values.get(name), (list, tuple)):
+                values[name] = tuple(values[name])
         return cls(**values)

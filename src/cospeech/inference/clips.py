@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cospeech.audio import SAMPLE_RATE, load_audio
 from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.poses import flat_to_joints
 from cospeech.errors import ConfigError, DataError
@@ -71,12 +70,11 @@ def render_clips(
     videos, entries = [], []
     for index in sorted(order):
         speaker, interval = candidates[index]
-        audio = load_audio(corpus.raw_audio(speaker, interval), sr=SAMPLE_RATE)
         stored = corpus.read(speaker, interval, [data.pose_key])[data.pose_key]
+        generated = [g.generate(corpus.raw_audio(speaker, interval), speaker=speaker) for g in generators]
         panels = [("ground truth", flat_to_joints(corpus.to_model_pose(data.pose_key, stored)))]
-        panels += [
-            (g.name, g.generate(audio, sample_rate=SAMPLE_RATE, speaker=speaker).poses) for g in generators
-        ]
+        panels += [(g.name, gestures.poses) for g, gestures in zip(generators, generated, strict=True)]
+        speech = generated[0]  # the interval's audio file as decoded: its rate and channels
         relative = Path("render") / split / speaker / f"{interval}.mp4"
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         videos.append(
@@ -84,16 +82,14 @@ def render_clips(
                 out / relative,
                 panels,
                 skeleton,
-                audio=audio,
-                sample_rate=SAMPLE_RATE,
+                audio=speech.audio,
+                sample_rate=speech.sample_rate,
                 speaker=speaker,
                 size=size,
             )
         )
         entries.append(
-            ClipEntry(
-                f"{speaker} · {interval}", relative, speaker, f"{len(audio) / SAMPLE_RATE:.1f} s, {split}"
-            )
+            ClipEntry(f"{speaker} · {interval}", relative, speaker, f"{speech.duration:.1f} s, {split}")
         )
     title = f"cospeech · {', '.join(g.name for g in generators)} · {split}"
     page = write_gallery(out / "gallery.html", entries, metrics, title=title)

@@ -31,7 +31,9 @@ frames, appears only when complete.
   empty, as OpenPose writes them when face and 3-D estimation are off.
 * ``.csv``: long format ``frame,time,joint,x,y`` (time in s, x/y neck-relative pixels), one row per joint
   per frame.
-* ``.mp4``: the skeleton drawn by ``cospeech.render.video.write_video``, H.264 with the speech in AAC.
+* ``.mp4``: the skeleton drawn by ``cospeech.render.video.write_video``, H.264 with the speech in AAC as
+  the user gave it: the file's own sample rate and channels (``GeneratedGestures.audio``), not the mono
+  16 kHz mix the features are computed from; a rate AAC cannot store is resampled to the nearest it can.
 """
 
 from __future__ import annotations
@@ -188,7 +190,8 @@ def _flat(points: np.ndarray) -> list[float]:
 def write_mp4(
     gestures: GeneratedGestures, path: str | os.PathLike[str], *, size: tuple[int, int] = (1280, 720)
 ) -> Path:
-    """The gestures drawn on a skeleton, one panel, with the speech muxed (H.264 + AAC)."""
+    """The gestures drawn on a skeleton, one panel, with the speech muxed at its own rate and channels
+    (H.264 + AAC)."""
     return write_video(
         path,
         [("generated", gestures.poses)],

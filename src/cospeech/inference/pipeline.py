@@ -6,7 +6,8 @@ feature settings) and never trains. ``generate`` runs, for a waveform of n sampl
 1. ``log_mel_400`` features, computed in blocks of ``FEATURE_BLOCK_FRAMES`` pose frames so the STFT of an
    hour of speech never sits in memory at once, and averaged onto the pose clock exactly as the training
    cache does (``align_to_pose_clock``, ``"exact"`` mode): ``T = round(n · 15 / 16000)`` frames, so the
-   output lasts as long as the speech; if the run was trained with ``audio_level="utterance"``
+   output lasts as long as the speech, less a last frame the features do not reach (``pose_frames``);
+   if the run was trained with ``audio_level="utterance"``
    (``metadata.data.audio_level``), the features are levelled over the whole input first, exactly as the
    training cache levelled each interval (``cospeech.audio.normalize_level``);
 2. z-normalisation with the speaker's audio statistics;
@@ -50,14 +51,15 @@ from cospeech.audio import (
     MEL400_N_FFT,
     SAMPLE_RATE,
     AudioLevel,
+    check_samples,
+    decode_audio,
     level_floor,
-    load_audio,
     log_mel_400,
     normalize_level,
     speech_level,
     to_waveform,
 )
-from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock
+from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock, audio_coverage
 from cospeech.errors import AudioError, ConfigError, DataError
 from cospeech.inference.export import AUDIO_KEY, load_pretrained
 from cospeech.models.interface import Generator, run_generator
@@ -70,7 +72,6 @@ DEFAULT_BATCH_SIZE = 32
 """Windows per forward pass; with 64-frame windows, 32 windows ≈ 1.7 min of speech."""
 FEATURE_BLOCK_FRAMES = 60 * POSE_FPS
 """Pose frames of log-mel computed at a time (60 s: a 12 MB STFT instead of 720 MB for an hour)."""
-_MIN_SAMPLES = math.floor(SAMPLE_RATE / POSE_FPS / 2) + 1  # 534 samples: round(n · 15 / 16000) ≥ 1
 
 
 class Word(NamedTuple):
@@ -96,9 +97,12 @@ class GeneratedGestures:
     speaker: str
     """Whose style the gestures are in."""
     audio: np.ndarray
-    """(n,) float32 mono waveform of the speech at ``sample_rate``, for muxing into videos."""
+    """(C, n) float32 samples of the speech as given, for muxing into videos: a file's every channel at its
+    own rate, as decoded (an array's, at its ``sample_rate``), nominally in [-1, 1] (samples at int16 scale
+    divided as for the features, ``cospeech.audio.check_samples``). Not the mono 16 kHz mix the features
+    are computed from."""
     sample_rate: int
-    """Rate of ``audio`` in Hz (16000)."""
+    """Rate of ``audio`` in Hz (the file's own)."""
 
     @property
     def num_frames(self) -> int:
@@ -108,7 +112,7 @@ class GeneratedGestures:
     @property
     def duration(self) -> float:
         """Seconds of speech (the poses cover the same span, to the nearest frame)."""
-        return len(self.audio) / self.sample_rate
+        return self.audio.shape[-1] / self.sample_rate
 
 
 class GestureGenerator:
@@ -241,7 +245,9 @@ class GestureGenerator:
 
         Returns
         -------
-        GeneratedGestures with ``poses`` of shape ``(round(n · 15 / sr), J, 2)``.
+        GeneratedGestures with ``poses`` of shape ``(T, J, 2)``, ``T = pose_frames(n₁₆)`` for the n₁₆
+        samples of the speech at 16 kHz (``round(seconds · 15)``, or one less where the log-mel features
+        end before the last frame's middle), and the speech's own samples in ``audio``.
 
         Raises
         ------
@@ -249,7 +255,7 @@ class GestureGenerator:
         ConfigError : unknown speaker, or an array without ``sample_rate``.
         """
         style = self.style_of(speaker)
-        waveform = self._waveform(audio, sample_rate)
+        source, source_rate, waveform = self._speech(audio, sample_rate)
         words = None if transcript is None else _as_words(transcript)
         raw = pose_clock_features(waveform, level=self.metadata.data.audio_level)  # (T, F)
         z_audio = self.normalizer.normalize("audio", raw[None], np.array([style]))[0]
@@ -261,8 +267,8 @@ class GestureGenerator:
             skeleton=self.skeleton.name,
             joint_names=self.skeleton.joint_names,
             speaker=speaker,
-            audio=waveform,
-            sample_rate=SAMPLE_RATE,
+            audio=source,
+            sample_rate=source_rate,
         )
 
     def generate_features(
@@ -327,31 +333,48 @@ class GestureGenerator:
         names = tuple(n for n, spec in self.generator.inputs.items() if spec.sampled)
         return self.generator.sample_inputs(names, 1) if names else {}
 
-    def _waveform(self, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None) -> np.ndarray:
-        """Mono float32 at 16 kHz, long enough for one pose frame."""
+    def _speech(
+        self, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None
+    ) -> tuple[np.ndarray, int, np.ndarray]:
+        """(the speech as given (C, n) float32, its rate, the mono 16 kHz waveform for the features), long
+        enough for one pose frame."""
         if isinstance(audio, np.ndarray):
             if sample_rate is None:
                 raise ConfigError("an audio array needs sample_rate (Hz); files carry their own")
-            name = "audio array"
             if sample_rate <= 0:
                 raise ConfigError(f"sample_rate must be a positive rate in Hz, got {sample_rate}")
-            waveform = to_waveform(audio, sample_rate, sr=SAMPLE_RATE, name=name)
+            name, samples, rate = "audio array", audio, sample_rate
         else:
             if sample_rate is not None:
                 raise ConfigError(f"{audio}: sample_rate is only for arrays; the file's own rate is used")
             name = str(audio)
-            waveform = load_audio(audio, sr=SAMPLE_RATE)
+            samples, rate = decode_audio(audio)
+        source = check_samples(samples, rate, name=name)  # (n, C)
+        waveform = to_waveform(source, rate, sr=SAMPLE_RATE, name=name)
         if pose_frames(len(waveform)) < 1:
             raise AudioError(
                 f"{name}: {len(waveform) / SAMPLE_RATE:.3f} s of audio is too short for one pose frame "
                 f"(need ≥ {_MIN_SAMPLES / SAMPLE_RATE:.3f} s)"
             )
-        return waveform
+        return np.ascontiguousarray(source.T), rate, waveform
 
 
-def pose_frames(n_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
-    """Pose frames for ``n_samples`` of speech: ``round(seconds · 15)``, so the poses last as long."""
-    return round(n_samples * POSE_FPS / sample_rate)
+def pose_frames(n_samples: int) -> int:
+    """Pose frames for ``n_samples`` of speech at 16 kHz: ``round(seconds · 15)``, so the poses last as
+    long as the speech, except that a last frame whose middle the ``log_mel_400`` frames do not reach is
+    left out (the training cache's rule, ``cospeech.data.windows.audio_coverage``): its features would be
+    a copy of its neighbour's. The last feature frame ends up to 30 ms before the samples do, so this
+    drops one frame for about a third of lengths. 0 for fewer than ``MEL400_N_FFT`` samples."""
+    if n_samples < MEL400_N_FFT:
+        return 0
+    n_mel = 1 + (n_samples - MEL400_N_FFT) // MEL400_HOP
+    T = round(n_samples * POSE_FPS / SAMPLE_RATE)
+    rate, offset = audio_clock(AUDIO_KEY, n_mel, T)
+    return audio_coverage(n_mel, T, rate=rate, offset=offset)
+
+
+_MIN_SAMPLES = next(n for n in range(MEL400_N_FFT, SAMPLE_RATE, MEL400_HOP) if pose_frames(n) >= 1)
+"""Samples (at 16 kHz) of the shortest speech with one pose frame: 832, three log-mel frames."""
 
 
 def pose_clock_features(
@@ -369,7 +392,7 @@ def pose_clock_features(
 
     Returns
     -------
-    features : np.ndarray [shape=(T, 64)], float32, ``T = round(n · 15 / 16000)``.
+    features : np.ndarray [shape=(T, 64)], float32, ``T = pose_frames(n)``.
     """
     n = len(waveform)
     T = pose_frames(n)

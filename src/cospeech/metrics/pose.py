@@ -111,6 +111,8 @@ class PCK(Metric):
     arity="paired",
     needs=("box_joints",),
     outputs=("PCK_ref", *(f"PCK_ref@{alpha:g}" for alpha in PCK_ALPHAS)),
+    logged=True,
+    table=("PCK_ref",),
     order=32,
 )
 class PCKReference(PCK):

@@ -139,6 +139,18 @@ class GestureMetricSuite(nn.Module):
         self._windows = _WindowCount()
 
     @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key ``compute()`` returns, in its order (a per-joint metric's once per joint). Which of the
+        optional metrics the suite holds shows here: ``"PCK_ref" in suite.keys`` with ``reference_pck``."""
+        keys: list[str] = []
+        for slot in self._slots:
+            suffix = GT_SUFFIX if slot.sees == "ground_truth" else ""
+            for key in slot.spec.outputs:
+                per_joint = slot.spec.per_joint
+                keys += joint_keys(key + suffix, self.mean.size // 2) if per_joint else [key + suffix]
+        return tuple(keys)
+
+    @property
     def extractor_id(self) -> str | None:
         """``"<name>@<weights hash>"`` of the FGD extractor, or None without FGD."""
         return self.metrics["FGD"].extractor_id if "FGD" in self.metrics else None

@@ -22,9 +22,11 @@ import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
+import soxr
 
 from cospeech.files import OutputError, atomic_write
 from cospeech.render.draw import Planes, PoseCanvasLayout, RenderError, check_poses, check_size
@@ -34,7 +36,9 @@ VIDEO_CODEC = "libx264"
 VIDEO_OPTIONS = {"preset": "ultrafast", "qp": "20"}
 AUDIO_CODEC = "aac"
 AUDIO_OPTIONS = {"aac_coder": "fast"}  # a third of the default "twoloop" coder's time, fine for speech
-AUDIO_BIT_RATE = 64_000  # mono speech; AAC-LC is transparent for speech well below this
+AUDIO_BIT_RATE = 64_000  # per channel; AAC-LC is transparent for speech well below this
+AUDIO_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1"}
+"""FFmpeg channel layout given to audio of each channel count (channel order as in WAV files)."""
 _BT601 = 6  # AVCOL_SPC/PRI/TRC_SMPTE170M: the matrix, primaries and transfer of BT.601 (625/525 lines)
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG: Y in 16..235, as cv2.COLOR_BGR2YUV_I420 produces
 
@@ -60,9 +64,13 @@ def write_video(
         different lengths are cut to the shortest.
     skeleton : the skeleton of every panel.
     fps : float > 0, pose frame rate (PATS: 15).
-    audio : np.ndarray [shape=(n,)] float waveform in [-1, 1] starting with the first frame, or None for a
-        silent video (no audio stream). Trimmed or zero-padded to the video's duration.
-    sample_rate : int, rate of ``audio`` in Hz; one of the AAC rates (8000 … 96000).
+    audio : np.ndarray [shape=(n,) or (channels, n)] float samples in [-1, 1] starting with the first frame,
+        1 to 6 channels (mono, stereo … 5.1, see ``AUDIO_LAYOUTS``), or None for a silent video (no audio
+        stream). Kept as given: channels and rate go into the AAC track unchanged. Trimmed or zero-padded
+        to the video's duration.
+    sample_rate : int > 0, rate of ``audio`` in Hz. AAC stores 7350 … 96000 Hz in 13 steps
+        (``av.Codec("aac", "w").audio_rates``: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000,
+        …); any other rate is resampled (soxr, high quality) to the nearest of them.
     size : (width, height) in pixels, both even.
     speaker : shown bottom-left.
     start_time : seconds shown by the clock on the first frame (e.g. the clip's offset in its interval).
@@ -92,16 +100,14 @@ def write_video(
         raise RenderError(f"{path}: no frames to render (a panel has T = 0)")
     rate = Fraction(fps).limit_denominator(1001)
     width, height = check_size(size)
-    waveform = (
-        None if audio is None else _fit_audio(audio, sample_rate, round(frames / rate * sample_rate), path)
-    )
+    sound = None if audio is None else _fit_audio(audio, sample_rate, frames / rate, path)
     # One frame buffer for the whole video: the layout draws into its planes, the encoder copies it on
     # each encode call (x264 takes a copy of its input picture synchronously).
     frame = av.VideoFrame(width, height, "yuv420p")
     layout = PoseCanvasLayout(skeleton, titles, size=size, speaker=speaker, out=_planes(frame))
     with atomic_write(path) as temporary:
         try:
-            _encode(temporary, layout, frame, sequences, frames, rate, start_time, waveform, sample_rate)
+            _encode(temporary, layout, frame, sequences, frames, rate, start_time, sound)
         except av.FFmpegError as err:
             raise RenderError(f"{path}: encoding failed: {err}") from err
     return path
@@ -116,22 +122,45 @@ def _planes(frame: av.VideoFrame) -> Planes:
     return views[0], views[1], views[2]
 
 
-def _fit_audio(audio: np.ndarray, sample_rate: int, samples: int, path: Path) -> np.ndarray:
-    """``audio`` checked and trimmed or zero-padded to ``samples``, as float32 ``(1, samples)`` (planar)."""
-    rates = av.Codec(AUDIO_CODEC, "w").audio_rates
-    if sample_rate not in rates:
-        raise RenderError(f"{path}: AAC cannot store {sample_rate} Hz audio; use one of {sorted(rates)}")
+class _Sound(NamedTuple):
+    """Audio ready for the AAC encoder."""
+
+    samples: np.ndarray
+    """(C, n) float32, planar, exactly the video's duration."""
+    rate: int
+    """An AAC sample rate, Hz."""
+    layout: str
+    """FFmpeg channel layout (``AUDIO_LAYOUTS``)."""
+
+
+def _fit_audio(audio: np.ndarray, sample_rate: int, seconds: float, path: Path) -> _Sound:
+    """``audio`` (n,) or (C, n) checked, resampled to the nearest AAC rate if needed, and trimmed or
+    zero-padded to ``seconds``."""
     audio = np.asarray(audio)
-    if audio.ndim != 1 or not np.issubdtype(audio.dtype, np.floating):
+    if audio.ndim not in (1, 2) or not np.issubdtype(audio.dtype, np.floating):
         raise RenderError(
-            f"{path}: audio of shape {audio.shape} and dtype {audio.dtype}, expected mono float (n,)"
+            f"{path}: audio of shape {audio.shape} and dtype {audio.dtype}; expected float (n,) or "
+            "(channels, n)"
         )
+    audio = audio.reshape(-1, audio.shape[-1])  # (C, n)
+    if len(audio) not in AUDIO_LAYOUTS:
+        raise RenderError(
+            f"{path}: audio with {len(audio)} channels (shape {audio.shape}); AAC is written with 1 to "
+            f"{max(AUDIO_LAYOUTS)} channels, as (channels, n)"
+        )
+    if not sample_rate > 0:
+        raise RenderError(f"{path}: audio sample rate must be a positive rate in Hz, got {sample_rate}")
     if not np.isfinite(audio).all():
         raise RenderError(f"{path}: audio holds NaN or inf")
-    fitted = np.zeros((1, samples), np.float32)
-    kept = min(samples, len(audio))
-    fitted[0, :kept] = audio[:kept]
-    return fitted
+    rates = av.Codec(AUDIO_CODEC, "w").audio_rates
+    rate = int(min(rates, key=lambda r: abs(r - sample_rate)))
+    if rate != sample_rate:
+        audio = soxr.resample(audio.T.astype(np.float32), sample_rate, rate, quality="HQ").T  # (C, n')
+    samples = round(seconds * rate)
+    fitted = np.zeros((len(audio), samples), np.float32)
+    kept = min(samples, audio.shape[1])
+    fitted[:, :kept] = audio[:, :kept]
+    return _Sound(fitted, rate, AUDIO_LAYOUTS[len(audio)])
 
 
 def _encode(
@@ -142,8 +171,7 @@ def _encode(
     frames: int,
     rate: Fraction,
     start_time: float,
-    waveform: np.ndarray | None,
-    sample_rate: int,
+    sound: _Sound | None,
 ) -> None:
     """Draw, encode and mux frame by frame; after each video frame, the audio up to its end, so the two
     streams are interleaved in the file and nothing accumulates in memory."""
@@ -157,21 +185,24 @@ def _encode(
         # Frame threads (libx264 picks how many from the core count) encode while the next frame is drawn;
         # sliced threads, the PyAV default, would make each encode call wait for its frame.
         context.thread_type, context.thread_count = "FRAME", 0
-        if waveform is not None:
-            sound = container.add_stream(AUDIO_CODEC, rate=sample_rate, layout="mono", options=AUDIO_OPTIONS)
-            sound.bit_rate = AUDIO_BIT_RATE
+        if sound is not None:
+            audio = container.add_stream(
+                AUDIO_CODEC, rate=sound.rate, layout=sound.layout, options=AUDIO_OPTIONS
+            )
+            audio.bit_rate = AUDIO_BIT_RATE * len(sound.samples)
         sent = 0
         for i in range(frames):
             layout.render([poses[i] for poses in sequences], start_time + float(i / rate))
             frame.pts = i
             container.mux(video.encode(frame))
-            if waveform is not None:
-                until = round((i + 1) / rate * sample_rate)  # the last frame's end is the waveform's end
+            if sound is not None:
+                until = round((i + 1) / rate * sound.rate)  # the last frame's end is the waveform's end
                 if until > sent:
-                    chunk = av.AudioFrame.from_ndarray(waveform[:, sent:until], format="fltp", layout="mono")
-                    chunk.sample_rate, chunk.pts = sample_rate, sent
-                    container.mux(sound.encode(chunk))
+                    part = np.ascontiguousarray(sound.samples[:, sent:until])
+                    chunk = av.AudioFrame.from_ndarray(part, format="fltp", layout=sound.layout)
+                    chunk.sample_rate, chunk.pts = sound.rate, sent
+                    container.mux(audio.encode(chunk))
                     sent = until
         container.mux(video.encode(None))
-        if waveform is not None:
-            container.mux(sound.encode(None))
+        if sound is not None:
+            container.mux(audio.encode(None))

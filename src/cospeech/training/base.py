@@ -9,7 +9,8 @@ Like Lightning's GAN example, networks are plain registered ``nn.Module``s compo
 * **dev/test metrics** per speaker (``cospeech.metrics.GestureMetricSuite``, each speaker with its own
   normalisation statistics), logged as ``<split>/<metric>`` (mean over the speakers that had windows to
   score) and ``<split>/<speaker>/<metric>`` (not logged for a speaker with nothing to score, which is
-  warned about once), and one example window per split for ``SkeletonImages``;
+  warned about once), and one example window per split for ``SkeletonImages``; ``PCK_ref`` (the
+  reference's PCK box, next to cospeech's ``PCK``) when the data spec has ``box_joints``;
 * **checkpoint metadata** (``RunMetadata``): generator, components, data spec, normaliser, recipe.
 
 A recipe subclasses it, takes its own hyperparameters in ``__init__`` (they reach ``--help`` and the YAML),
@@ -108,9 +109,12 @@ class GestureModule(L.LightningModule):
             "generator": self.build_component("generator", hp.generator, "generator", hp.generator_config)
         }
         self.components.update(self.build_components(spec))
+        reference_pck = bool(spec.box_joints)  # dev/test batches then carry box_joints
         for split in ("dev", "test"):
             self.suites[split] = nn.ModuleList(
-                GestureMetricSuite(normalizer.mean["pose"][s], normalizer.std["pose"][s])
+                GestureMetricSuite(
+                    normalizer.mean["pose"][s], normalizer.std["pose"][s], reference_pck=reference_pck
+                )
                 for s in range(spec.num_styles)
             )
         if self.hparams.init_from:
@@ -188,10 +192,11 @@ class GestureModule(L.LightningModule):
         self.log(
             f"{split}/loss", reconstruction_l1(pred, batch["pose"]), batch_size=len(pred), sync_dist=True
         )
+        box = batch.get("box_joints")  # (B, T, K, 2) GT pixels for PCK_ref, when the corpus has them
         for s, suite in enumerate(self.suites[split]):
             rows = batch["style"] == s
             if rows.any():
-                suite.update(pred[rows], batch["pose"][rows])
+                suite.update(pred[rows], batch["pose"][rows], box_joints=None if box is None else box[rows])
         if batch_idx == 0:
             self.examples[split] = {
                 "pred": pred[0].detach(),
@@ -217,7 +222,8 @@ class GestureModule(L.LightningModule):
         The suites are already synchronised across processes (torchmetrics; ``windows`` too, so every
         process skips the same speakers); ``sync_dist`` only averages identical values, which keeps
         Lightning's epoch-level logging consistent under DDP."""
-        per_speaker, logged = [], logged_metrics()
+        per_speaker = []
+        logged = [name for name in logged_metrics() if name in self.suites[split][0].keys]  # PCK_ref: if any
         for speaker, suite in zip(self.speakers, self.suites[split], strict=True):
             if suite.windows == 0:
                 suite.reset()
