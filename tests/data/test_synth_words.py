@@ -18,7 +18,6 @@ from cospeech.data.poses import flat_to_joints
 from cospeech.data.synth.corpus import SPEAKER_NAMES, STYLE_FILE, make_profile
 from cospeech.data.synth.speech import STRESSED, render_speech, syllable_timeline
 from cospeech.data.synth.words import (
-    BERT_VOCAB_SIZE,
     GESTURE_WORDS,
     SYLLABLES,
     VOCABULARY,
@@ -28,6 +27,7 @@ from cospeech.data.synth.words import (
     word_meta,
     word_vector,
 )
+from cospeech.data.text import BERT_VOCAB_SIZE
 from cospeech.errors import DataError
 from cospeech.skeletons import PATS52
 
@@ -113,6 +113,10 @@ def test_corpus_text_keys_are_stored_as_pats_stores_them(synth_root):
             assert arrays[key].shape == (n, width) and arrays[key].dtype == np.float32
         meta = pd.read_hdf(corpus.interval_path(speaker, interval), "text/meta")
         assert list(meta.columns) == ["Word", "start_frame", "end_frame"]
+        assert {"text/meta", *TEXT} <= set(corpus.keys(speaker, interval))
+        np.testing.assert_array_equal(
+            corpus.word_timings(speaker, interval), meta[["start_frame", "end_frame"]]
+        )
         assert meta["start_frame"].dtype == meta["end_frame"].dtype == np.float64
         start, end = meta["start_frame"].to_numpy().astype(int), meta["end_frame"].to_numpy().astype(int)
         assert start[0] == 0 and end[-1] == n and np.array_equal(start[1:], end[:-1]) and (end > start).all()

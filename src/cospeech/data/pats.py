@@ -78,9 +78,8 @@ FEATURE_WIDTHS: Mapping[str, int] = {
 }
 """Width of the last axis of each 2-D key; ``text/tokens`` and ``text/pos`` are 1-D (T,)."""
 
-TEXT_META = "text/meta"
-"""Key of the word-timing table (a PyTables group, not an array)."""
-TEXT_META_COLUMNS = ("Word", "start_frame", "end_frame")
+META_COLUMNS = ("Word", "start_frame", "end_frame")
+"""Columns of ``text/meta``, PATS' word-timing table (notes §1.4)."""
 
 REQUIRED_KEYS = ("pose/data", "pose/normalize", "pose/confidence", "audio/log_mel_400", "audio/log_mel_512")
 INTERVAL_COLUMNS = (
@@ -339,7 +338,7 @@ def write_interval(
     if bad_rates:
         raise DataError(f"{path}: frame_rates {bad_rates} must name written keys and be > 0 Hz")
     for key, value in arrays.items():
-        if key == TEXT_META or (key not in FEATURE_WIDTHS and not key.startswith("text/")):
+        if key == META_KEY or (key not in FEATURE_WIDTHS and not key.startswith("text/")):
             raise DataError(f"{path}: unknown array key {key!r}; known: {sorted(FEATURE_WIDTHS)} and text/*")
         _check_shape(path, key, np.asarray(value))
     frames = {k: len(v) for k, v in arrays.items() if not k.startswith("audio/")}
@@ -361,16 +360,14 @@ def write_interval(
                     dataset.attrs[FRAME_RATE_ATTR] = float(frame_rates[key])
         if text_meta is not None:  # a PyTables table: the default "fixed" format pickles the words into 1 MB
             text_meta.to_hdf(
-                tmp, key=TEXT_META, mode="a", format="table", index=False, complevel=1, complib="zlib"
+                tmp, key=META_KEY, mode="a", format="table", index=False, complevel=1, complib="zlib"
             )
     return path
 
 
 def _check_text_meta(path: Path, meta: pd.DataFrame, n_frames: int) -> None:
-    if tuple(meta.columns) != TEXT_META_COLUMNS:
-        raise DataError(
-            f"{path}: {TEXT_META} has columns {list(meta.columns)}, expected {list(TEXT_META_COLUMNS)}"
-        )
+    if tuple(meta.columns) != META_COLUMNS:
+        raise DataError(f"{path}: {META_KEY} has columns {list(meta.columns)}, expected {list(META_COLUMNS)}")
     start, end = meta["start_frame"].to_numpy(), meta["end_frame"].to_numpy()
     if not (
         len(meta)
@@ -381,7 +378,7 @@ def _check_text_meta(path: Path, meta: pd.DataFrame, n_frames: int) -> None:
         and (end >= start).all()
     ):
         raise DataError(
-            f"{path}: {TEXT_META} breaks PATS' word timing: need float frames, the first word starting at 0, "
+            f"{path}: {META_KEY} breaks PATS' word timing: need float frames, the first word starting at 0, "
             f"each ending where the next starts (never before it starts) and the last at T={n_frames}"
         )
 

@@ -8,8 +8,7 @@ audio does not reveal: the synthetic voice has no phonemes beyond four vowels dr
 word's syllables sound like any other's, and only the transcript tells which word was said.
 
 Features are frame-aligned exactly as PATS stores them (reference notes
-``pats_data_and_cdiffgan_evaluation.md`` §1.4, §2.5), with two simplifications the notes allow for a
-made-up corpus:
+``pats_data_and_cdiffgan_evaluation.md`` §1.4, §2.5), with two simplifications for a made-up corpus:
 
 * every word is **one token** (PATS splits words into BERT sub-tokens): its id is
   ``FIRST_TOKEN_ID + vocabulary index``, inside BERT's 30522-id range so embedding tables sized for
@@ -20,10 +19,11 @@ made-up corpus:
 
 To featurise a transcript of synthetic words the way the corpus does:
 
->>> words = [Word("we", 0.21, 0.43), Word("wide", 0.43, 0.65)]
->>> word_features(words, "text/tokens", n_frames=15)
-array([1010, 1010, 1010, 1057, 1057, ...])
->>> word_meta(words, n_frames=15)       # the text/meta DataFrame: Word, start_frame, end_frame
+>>> words = [Word("we", 0.21, 0.43), Word("wide", 0.43, 0.65)]   # (word, start s, end s)
+>>> word_features(words, "text/tokens", n_frames=10)                # (T,) int64 ids; bert, w2v: (T, D)
+array([1010, 1010, 1010, 1010, 1010, 1010, 1057, 1057, 1057, 1057])
+>>> word_meta(words, n_frames=10).values.tolist()                   # text/meta: Word, start/end_frame
+[['we', 0.0, 6.0], ['wide', 6.0, 10.0]]
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from cospeech.data.pats import TEXT_WIDTHS
+from cospeech.data.text import TEXT_KEYS, TOKENS_KEY
 from cospeech.data.windows import POSE_FPS
 from cospeech.errors import DataError
 
@@ -80,13 +82,6 @@ for the gesture-bearing ones."""
 
 FIRST_TOKEN_ID = 1000
 """Token id of ``VOCABULARY[0]``; ids stay clear of BERT's special tokens (0 ``[PAD]``, 100–103)."""
-BERT_VOCAB_SIZE = 30522
-"""Size of ``bert-base-uncased``'s vocabulary: every ``text/tokens`` id is below it (notes §1.4)."""
-VECTOR_WIDTHS: Mapping[str, int] = {"text/bert": 768, "text/w2v": 300}
-"""Width of each per-word vector feature (PATS' BERT and word2vec widths, notes §1.4)."""
-TEXT_KEYS = ("text/tokens", *VECTOR_WIDTHS)
-"""Frame-aligned text keys `word_features` makes; ``text/meta`` comes from `word_meta`."""
-META_COLUMNS = ("Word", "start_frame", "end_frame")
 
 
 class Word(NamedTuple):
@@ -104,18 +99,18 @@ def token_id(word: str) -> int:
 
 
 def word_vector(word: str, key: str) -> np.ndarray:
-    """The fixed ``(VECTOR_WIDTHS[key],)`` float32 vector of a vocabulary word for ``text/bert`` or
+    """The fixed ``(TEXT_WIDTHS[key],)`` float32 vector of a vocabulary word for ``text/bert`` or
     ``text/w2v``: standard normal, seeded from a BLAKE2b hash of key and word (never Python's ``hash``,
     which differs between processes). Returns a read-only array."""
-    if key not in VECTOR_WIDTHS:
-        raise DataError(f"no word vectors for key {key!r}; keys with vectors: {list(VECTOR_WIDTHS)}")
+    if key not in TEXT_WIDTHS:
+        raise DataError(f"no word vectors for key {key!r}; keys with vectors: {list(TEXT_WIDTHS)}")
     return _vector(VOCABULARY[_index(word)], key)
 
 
 @cache
 def _vector(word: str, key: str) -> np.ndarray:
     digest = hashlib.blake2b(f"{key}\0{word}".encode(), digest_size=8).digest()
-    vector = np.random.default_rng(int.from_bytes(digest, "little")).standard_normal(VECTOR_WIDTHS[key])
+    vector = np.random.default_rng(int.from_bytes(digest, "little")).standard_normal(TEXT_WIDTHS[key])
     vector = vector.astype(np.float32)
     vector.flags.writeable = False
     return vector
@@ -175,7 +170,7 @@ def word_features(words: Sequence[Word], key: str, n_frames: int) -> np.ndarray:
     if key not in TEXT_KEYS:
         raise DataError(f"no synthetic text feature {key!r}; keys: {list(TEXT_KEYS)}")
     start, end = word_frames(words, n_frames)
-    if key == "text/tokens":
+    if key == TOKENS_KEY:
         values = np.array([token_id(w.word) for w in words], dtype=np.int64)
     else:
         values = np.stack([word_vector(w.word, key) for w in words])
