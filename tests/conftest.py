@@ -51,9 +51,10 @@ def short_dev_root(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -
     corpus = PatsCorpus(root)
     (interval_id,) = corpus.interval_ids(speaker, "dev")
     profile = make_profile(SPEAKER_NAMES.index(speaker), SMALL_CORPUS["seed"])
-    arrays, waveform = synthesize_interval(profile, seconds, np.random.default_rng(0))
-    write_interval(root, speaker, interval_id, arrays)
-    soundfile.write(root / RAW_DIR / f"{speaker}_cropped" / f"{interval_id}.flac", waveform, SAMPLE_RATE)
+    interval = synthesize_interval(profile, seconds, np.random.default_rng(0))
+    write_interval(root, speaker, interval_id, interval.arrays, text_meta=interval.text_meta)
+    raw = root / RAW_DIR / f"{speaker}_cropped" / f"{interval_id}.flac"
+    soundfile.write(raw, interval.waveform, SAMPLE_RATE)
     table = pd.read_csv(root / INTERVALS_CSV, dtype=str, keep_default_na=False)
     records = [IntervalRecord(**row) for row in table.to_dict("records")]
     records = [

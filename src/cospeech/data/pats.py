@@ -11,9 +11,11 @@ Layout (reference notes §1)::
     <root>/raw/<speaker>_cropped/<interval_id>.<wav|mp3|…>   per-interval speech (rendering only)
 
 Each interval file holds ``pose/data``, ``pose/normalize``, ``pose/confidence`` (T, 104),
-``audio/log_mel_400`` (Ta, 64), ``audio/log_mel_512`` (Ta', 128) and optionally ``text/*`` arrays. The
-built-in corpus adds ``oracle/normalize`` (T, 104): the noise-free gesture its generator intended (same
-layout as ``pose/normalize``).
+``audio/log_mel_400`` (Ta, 64), ``audio/log_mel_512`` (Ta', 128) and optionally the text keys:
+``text/tokens`` (T,) ints, ``text/bert`` (T, 768), ``text/w2v`` (T, 300), and ``text/meta``, a pandas
+DataFrame (columns ``Word``, ``start_frame``, ``end_frame``) stored by ``DataFrame.to_hdf`` (PyTables), read
+with ``pd.read_hdf(path, "text/meta")`` (notes §1.4, §2.5). The built-in corpus adds ``oracle/normalize``
+(T, 104): the noise-free gesture its generator intended (same layout as ``pose/normalize``).
 
 Audio datasets written by cospeech carry a ``frame_rate`` attribute (feature frames per second), so the
 window cache aligns them at their true rate; PATS' own files have none (see `Corpus.frame_rate`).
@@ -77,6 +79,9 @@ FEATURE_WIDTHS: Mapping[str, int] = {
     **TEXT_WIDTHS,
 }
 """Width of the last axis of each 2-D key; ``text/tokens`` and ``text/pos`` are 1-D (T,)."""
+
+META_COLUMNS = ("Word", "start_frame", "end_frame")
+"""Columns of ``text/meta``, PATS' word-timing table (notes §1.4)."""
 
 REQUIRED_KEYS = ("pose/data", "pose/normalize", "pose/confidence", "audio/log_mel_400", "audio/log_mel_512")
 INTERVAL_COLUMNS = (
@@ -331,10 +336,14 @@ def write_interval(
     arrays: Mapping[str, np.ndarray],
     *,
     frame_rates: Mapping[str, float] | None = None,
+    text_meta: pd.DataFrame | None = None,
 ) -> Path:
     """Write one interval file atomically. Keys must be known and every 2-D key must have its PATS width;
     pose keys and ``text/*`` keys must share the number of frames T. ``frame_rates`` (Hz) of audio keys
-    are stored as their ``frame_rate`` attribute (``log_mel_512`` depends on the waveform's rate)."""
+    are stored as their ``frame_rate`` attribute (``log_mel_512`` depends on the waveform's rate).
+    ``text_meta`` is written as ``text/meta`` with ``DataFrame.to_hdf``, as PATS stores it (notes §1.4); it
+    needs PATS' columns and conventions (§2.5): float frames, the first word starting at 0, each word ending
+    where the next starts, the last at T."""
     path = Path(root) / PROCESSED_DIR / speaker / f"{interval_id}.h5"
     absent = [k for k in REQUIRED_KEYS if k not in arrays]
     if absent:
@@ -344,24 +353,49 @@ def write_interval(
     if bad_rates:
         raise DataError(f"{path}: frame_rates {bad_rates} must name written keys and be > 0 Hz")
     for key, value in arrays.items():
-        if key not in FEATURE_WIDTHS and not key.startswith("text/"):
-            raise DataError(f"{path}: unknown key {key!r}; known: {sorted(FEATURE_WIDTHS)} and text/*")
+        if key == META_KEY or (key not in FEATURE_WIDTHS and not key.startswith("text/")):
+            raise DataError(f"{path}: unknown array key {key!r}; known: {sorted(FEATURE_WIDTHS)} and text/*")
         _check_shape(path, key, np.asarray(value))
     frames = {k: len(v) for k, v in arrays.items() if not k.startswith("audio/")}
     if len(set(frames.values())) > 1:
         raise DataError(f"{path}: pose and text keys disagree on the number of frames: {frames}")
+    if text_meta is not None:
+        _check_text_meta(path, text_meta, len(arrays["pose/normalize"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp, h5py.File(tmp, "w") as h5:
-        for key, value in arrays.items():
-            value = np.asarray(value)
-            if value.dtype == np.float64:
-                value = value.astype(
-                    np.float32
-                )  # PATS writes float64; float32 halves the files, loses nothing
-            dataset = h5.create_dataset(key, data=value, compression="lzf" if value.ndim == 2 else None)
-            if key in frame_rates:
-                dataset.attrs[FRAME_RATE_ATTR] = float(frame_rates[key])
+    with atomic_write(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            for key, value in arrays.items():
+                value = np.asarray(value)
+                if value.dtype == np.float64:
+                    value = value.astype(
+                        np.float32
+                    )  # PATS writes float64; float32 halves the files, loses nothing
+                dataset = h5.create_dataset(key, data=value, compression="lzf" if value.ndim == 2 else None)
+                if key in frame_rates:
+                    dataset.attrs[FRAME_RATE_ATTR] = float(frame_rates[key])
+        if text_meta is not None:  # a PyTables table: the default "fixed" format pickles the words into 1 MB
+            text_meta.to_hdf(
+                tmp, key=META_KEY, mode="a", format="table", index=False, complevel=1, complib="zlib"
+            )
     return path
+
+
+def _check_text_meta(path: Path, meta: pd.DataFrame, n_frames: int) -> None:
+    if tuple(meta.columns) != META_COLUMNS:
+        raise DataError(f"{path}: {META_KEY} has columns {list(meta.columns)}, expected {list(META_COLUMNS)}")
+    start, end = meta["start_frame"].to_numpy(), meta["end_frame"].to_numpy()
+    if not (
+        len(meta)
+        and start.dtype == end.dtype == np.float64
+        and start[0] == 0
+        and end[-1] == n_frames
+        and np.array_equal(start[1:], end[:-1])
+        and (end >= start).all()
+    ):
+        raise DataError(
+            f"{path}: {META_KEY} breaks PATS' word timing: need float frames, the first word starting at 0, "
+            f"each ending where the next starts (never before it starts) and the last at T={n_frames}"
+        )
 
 
 def write_intervals_table(root: str | Path, records: Sequence[IntervalRecord]) -> Path:

@@ -1,11 +1,12 @@
 """Write a complete synthetic corpus in the PATS on-disk format (see ``gesture.py`` for the model).
 
 Each speaker gets a voice and a gesture style from the seed; each interval (6–20 s, like PATS' 10.7 s mean)
-gets a syllable timeline, a waveform, and poses. Files written per interval: the PATS keys
-(``pose/data`` in camera pixels with the neck absolute, ``pose/normalize``, ``pose/confidence``,
-``audio/log_mel_400``, ``audio/log_mel_512`` computed at 16 kHz, each with its ``frame_rate``), the oracle
+gets a timeline of words and their syllables, a waveform, and poses. Files written per interval: the PATS
+keys (``pose/data`` in camera pixels with the neck absolute, ``pose/normalize``, ``pose/confidence``,
+``audio/log_mel_400``, ``audio/log_mel_512`` computed at 16 kHz, each with its ``frame_rate``; the text keys
+``text/tokens``, ``text/bert``, ``text/w2v`` and ``text/meta`` of ``words.py``), the oracle
 ``oracle/normalize`` and the speech as FLAC under ``raw/<speaker>_cropped/``. ``synth_speakers.json``
-records every style parameter.
+records every style parameter and the vocabulary (which words bear gestures, and what gesture).
 
 The whole corpus is built in a temporary directory and renamed into place, so an interrupted run leaves
 nothing that looks like a corpus. The same seed gives byte-identical arrays on every machine (NumPy's
@@ -20,8 +21,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import soundfile
 
 from cospeech.audio import MEL400_HOP, MEL512_HOP, SAMPLE_RATE, log_mel_400, log_mel_512
@@ -45,6 +48,16 @@ from cospeech.data.synth.gesture import (
     wrist_trajectories,
 )
 from cospeech.data.synth.speech import VoiceStyle, random_voice, render_speech, syllable_timeline
+from cospeech.data.synth.words import (
+    GESTURE_WORDS,
+    SYLLABLES,
+    TEXT_KEYS,
+    VOCABULARY,
+    WORD_PROBABILITY,
+    token_id,
+    word_features,
+    word_meta,
+)
 from cospeech.data.windows import POSE_FPS
 from cospeech.errors import ConfigError
 from cospeech.files import atomic_write
@@ -105,12 +118,23 @@ def make_profile(index: int, seed: int) -> SpeakerProfile:
     )
 
 
-def synthesize_interval(
-    profile: SpeakerProfile, seconds: float, rng: np.random.Generator
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """PATS arrays of one interval and its 16 kHz waveform; poses cover the whole frames in ``seconds``."""
+class SynthInterval(NamedTuple):
+    """One generated interval, ready for `write_interval`."""
+
+    arrays: dict[str, np.ndarray]
+    """PATS keys → arrays (poses, confidence, oracle, audio and frame-aligned text features)."""
+    text_meta: pd.DataFrame
+    """PATS ``text/meta``: Word, start_frame, end_frame (`words.word_meta`)."""
+    waveform: np.ndarray
+    """(n,) float32 speech at 16 kHz."""
+
+
+def synthesize_interval(profile: SpeakerProfile, seconds: float, rng: np.random.Generator) -> SynthInterval:
+    """PATS arrays, word timings and 16 kHz waveform of one interval; poses and text cover the whole pose
+    frames in ``seconds``."""
     n_frames = int(seconds * POSE_FPS)
     syllables = syllable_timeline(profile.voice, seconds, rng)
+    words = syllables.spoken_words()
     waveform = render_speech(syllables, profile.voice, seconds, SAMPLE_RATE, rng)
     style = profile.gesture
     plan = plan_gestures(syllables, style, rng)
@@ -134,8 +158,9 @@ def synthesize_interval(
         "oracle/normalize": joints_to_flat(_pats_normalize(_camera(intended, 1.0, neck))),
         "audio/log_mel_400": log_mel_400(waveform, sr=SAMPLE_RATE),
         "audio/log_mel_512": log_mel_512(waveform, sr=SAMPLE_RATE),
+        **{key: word_features(words, key, n_frames) for key in TEXT_KEYS},
     }
-    return arrays, waveform
+    return SynthInterval(arrays, word_meta(words, n_frames), waveform)
 
 
 def _camera(pose: np.ndarray, scale: float, neck: np.ndarray) -> np.ndarray:
@@ -195,7 +220,8 @@ def synthesize_corpus(
         records = [record for speaker_records in per_speaker for record in speaker_records]
         write_intervals_table(tmp, records)
         write_missing_intervals(tmp, [])
-        (tmp / STYLE_FILE).write_text(json.dumps([_profile_json(p) for p in profiles], indent=1))
+        style = {"speakers": [_profile_json(p) for p in profiles], "vocabulary": _vocabulary_json()}
+        (tmp / STYLE_FILE).write_text(json.dumps(style, indent=1))
     total = sum(r.delta_time for r in records)
     return SynthSummary(out, [p.name for p in profiles], len(records), total, time.perf_counter() - started)
 
@@ -209,13 +235,20 @@ def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int]) -> list[In
     raw.mkdir(parents=True, exist_ok=True)
     for k, (seconds, split) in enumerate(zip(lengths, split_names(len(lengths)), strict=True)):
         interval_id = interval_name(s, k)
-        arrays, waveform = synthesize_interval(profile, seconds, np.random.default_rng([seed, s, 2, k]))
-        write_interval(root, profile.name, interval_id, arrays, frame_rates=FRAME_RATES)
-        soundfile.write(raw / f"{interval_id}.flac", waveform, SAMPLE_RATE, subtype="PCM_16")
+        interval = synthesize_interval(profile, seconds, np.random.default_rng([seed, s, 2, k]))
+        write_interval(
+            root,
+            profile.name,
+            interval_id,
+            interval.arrays,
+            frame_rates=FRAME_RATES,
+            text_meta=interval.text_meta,
+        )
+        soundfile.write(raw / f"{interval_id}.flac", interval.waveform, SAMPLE_RATE, subtype="PCM_16")
         # delta_time is the span the poses cover: whole frames, up to one frame shorter than the drawn
         # length the speech keeps. Recording the drawn length made `data synth` report 75.3 minutes where
         # `data info` (which counts pose frames) reports 75.1 on the quickstart corpus.
-        covered = len(arrays["pose/normalize"]) / POSE_FPS
+        covered = len(interval.arrays["pose/normalize"]) / POSE_FPS
         records.append(IntervalRecord(interval_id, profile.name, split, covered, video_fn=f"synth_{s}"))
     return records
 
@@ -232,3 +265,17 @@ def _profile_json(profile: SpeakerProfile) -> dict:
     record = asdict(profile)
     record["gesture"]["repertoire"] = profile.gesture.repertoire.round(4).tolist()
     return record
+
+
+def _vocabulary_json() -> list[dict]:
+    """One record per vocabulary word: syllables, token id, draw probability, and its gesture (or None)."""
+    return [
+        {
+            "word": word,
+            "syllables": SYLLABLES[word],
+            "token_id": token_id(word),
+            "probability": round(WORD_PROBABILITY[word], 6),
+            "gesture": GESTURE_WORDS.get(word),
+        }
+        for word in VOCABULARY
+    ]

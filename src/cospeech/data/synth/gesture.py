@@ -13,11 +13,15 @@ style and per-gesture choices:
 * its **size** is the speaker's amplitude × the syllable's loudness;
 * during phrases the hands rise into the speaker's gesture space, and sink back to rest in pauses;
 * the hand is the speaker's dominant one, or both for the loudest syllables; with probability
-  ``1 − handedness`` the other hand is used (a choice the audio does not reveal).
+  ``1 − handedness`` the other hand is used (a choice the audio does not reveal);
+* a **gesture-bearing word** (``words.GESTURE_WORDS``) moves the hands it involves by its own displacement
+  (`word_gesture_offsets`, e.g. both hands outward for "wide"), scaled by the speaker's amplitude, on top
+  of the strokes: the movement completes at the word's onset and holds until ``hold_seconds`` after its
+  end, then retracts. Only the transcript reveals these.
 
-The **observed** poses add what no model can predict: per-gesture amplitude (±20 %) and timing (±50 ms)
-jitter, a slow idle sway, and per-frame keypoint noise. The oracle therefore bounds from below the error a
-model can reach.
+The **observed** poses add what no model can predict: per-gesture amplitude (±20 %; word gestures reach
+85–100 % of the way) and timing (±50 ms) jitter, a slow idle sway, and per-frame keypoint noise. The
+oracle therefore bounds from below the error a model can reach.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cospeech.data.synth.speech import N_VOWELS, STRESSED, Syllables
+from cospeech.data.synth.words import GESTURE_WORDS
 from cospeech.data.windows import POSE_FPS
 from cospeech.skeletons import FINGERS, JOINTS_PER_FINGER, PATS52
 
@@ -39,6 +44,8 @@ PHALANGES = (32.0, 22.0, 18.0)
 FINGER_SPREAD_DEG = (-55.0, -18.0, 0.0, 14.0, 28.0)  # thumb … little, relative to the forearm direction
 HEAD = {"Nose": (0.0, -125.0), "REye": (-28.0, -155.0), "LEye": (28.0, -155.0)}
 NOISE_PX = {"body": 2.0, "hand": 1.5}
+WORD_RISE = 2.0
+"""A word's gesture rises over this many of the speaker's ``stroke_seconds``: a larger, slower movement."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +106,15 @@ class GesturePlan:
     """(g, 2) weight of the right and left hand."""
     amplitude_jitter: np.ndarray
     time_jitter: np.ndarray
+    word: np.ndarray
+    """(m,) indices in ``syllables.words`` of the gesture-bearing words."""
+    word_reach: np.ndarray
+    """(m,) share (0.85–1) of the word's displacement the observed hands travel (all of it in the oracle)."""
+    word_time_jitter: np.ndarray
 
 
 def plan_gestures(syllables: Syllables, style: GestureStyle, rng: np.random.Generator) -> GesturePlan:
+    """Which syllables and words gesture, with which hands, and the observed poses' jitter."""
     chosen = np.flatnonzero(syllables.stress >= STRESSED)
     hands = np.zeros((len(chosen), 2))
     both = syllables.stress[chosen] >= 0.95
@@ -109,12 +122,44 @@ def plan_gestures(syllables: Syllables, style: GestureStyle, rng: np.random.Gene
     which = np.where(use_dominant, style.dominant, 1 - style.dominant)
     hands[np.arange(len(chosen)), which] = 1.0
     hands[both] = 1.0
+    words = np.array([w for w, word in enumerate(syllables.words) if word in GESTURE_WORDS], dtype=np.int64)
     return GesturePlan(
         syllable=chosen,
         hands=hands,
         amplitude_jitter=rng.uniform(0.8, 1.2, len(chosen)),
         time_jitter=rng.uniform(-0.05, 0.05, len(chosen)),
+        word=words,
+        word_reach=rng.uniform(0.85, 1.0, len(words)),
+        word_time_jitter=rng.uniform(-0.05, 0.05, len(words)),
     )
+
+
+def word_gesture_offsets(word: str, style: GestureStyle) -> np.ndarray:
+    """(2, 2) wrist displacements [hand R/L, xy] (pose/normalize px) of a gesture-bearing word, in units of
+    the speaker's ``amplitude`` A (60–130 px, so each speaker makes it their own size); zero for a hand the
+    word leaves alone. "wide": both wrists 1.5 A outward; "high": the dominant wrist 2 A up (and 0.3 A
+    outward); "together": both wrists 1.5 A inward and 0.5 A up. (x: the right hand sits at negative x;
+    y points down.) An unknown word is a ValueError."""
+    outward = np.array([-1.0, 1.0])  # x direction away from the body, right and left hand
+    offsets = np.zeros((2, 2))
+    if word == "wide":
+        offsets[:, 0] = 1.5 * outward
+    elif word == "high":
+        offsets[style.dominant] = (0.3 * outward[style.dominant], -2.0)
+    elif word == "together":
+        offsets[:] = np.stack([-1.5 * outward, [-0.5, -0.5]], axis=1)
+    else:
+        raise ValueError(f"{word!r} is not a gesture-bearing word; those are {list(GESTURE_WORDS)}")
+    return offsets * style.amplitude
+
+
+def word_gesture_profile(t: np.ndarray, start: float, end: float, style: GestureStyle) -> np.ndarray:
+    """(T,) 0…1 weight of a word's gesture at times ``t`` (s): a smooth rise over `WORD_RISE` ×
+    ``stroke_seconds`` that completes at the word's ``start`` (the gesture anticipates its word, as strokes
+    do their lexical affiliates), hold until ``end + hold_seconds``, retraction over ``retract_seconds``."""
+    rise = 0.5 + 0.5 * np.cos(np.pi * np.clip((start - t) / (WORD_RISE * style.stroke_seconds), 0, 1))
+    fall = 0.5 + 0.5 * np.cos(np.pi * np.clip((t - end - style.hold_seconds) / style.retract_seconds, 0, 1))
+    return np.minimum(rise, fall)
 
 
 def speaking_envelope(syllables: Syllables, n_frames: int) -> np.ndarray:
@@ -151,6 +196,16 @@ def wrist_trajectories(
             mirrored = direction if hand == style.dominant else direction * np.array([-1.0, 1.0])
             wrists[:, hand] += profile[:, None] * size * mirrored[None]
             activity[:, hand] = np.maximum(activity[:, hand], profile)
+    end = syllables.onset + syllables.duration
+    for g, w in enumerate(plan.word):
+        members = np.flatnonzero(syllables.word == w)
+        shift = 0.0 if intended else plan.word_time_jitter[g]
+        weight = word_gesture_profile(t, syllables.onset[members[0]] + shift, end[members[-1]] + shift, style)
+        weight = weight * (1.0 if intended else plan.word_reach[g])
+        offsets = word_gesture_offsets(syllables.words[w], style)
+        wrists += weight[:, None, None] * offsets[None]
+        for hand in np.flatnonzero(offsets.any(axis=1)):
+            activity[:, hand] = np.maximum(activity[:, hand], weight)
     return wrists, activity
 
 

@@ -1,11 +1,15 @@
-"""Speech-like audio for the synthetic corpus: syllables in phrases, with pauses, pitch and loudness.
+"""Speech-like audio for the synthetic corpus: words of syllables in phrases, with pauses, pitch, loudness.
 
-A speaker talks in **phrases** (4–14 syllables) separated by **pauses**. Each **syllable** has an onset
-time, a duration set by the speaker's rate, a **stress** (loudness, 0.45 unstressed … 1 stressed) and a
-**vowel** (one of four formant patterns). The waveform is a sum of harmonics of a declining, jittered
-pitch contour, weighted by the vowel's formants and shaped by an attack–decay envelope, with a short noise
-burst (a consonant) at each onset. What a listener could hear — onsets, loudness, vowel — is exactly what
-the gesture model in ``gesture.py`` reacts to.
+A speaker talks in **phrases** (4–14 syllables, up to 16 to finish the last word) separated by **pauses**.
+A phrase is a sequence of **words** drawn from the vocabulary of ``words.py``; each word brings its fixed
+number of syllables, and spans them. Each **syllable** has an onset time, a duration set by the speaker's
+rate, a **stress** (loudness, 0.45 unstressed … 1 stressed) and a **vowel** (one of four formant
+patterns). The waveform is a sum of harmonics of a declining, jittered pitch contour, weighted by the
+vowel's formants and shaped by an attack–decay envelope, with a short noise burst (a consonant) at each
+onset. What a listener could hear — onsets, loudness, vowel — is exactly what the gesture model in
+``gesture.py`` reacts to. Stress and vowel are drawn per syllable whatever the word, and no pause separates
+the words of a phrase, so the words themselves cannot be heard: only the transcript
+(`Syllables.spoken_words`) tells them, and with them the gestures of ``words.GESTURE_WORDS``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from cospeech.data.synth.words import SYLLABLES, VOCABULARY, WORD_PROBABILITY, Word
 
 VOWEL_FORMANTS = np.array([[730.0, 1090.0], [270.0, 2290.0], [570.0, 840.0], [440.0, 1020.0]])
 """(F1, F2) in Hz of the four vowels (roughly /a/, /i/, /ɔ/, /u/); the vowel picks the gesture shape."""
@@ -37,7 +43,7 @@ class VoiceStyle:
 
 @dataclass(frozen=True)
 class Syllables:
-    """The syllable timeline of one interval (all arrays (n,))."""
+    """The syllable timeline of one interval (arrays (n,), one entry per syllable) and its words."""
 
     onset: np.ndarray
     """Start time in seconds."""
@@ -48,6 +54,20 @@ class Syllables:
     """Vowel index in 0..3."""
     phrase: np.ndarray
     """Phrase index, for pauses and phrase-level pitch declination."""
+    word: np.ndarray
+    """Index in ``words`` of the word the syllable belongs to (non-decreasing)."""
+    words: tuple[str, ...]
+    """The words spoken, in order (vocabulary words)."""
+
+    def spoken_words(self) -> list[Word]:
+        """The transcript: each word with its span in seconds (first syllable's onset to last one's end)."""
+        end = self.onset + self.duration
+        first = np.searchsorted(self.word, np.arange(len(self.words)), side="left")
+        last = np.searchsorted(self.word, np.arange(len(self.words)), side="right") - 1
+        return [
+            Word(w, float(self.onset[a]), float(end[b]))
+            for w, a, b in zip(self.words, first, last, strict=True)
+        ]
 
 
 STRESSED = 0.8
@@ -63,23 +83,34 @@ def random_voice(rng: np.random.Generator) -> VoiceStyle:
 
 
 def syllable_timeline(voice: VoiceStyle, seconds: float, rng: np.random.Generator) -> Syllables:
-    """Phrases and pauses filling ``seconds``; speech starts after a short lead-in."""
-    onsets, durations, stresses, vowels, phrases = [], [], [], [], []
+    """Phrases of whole words and pauses filling ``seconds``; speech starts after a short lead-in. A phrase
+    takes words until it has at least 4–14 syllables (drawn per phrase); the last word that fits ends it."""
+    onsets, durations, stresses, vowels, phrases, word_of = [], [], [], [], [], []
+    words: list[str] = []
     t = float(rng.uniform(0.1, 0.4))
     phrase = 0
     mean_syllable = 1.0 / voice.syllables_per_second
     while t < seconds - 0.3:
-        for _ in range(int(rng.integers(4, 15))):
-            duration = mean_syllable * float(rng.uniform(0.7, 1.3))
-            if t + duration > seconds - 0.05:
+        length = int(rng.integers(4, 15))
+        spoken = 0
+        while spoken < length:
+            word = VOCABULARY[rng.choice(len(VOCABULARY), p=_PROBABILITY)]
+            n = SYLLABLES[word]
+            duration = mean_syllable * rng.uniform(0.7, 1.3, n)
+            if t + duration.sum() > seconds - 0.05:
+                t = seconds  # the interval ends inside this word: the speech stops before it
                 break
-            stressed = rng.random() < voice.stress_probability
-            onsets.append(t)
-            durations.append(duration)
-            stresses.append(rng.uniform(0.85, 1.0) if stressed else rng.uniform(0.4, 0.6))
-            vowels.append(int(rng.integers(N_VOWELS)))
-            phrases.append(phrase)
-            t += duration
+            stressed = rng.random(n) < voice.stress_probability
+            stress = np.where(stressed, rng.uniform(0.85, 1.0, n), rng.uniform(0.4, 0.6, n))
+            onsets.extend(t + np.cumsum(duration) - duration)
+            durations.extend(duration)
+            stresses.extend(stress)
+            vowels.extend(rng.integers(N_VOWELS, size=n))
+            phrases.extend([phrase] * n)
+            word_of.extend([len(words)] * n)
+            words.append(word)
+            t += float(duration.sum())
+            spoken += n
         t += float(rng.uniform(*voice.pause_seconds))
         phrase += 1
     return Syllables(
@@ -88,7 +119,12 @@ def syllable_timeline(voice: VoiceStyle, seconds: float, rng: np.random.Generato
         stress=np.array(stresses),
         vowel=np.array(vowels, dtype=np.int64),
         phrase=np.array(phrases, dtype=np.int64),
+        word=np.array(word_of, dtype=np.int64),
+        words=tuple(words),
     )
+
+
+_PROBABILITY = np.array([WORD_PROBABILITY[w] for w in VOCABULARY])
 
 
 def render_speech(
