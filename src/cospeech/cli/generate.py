@@ -10,6 +10,8 @@ EXAMPLES = """examples:
   cospeech generate talk.wav --checkpoint runs/speech2gesture/version_0 --speaker ava -o out/talk
   cospeech generate talk.mp3 --checkpoint models/s2g --speaker ava -o out/talk.mp4
   cospeech generate talk.flac --checkpoint best.ckpt --speaker ben -o out/talk --format all --device cuda
+  cospeech generate talk.wav --checkpoint runs/mix_stage/version_0 --speaker ava=0.5,ben=0.5 \
+      --transcript talk.json -o out/talk.mp4
 
 outputs (OUT is a stem; a known suffix also picks the format):
   npz   OUT.npz            poses (T, 48, 2) neck-relative pixels, fps, skeleton, joint_names, speaker
@@ -34,7 +36,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", required=True, type=Path, help="run directory, .ckpt file or exported model directory"
     )
-    parser.add_argument("--speaker", required=True, help="whose style to imitate (a speaker of the model)")
+    parser.add_argument(
+        "--speaker",
+        required=True,
+        help="whose style to imitate: a speaker of the model, or for mix_stage a mix such as ava=0.5,ben=0.5",
+    )
     parser.add_argument("-o", "--out", required=True, type=Path, help="output stem or path (see below)")
     parser.add_argument(
         "--format",
@@ -44,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--transcript",
         type=Path,
-        help="word timings (.json or .TextGrid) for models that use text; speech2gesture ignores them",
+        help="word timings (.json or .TextGrid): required by models trained with text, ignored by others",
     )
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), help="where the model runs (default: cuda if available)"

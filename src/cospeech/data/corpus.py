@@ -107,6 +107,12 @@ class Corpus(ABC):
         ends before the poses."""
         return None
 
+    def text_featurizer(self, speaker: str, interval_id: str, key: str) -> str | None:
+        """Name of what made the stored text key ``key`` from words, if the corpus records it (the built-in
+        corpus: ``cospeech.data.synth.words.FEATURIZER``), else None (PATS' own preprocessing: BERT
+        sub-tokens and features, GoogleNews word2vec). Inference featurises a transcript the same way."""
+        return None
+
     @abstractmethod
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file (for rendering with sound), or None if the corpus has none."""

@@ -392,9 +392,19 @@ class PatsDataModule(L.LightningDataModule):
             audio_level=hp.audio_level,
             text_key=hp.text_key,
             repeat_text=hp.repeat_text,
+            text_featurizer=self._text_featurizer(),
             pose_clusters=hp.pose_clusters,
             box_joints=self.corpus.box_joints,
         )
+
+    def _text_featurizer(self) -> str | None:
+        """What made the text key, as the first training interval of the first speaker records it."""
+        key = self.hparams.text_key
+        if key is None:
+            return None
+        speaker = self.speakers[0]
+        ids = self.corpus.interval_ids(speaker, "train")
+        return self.corpus.text_featurizer(speaker, ids[0], key) if ids else None
 
     def use_normalizer(self, normalizer: Normalizer) -> None:
         """Normalise every split with ``normalizer`` (a trained model's own statistics) instead of the

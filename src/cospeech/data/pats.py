@@ -52,6 +52,8 @@ COMPANION_CSVS = ("cmu_intervals_df_transforms.csv", "d2m_intervals_df.csv", "te
 """Tables the reference loaders concatenate to the interval table unconditionally (PATS: the first;
 C-DiffGAN: all three). They share its columns."""
 FRAME_RATE_ATTR = "frame_rate"
+FEATURIZER_ATTR = "featurizer"
+"""Attribute of ``text/*`` keys naming what made them from words (written by cospeech, not PATS)."""
 """HDF5 attribute of an audio dataset: its feature frames per second (Hz)."""
 MISSING_H5 = "missing_intervals.h5"
 PROCESSED_DIR = "processed"
@@ -205,6 +207,16 @@ class PatsCorpus(Corpus):
         except (OSError, KeyError) as exc:
             raise DataError(f"{path}: cannot read pose/normalize ({exc})") from exc
 
+    def text_featurizer(self, speaker: str, interval_id: str, key: str) -> str | None:
+        """The ``featurizer`` attribute of ``key``, None if absent (PATS' own files)."""
+        path = self.interval_path(speaker, interval_id)
+        try:
+            with h5py.File(path, "r") as h5:
+                value = h5[key].attrs.get(FEATURIZER_ATTR) if key in h5 else None
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        return None if value is None else str(value)
+
     def frame_rate(self, speaker: str, interval_id: str, key: str) -> float | None:
         """The ``frame_rate`` attribute of ``key`` (Hz), None if absent (PATS' own files)."""
         path = self.interval_path(speaker, interval_id)
@@ -337,13 +349,15 @@ def write_interval(
     *,
     frame_rates: Mapping[str, float] | None = None,
     text_meta: pd.DataFrame | None = None,
+    text_featurizer: str | None = None,
 ) -> Path:
     """Write one interval file atomically. Keys must be known and every 2-D key must have its PATS width;
     pose keys and ``text/*`` keys must share the number of frames T. ``frame_rates`` (Hz) of audio keys
     are stored as their ``frame_rate`` attribute (``log_mel_512`` depends on the waveform's rate).
     ``text_meta`` is written as ``text/meta`` with ``DataFrame.to_hdf``, as PATS stores it (notes §1.4); it
     needs PATS' columns and conventions (§2.5): float frames, the first word starting at 0, each word ending
-    where the next starts, the last at T."""
+    where the next starts, the last at T. ``text_featurizer`` names what made the ``text/*`` arrays from
+    the words (their ``featurizer`` attribute), so inference can featurise a transcript alike."""
     path = Path(root) / PROCESSED_DIR / speaker / f"{interval_id}.h5"
     absent = [k for k in REQUIRED_KEYS if k not in arrays]
     if absent:
@@ -373,6 +387,8 @@ def write_interval(
                 dataset = h5.create_dataset(key, data=value, compression="lzf" if value.ndim == 2 else None)
                 if key in frame_rates:
                     dataset.attrs[FRAME_RATE_ATTR] = float(frame_rates[key])
+                if text_featurizer is not None and key.startswith("text/"):
+                    dataset.attrs[FEATURIZER_ATTR] = text_featurizer
         if text_meta is not None:  # a PyTables table: the default "fixed" format pickles the words into 1 MB
             text_meta.to_hdf(
                 tmp, key=META_KEY, mode="a", format="table", index=False, complevel=1, complib="zlib"

@@ -57,6 +57,10 @@ class DataSpec:
     for audio only. Defaulted (like the two below) so that older metadata reads as it was trained."""
     repeat_text: bool = True
     """Whether ``text`` is per frame (True) or one row per token with ``token_duration`` (False)."""
+    text_featurizer: str | None = None
+    """What made the stored ``text_key`` from words, when the corpus records it (the built-in corpus:
+    ``cospeech.data.synth.words.FEATURIZER``); None for PATS' own BERT/word2vec preprocessing. Inference
+    featurises a transcript with it (``cospeech.inference.text``)."""
     pose_clusters: int = 0
     """K of the per-frame k-means pose cluster labels (``cluster``) in every batch; 0 = none."""
     box_joints: tuple[str, ...] = ()
@@ -88,6 +92,8 @@ class DataSpec:
             problems.append(f"text_key={self.text_key!r} must be None or one of {', '.join(TEXT_KEYS)}")
         elif self.text_key not in (None, TOKENS_KEY) and self.text_key not in self.text:
             problems.append(f"text_key={self.text_key!r} has no width in text={dict(self.text)}")
+        if self.text_featurizer is not None and not isinstance(self.text_featurizer, str):
+            problems.append(f"text_featurizer={self.text_featurizer!r} must be a name or null")
         if not isinstance(self.repeat_text, bool):
             problems.append(f"repeat_text={self.repeat_text!r} must be true or false")
         if type(self.pose_clusters) is not int or self.pose_clusters < 0:

@@ -27,8 +27,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+
+from cospeech.data.windows import POSE_FPS
+from cospeech.errors import DataError
 
 TOKENS_KEY = "text/tokens"
 """BERT WordPiece ids per frame, ``(T,)`` integers."""
@@ -38,6 +42,35 @@ META_KEY = "text/meta"
 """Word timings: a pandas table with columns ``Word``, ``start_frame``, ``end_frame`` (pose frames)."""
 BERT_VOCAB_SIZE = 30522
 """Size of ``bert-base-uncased``'s WordPiece vocabulary: every ``text/tokens`` id is below it."""
+
+
+class Word(NamedTuple):
+    """One word of a time-aligned transcript: the word and its span in seconds from the start of speech."""
+
+    word: str
+    start: float
+    end: float
+
+
+def word_frames(words: Sequence[Word], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) pose frames (w,) int64 of each word, by PATS' rule (notes §2.5): start =
+    ``min(int(start_s · 15), T)``, the first word forced to 0; each end = the next word's start; the last
+    word ends at T. Pauses therefore carry the word before them, and a word whose start rounds to the
+    next word's frame gets no frame. Words must be sorted by start time, with ``0 ≤ start ≤ end``; an
+    empty transcript or ``n_frames < 1`` is a `DataError`."""
+    if n_frames < 1:
+        raise DataError(f"n_frames must be ≥ 1 to align words to pose frames, got {n_frames}")
+    if not words:
+        raise DataError("no words to align to pose frames (an empty transcript)")
+    times = np.array([(w.start, w.end) for w in words], dtype=np.float64)
+    if not np.isfinite(times).all() or (times[:, 0] < 0).any() or (times[:, 1] < times[:, 0]).any():
+        raise DataError("word times must be finite seconds with 0 ≤ start ≤ end")
+    if (np.diff(times[:, 0]) < 0).any():
+        raise DataError("words must be sorted by start time")
+    start = np.minimum((times[:, 0] * POSE_FPS).astype(np.int64), n_frames)
+    start[0] = 0
+    end = np.append(start[1:], n_frames)
+    return start, end
 
 
 def uses_word_timings(key: str) -> bool:

@@ -35,11 +35,10 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -59,9 +58,12 @@ from cospeech.audio import (
     speech_level,
     to_waveform,
 )
+from cospeech.data.text import Word
 from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock, audio_coverage
 from cospeech.errors import AudioError, ConfigError, DataError
 from cospeech.inference.export import AUDIO_KEY, load_pretrained
+from cospeech.inference.styles import StyleMix
+from cospeech.inference.text import is_token_key, transcript_text, window_text
 from cospeech.models.interface import Generator, run_generator
 from cospeech.skeletons import Skeleton
 from cospeech.training.metadata import RunMetadata
@@ -72,14 +74,6 @@ DEFAULT_BATCH_SIZE = 32
 """Windows per forward pass; with 64-frame windows, 32 windows ≈ 1.7 min of speech."""
 FEATURE_BLOCK_FRAMES = 60 * POSE_FPS
 """Pose frames of log-mel computed at a time (60 s: a 12 MB STFT instead of 720 MB for an hour)."""
-
-
-class Word(NamedTuple):
-    """One word of a time-aligned transcript; times in seconds from the start of the speech."""
-
-    word: str
-    start: float
-    end: float
 
 
 @dataclass(eq=False)
@@ -206,29 +200,21 @@ class GestureGenerator:
 
     @property
     def uses_text(self) -> bool:
-        """Whether the generator declares the ``words`` input (none of the registered ones does yet)."""
-        return "words" in self.generator.inputs
+        """Whether the generator takes a transcript: as the run's text key (``text``, e.g. mix_stage trained
+        with ``text_key``) or as raw word timings (``words``)."""
+        return "text" in self.generator.inputs or "words" in self.generator.inputs
 
     def to(self, device: str | torch.device) -> GestureGenerator:
         """Move the generator to ``device``; features and cross-fading stay on the CPU. Returns ``self``."""
         self.generator.to(device)
         return self
 
-    def style_of(self, speaker: str) -> int:
-        """Style id of ``speaker``; an unknown name raises ``ConfigError`` listing the known ones."""
-        try:
-            return self.speakers.index(speaker)
-        except ValueError:
-            raise ConfigError(
-                f"unknown speaker {speaker!r}; this model knows: {', '.join(self.speakers)}"
-            ) from None
-
     def generate(
         self,
         audio: str | os.PathLike[str] | np.ndarray,
         *,
         sample_rate: int | None = None,
-        speaker: str,
+        speaker: str | Mapping[str, float],
         seed: int | None = None,
         transcript: str | os.PathLike[str] | Sequence[Word] | None = None,
     ) -> GeneratedGestures:
@@ -238,10 +224,13 @@ class GestureGenerator:
         ----------
         audio : a file (any format ``load_audio`` reads) or a waveform ``(n,)`` or ``(n, channels)``.
         sample_rate : int > 0, rate of an ``audio`` array in Hz (required for arrays, not for files).
-        speaker : whose style to imitate (see ``speakers``).
+        speaker : whose style to imitate (see ``speakers``): a name, or for models with a style embedding
+            (mix_stage) a mix such as ``"ava=0.5,ben=0.5"`` or ``{"ava": 0.5, "ben": 0.5}``
+            (``cospeech.inference.styles.StyleMix``).
         seed : seeds the generator's random draws, sampled inputs included (in a forked RNG, so global
             state is untouched); speech2gesture is deterministic, so it changes nothing there.
-        transcript : word timings (a JSON/TextGrid path or ``Word``s), passed to generators that use text.
+        transcript : word timings (a JSON/TextGrid path or ``Word``s); required by models trained with
+            text (``uses_text``), ignored with a warning by the others.
 
         Returns
         -------
@@ -252,41 +241,53 @@ class GestureGenerator:
         Raises
         ------
         AudioError : unreadable, empty, non-finite or too-short audio.
-        ConfigError : unknown speaker, or an array without ``sample_rate``.
+        ConfigError : unknown speaker or bad mix, a mix for a model without style embeddings, an array
+            without ``sample_rate``, or a text model without a transcript.
         """
-        style = self.style_of(speaker)
+        style = self.style_mix(speaker)
         source, source_rate, waveform = self._speech(audio, sample_rate)
         words = None if transcript is None else _as_words(transcript)
         raw = pose_clock_features(waveform, level=self.metadata.data.audio_level)  # (T, F)
-        z_audio = self.normalizer.normalize("audio", raw[None], np.array([style]))[0]
-        z_poses = self.generate_features(z_audio, speaker=speaker, seed=seed, words=words)
-        pixels = self.representation.to_pixels(z_poses[None], style)[0]
+        z_audio = self.normalizer.normalize("audio", raw[None], np.array([style.dominant]))[0]
+        z_poses = self.generate_features(z_audio, speaker=style, seed=seed, words=words)
+        pixels = self.representation.to_pixels(z_poses[None], style.dominant)[0]
         return GeneratedGestures(
             poses=np.ascontiguousarray(pixels, dtype=np.float32),
             fps=self.metadata.data.fps,
             skeleton=self.skeleton.name,
             joint_names=self.skeleton.joint_names,
-            speaker=speaker,
+            speaker=str(style),
             audio=source,
             sample_rate=source_rate,
         )
+
+    def style_mix(self, speaker: str | Mapping[str, float] | StyleMix) -> StyleMix:
+        """The parsed style request. A mix needs a generator with a ``style`` input (a style embedding);
+        a mix's statistics (per-speaker normalisation) are its heaviest speaker's."""
+        style = speaker if isinstance(speaker, StyleMix) else StyleMix.parse(speaker, self.speakers)
+        if style.single is None and "style" not in self.generator.inputs:
+            raise ConfigError(
+                f"{self.name} has no style input, so it cannot mix speakers' styles ({style}); "
+                "name one speaker, or use a multi-speaker model such as mix_stage"
+            )
+        return style
 
     def generate_features(
         self,
         audio: np.ndarray,
         *,
-        speaker: str,
+        speaker: str | Mapping[str, float] | StyleMix,
         seed: int | None = None,
         words: Sequence[Word] | None = None,
     ) -> np.ndarray:
         """The model part of ``generate``: z-normalised audio ``(T, F)`` on the pose clock → z-normalised
-        poses ``(T, 2J)``, windowed, batched and cross-faded."""
+        poses ``(T, 2J)``, windowed, batched and cross-faded; ``words`` give text models their ``text``."""
         audio = np.asarray(audio, dtype=np.float32)
         F = self.metadata.data.audio_dim
         if audio.ndim != 2 or audio.shape[1] != F or len(audio) < 1:
             raise ConfigError(f"audio features of shape {audio.shape}; expected (T ≥ 1, {F})")
         T = len(audio)
-        style = self.style_of(speaker)
+        style = self.style_mix(speaker)
         if words is not None and not self.uses_text:
             warnings.warn(f"{self.name} does not use text; the transcript is ignored", stacklevel=2)
         W = self.window_frames
@@ -294,6 +295,7 @@ class GestureGenerator:
         padded_length = int(starts[-1]) + W
         # end padding repeats the last frame, as speech2gesture pads its own input
         padded = np.concatenate((audio, np.repeat(audio[-1:], padded_length - T, axis=0)))
+        text = self._text(words, padded_length, style.dominant)
         out = np.zeros((padded_length, self.generator_pose_dim), dtype=np.float32)
         fade_in, fade_out = crossfade_weights(W, self.overlap_frames)
         device = self.device
@@ -306,10 +308,13 @@ class GestureGenerator:
                 B = len(batch_starts)
                 available = {
                     "audio": torch.from_numpy(padded[batch_starts[:, None] + frames]).to(device),  # (B, W, F)
-                    "style": torch.full((B,), style, dtype=torch.long, device=device),
+                    "style": self._style_input(style, B),
                     **{k: v.expand(B, *v.shape[1:]) for k, v in per_utterance.items()},
                 }
-                if self.uses_text:
+                if text is not None:
+                    windows = window_text(*text, words, batch_starts, W, self.metadata.data)
+                    available.update({k: torch.from_numpy(v).to(device) for k, v in windows.items()})
+                if "words" in self.generator.inputs:
                     available["words"] = [_words_in(words or [], int(b), W, fps) for b in batch_starts]
                 y = run_generator(self.generator, available, training=False).poses
                 y = y.float().cpu().numpy()  # (B, W, 2J)
@@ -321,6 +326,31 @@ class GestureGenerator:
                         weight *= fade_out
                     out[start : start + W] += weight[:, None] * y[i]
         return out[:T]
+
+    def _style_input(self, style: StyleMix, batch_size: int) -> torch.Tensor:
+        """``(B,)`` ids for one speaker (exactly the training path), ``(B, S)`` weights for a mix."""
+        if style.single is not None:
+            return torch.full((batch_size,), style.single, dtype=torch.long, device=self.device)
+        weights = torch.from_numpy(style.vector()).to(self.device)
+        return weights.expand(batch_size, -1)
+
+    def _text(
+        self, words: Sequence[Word] | None, n_frames: int, style: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(raw, normalised) text key of the transcript over ``n_frames`` for a model with a ``text``
+        input, else None; a text model without a transcript is a ``ConfigError``."""
+        if "text" not in self.generator.inputs:
+            return None
+        spec = self.metadata.data
+        if not words:
+            raise ConfigError(
+                f"{self.name} was trained with text ({spec.text_key}): give a transcript with word timings "
+                "(--transcript words.json or .TextGrid)"
+            )
+        raw = transcript_text(words, spec, n_frames)
+        if is_token_key(spec):
+            return raw, raw
+        return raw, self.normalizer.normalize("text", raw[None], np.array([style]))[0].astype(np.float32)
 
     @property
     def generator_pose_dim(self) -> int:

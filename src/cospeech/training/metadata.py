@@ -211,7 +211,7 @@ class RunMetadata:
         the data this model was trained for: speakers (style ids), skeleton, features, their levelling or
         window."""
         keys = ("speakers", "skeleton", "pose_key", "audio_key", "audio_dim", "fps", "window_seconds")
-        keys += ("audio_level", "text_key", "repeat_text")
+        keys += ("audio_level", "text_key", "repeat_text", "text_featurizer")
         differ = [k for k in keys if getattr(self.data, k) != getattr(spec, k)]
         if differ:
             what = "; ".join(

@@ -49,6 +49,7 @@ from cospeech.data.synth.gesture import (
 )
 from cospeech.data.synth.speech import VoiceStyle, random_voice, render_speech, syllable_timeline
 from cospeech.data.synth.words import (
+    FEATURIZER,
     GESTURE_WORDS,
     SYLLABLES,
     TEXT_KEYS,
@@ -243,6 +244,7 @@ def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int]) -> list[In
             interval.arrays,
             frame_rates=FRAME_RATES,
             text_meta=interval.text_meta,
+            text_featurizer=FEATURIZER,
         )
         soundfile.write(raw / f"{interval_id}.flac", interval.waveform, SAMPLE_RATE, subtype="PCM_16")
         # delta_time is the span the poses cover: whole frames, up to one frame shorter than the drawn

@@ -31,14 +31,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from cospeech.data.pats import TEXT_WIDTHS
-from cospeech.data.text import TEXT_KEYS, TOKENS_KEY
-from cospeech.data.windows import POSE_FPS
+from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, Word, word_frames
 from cospeech.errors import DataError
 
 _REGULAR = (
@@ -80,16 +78,11 @@ WORD_PROBABILITY: Mapping[str, float] = {
 """Chance of each word per draw: Zipf (∝ 1/rank) over the regular words, `GESTURE_WORD_PROBABILITY` each
 for the gesture-bearing ones."""
 
+FEATURIZER = "cospeech-synth-words-v1"
+"""What made the corpus' text keys (their ``featurizer`` attribute): `word_features` of this module. Inference
+featurises a transcript with it for models trained on the built-in corpus; bump it if features change."""
 FIRST_TOKEN_ID = 1000
 """Token id of ``VOCABULARY[0]``; ids stay clear of BERT's special tokens (0 ``[PAD]``, 100–103)."""
-
-
-class Word(NamedTuple):
-    """One spoken word of a transcript: the word and its span in seconds from the start of the clip."""
-
-    word: str
-    start: float
-    end: float
 
 
 def token_id(word: str) -> int:
@@ -127,27 +120,6 @@ def _index(word: str) -> int:
 
 
 _INDEX = {w: i for i, w in enumerate(VOCABULARY)}
-
-
-def word_frames(words: Sequence[Word], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) pose frames (w,) int64 of each word, by PATS' rule (notes §2.5): start =
-    ``min(int(start_s · 15), T)``, the first word forced to 0; each end = the next word's start; the last
-    word ends at T. Pauses therefore carry the word before them, and a word whose start rounds to the
-    next word's frame gets no frame. Words must be sorted by start time, with ``0 ≤ start ≤ end``; an
-    empty transcript or ``n_frames < 1`` is a `DataError`."""
-    if n_frames < 1:
-        raise DataError(f"n_frames must be ≥ 1 to align words to pose frames, got {n_frames}")
-    if not words:
-        raise DataError("no words to align to pose frames (an empty transcript)")
-    times = np.array([(w.start, w.end) for w in words], dtype=np.float64)
-    if not np.isfinite(times).all() or (times[:, 0] < 0).any() or (times[:, 1] < times[:, 0]).any():
-        raise DataError("word times must be finite seconds with 0 ≤ start ≤ end")
-    if (np.diff(times[:, 0]) < 0).any():
-        raise DataError("words must be sorted by start time")
-    start = np.minimum((times[:, 0] * POSE_FPS).astype(np.int64), n_frames)
-    start[0] = 0
-    end = np.append(start[1:], n_frames)
-    return start, end
 
 
 def word_meta(words: Sequence[Word], n_frames: int) -> pd.DataFrame:
