@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from tiny_runs import tiny_config
 
+from cospeech.cli.main import main
 from cospeech.data.pats import PatsCorpus
 from cospeech.data.text import Word
 from cospeech.errors import ConfigError, DataError
 from cospeech.inference import GestureGenerator
+from cospeech.inference.clips import render_clips
 from cospeech.inference.text import transcript_text
 from cospeech.training.engine import run_cli
 
@@ -45,9 +48,10 @@ def mix_stage_run(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _interval_words(corpus: PatsCorpus, speaker: str, interval: str) -> tuple[list[Word], int]:
-    """The interval's transcript (seconds) from its text/meta, and its pose frames."""
+    """The interval's transcript (seconds) from its text/meta, read here with pandas, and its pose frames."""
     meta = pd.read_hdf(corpus.interval_path(speaker, interval), "text/meta")
     words = [Word(w, s / 15, e / 15) for w, s, e in meta.itertuples(index=False)]
+    assert corpus.transcript(speaker, interval) == words
     return words, corpus.pose_frames(speaker, interval)
 
 
@@ -96,3 +100,24 @@ def test_single_style_models_refuse_mixes(train_tiny, synth_root):
     assert pipe.generate(speech, speaker="ben").speaker == "ben"
     with pytest.raises(ConfigError, match="speech2gesture has no style input, so it cannot mix"):
         pipe.generate(speech, speaker="ava=0.5,ben=0.5")
+
+
+def test_render_style_transfer_shows_one_clip_in_every_style(mix_stage_run, tmp_path, capsys):
+    args = [
+        "render",
+        "--checkpoint",
+        str(mix_stage_run),
+        "--style-transfer",
+        "-n",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    (video,) = (tmp_path / "render" / "style_transfer" / "test").glob("*/*.mp4")
+    with av.open(str(video)) as container:
+        assert sorted(s.type for s in container.streams) == ["audio", "video"]
+    assert "style transfer" in (tmp_path / "gallery.html").read_text()
+    assert f"video:   {video}" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="one checkpoint"):
+        render_clips([mix_stage_run, mix_stage_run], style_transfer=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 EXAMPLES = """examples:
   cospeech render --checkpoint runs/speech2gesture/version_0 --split test -n 20
   cospeech render --checkpoint runs/s2g/version_0 runs/s2g_big/version_0 -n 8 --out comparison/
+  cospeech render --checkpoint runs/mix_stage/version_0 --style-transfer -n 3
 """
 
 
@@ -25,6 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="output directory (default: the first run's directory)")
     parser.add_argument("--data", help="PATS root (default: the one the first run was trained on)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the clip choice")
+    parser.add_argument(
+        "--style-transfer",
+        action="store_true",
+        help="one multi-speaker run: each clip's speech in every speaker's style, side by side",
+    )
     parser.set_defaults(run=run)
 
 
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = {m: {k: v for k, v in r["mean"].items() if v is not None} for m, r in rows.items()}
     rendered = render_clips(
         args.checkpoint, count=args.count, split=args.split, out_dir=args.out, data_root=args.data,
-        seed=args.seed, metrics=metrics,
+        seed=args.seed, metrics=metrics, style_transfer=args.style_transfer,
     )  # fmt: skip
     for video in rendered.videos:
         print(f"video:   {video}")

@@ -25,6 +25,7 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
+from cospeech.data.text import Word
 from cospeech.errors import DataError
 from cospeech.registry import Registry
 from cospeech.skeletons import Skeleton
@@ -105,6 +106,10 @@ class Corpus(ABC):
         """Frames per second of a stored audio key if the corpus records it, else None (the window cache
         then infers it, see `cospeech.data.windows.audio_clock`). Only a known rate reveals audio that
         ends before the poses."""
+        return None
+
+    def transcript(self, speaker: str, interval_id: str) -> list[Word] | None:
+        """The interval's words with their spans in seconds, or None if it (or the format) has none."""
         return None
 
     def text_featurizer(self, speaker: str, interval_id: str, key: str) -> str | None:

@@ -42,7 +42,8 @@ import pandas as pd
 
 from cospeech.audio import MEL400_BINS, MEL512_BINS
 from cospeech.data.corpus import SPLITS, SYNTH_COMMAND, Corpus, register_format
-from cospeech.data.text import META_KEY
+from cospeech.data.text import META_KEY, Word
+from cospeech.data.windows import POSE_FPS
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
 from cospeech.skeletons import PATS48, PATS52, Skeleton
@@ -235,6 +236,20 @@ class PatsCorpus(Corpus):
     def word_timings(self, speaker: str, interval_id: str) -> np.ndarray | None:
         """``start_frame`` and ``end_frame`` of ``text/meta`` (a pandas table, read with PyTables), None if
         the file has no such table. A table without those columns is a `DataError`."""
+        table = self._word_table(speaker, interval_id, ("start_frame", "end_frame"))
+        return None if table is None else table[["start_frame", "end_frame"]].to_numpy(dtype=np.float64)
+
+    def transcript(self, speaker: str, interval_id: str) -> list[Word] | None:
+        """The words of ``text/meta`` with their spans in seconds (frames / 15), None without the table."""
+        table = self._word_table(speaker, interval_id, META_COLUMNS)
+        if table is None:
+            return None
+        return [
+            Word(str(w), float(s) / POSE_FPS, float(e) / POSE_FPS)
+            for w, s, e in table[list(META_COLUMNS)].itertuples(index=False)
+        ]
+
+    def _word_table(self, speaker: str, interval_id: str, columns: Sequence[str]) -> pd.DataFrame | None:
         path = self.interval_path(speaker, interval_id)
         try:
             with h5py.File(path, "r") as h5:
@@ -247,10 +262,10 @@ class PatsCorpus(Corpus):
             ) from None
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise DataError(f"{path}: {META_KEY} is not a readable pandas table ({exc})") from None
-        absent = [c for c in ("start_frame", "end_frame") if c not in getattr(table, "columns", ())]
+        absent = [c for c in columns if c not in getattr(table, "columns", ())]
         if absent:
             raise DataError(f"{path}: {META_KEY} lacks column(s) {', '.join(absent)}")
-        return table[["start_frame", "end_frame"]].to_numpy(dtype=np.float64)
+        return table
 
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file under ``raw/<speaker>_cropped/``: ``<id>.*`` or PATS'

@@ -18,7 +18,7 @@ import numpy as np
 from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.poses import flat_to_joints
 from cospeech.errors import ConfigError, DataError
-from cospeech.inference.pipeline import GestureGenerator
+from cospeech.inference.pipeline import GeneratedGestures, GestureGenerator
 from cospeech.render.gallery import ClipEntry, write_gallery
 from cospeech.render.video import write_video
 from cospeech.skeletons import get_skeleton
@@ -41,16 +41,33 @@ def render_clips(
     seed: int = 0,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     size: tuple[int, int] = (1280, 720),
+    style_transfer: bool = False,
 ) -> RenderedClips:
     """Render ``count`` clips of ``split`` for one or more trained runs (all must know the speakers).
 
-    Videos go to ``<out_dir>/render/<split>/<speaker>/<interval>.mp4`` and the page to
-    ``<out_dir>/gallery.html`` (``out_dir`` defaults to the first run's directory)."""
+    With ``style_transfer`` (one multi-speaker run) each clip's speech is rendered in **every** speaker's
+    style side by side, next to the ground truth of the speaker who said it. Models trained with text get
+    the interval's transcript (``text/meta``). Videos go to ``<out_dir>/render/<split>/<speaker>/
+    <interval>.mp4`` (``render/style_transfer/…`` for style transfer) and the page to
+    ``<out_dir>/gallery.html`` (``out_dir`` defaults to the first run's directory).
+
+    Raises
+    ------
+    ConfigError : no checkpoint, an unknown split, or style transfer with several runs or a one-speaker run.
+    DataError : no clip of the split has raw audio.
+    """
     if not checkpoints:
         raise ConfigError("render needs at least one checkpoint")
     if split not in SPLITS:
         raise ConfigError(f"split={split!r}; expected one of {list(SPLITS)}")
+    if style_transfer and len(checkpoints) != 1:
+        raise ConfigError("style transfer renders one run in each of its speakers' styles: one checkpoint")
     generators = [GestureGenerator.from_pretrained(c) for c in checkpoints]
+    if style_transfer and len(generators[0].speakers) < 2:
+        raise ConfigError(
+            f"{checkpoints[0]}: style transfer needs a model trained on several speakers; this one knows "
+            f"only {generators[0].speakers[0]!r}"
+        )
     first = Path(checkpoints[0])
     out = Path(out_dir) if out_dir else (first if first.is_dir() else first.parent.parent)
     root = Path(data_root) if data_root else _data_root(checkpoints[0])
@@ -67,31 +84,44 @@ def render_clips(
         raise DataError(f"{root}: no {split} intervals with raw audio for speakers {speakers}")
     order = np.random.default_rng(seed).permutation(len(candidates))[:count]
     skeleton = get_skeleton(generators[0].skeleton.name)
+    folder = Path("render") / "style_transfer" / split if style_transfer else Path("render") / split
     videos, entries = [], []
     for index in sorted(order):
         speaker, interval = candidates[index]
+        speech, words = corpus.raw_audio(speaker, interval), corpus.transcript(speaker, interval)
+
+        def generate(g: GestureGenerator, style: str, speech=speech, words=words) -> GeneratedGestures:
+            return g.generate(speech, speaker=style, transcript=words if g.uses_text else None)
+
+        if style_transfer:
+            generated = [generate(generators[0], style) for style in generators[0].speakers]
+            names = [f"as {style}" for style in generators[0].speakers]
+        else:
+            generated = [generate(g, speaker) for g in generators]
+            names = [g.name for g in generators]
         stored = corpus.read(speaker, interval, [data.pose_key])[data.pose_key]
-        generated = [g.generate(corpus.raw_audio(speaker, interval), speaker=speaker) for g in generators]
-        panels = [("ground truth", flat_to_joints(corpus.to_model_pose(data.pose_key, stored)))]
-        panels += [(g.name, gestures.poses) for g, gestures in zip(generators, generated, strict=True)]
-        speech = generated[0]  # the interval's audio file as decoded: its rate and channels
-        relative = Path("render") / split / speaker / f"{interval}.mp4"
+        panels = [(f"ground truth ({speaker})", flat_to_joints(corpus.to_model_pose(data.pose_key, stored)))]
+        panels += [(name, gestures.poses) for name, gestures in zip(names, generated, strict=True)]
+        sound = generated[0]  # the interval's audio file as decoded: its rate and channels
+        relative = folder / speaker / f"{interval}.mp4"
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         videos.append(
             write_video(
                 out / relative,
                 panels,
                 skeleton,
-                audio=speech.audio,
-                sample_rate=speech.sample_rate,
+                audio=sound.audio,
+                sample_rate=sound.sample_rate,
                 speaker=speaker,
                 size=size,
             )
         )
+        what = "in every style" if style_transfer else split
         entries.append(
-            ClipEntry(f"{speaker} · {interval}", relative, speaker, f"{speech.duration:.1f} s, {split}")
+            ClipEntry(f"{speaker} · {interval}", relative, speaker, f"{sound.duration:.1f} s, {what}")
         )
-    title = f"cospeech · {', '.join(g.name for g in generators)} · {split}"
+    names = ", ".join(g.name for g in generators)
+    title = f"cospeech · {names} · {'style transfer, ' if style_transfer else ''}{split}"
     page = write_gallery(out / "gallery.html", entries, metrics, title=title)
     return RenderedClips(videos, page)
 
