@@ -10,6 +10,7 @@ import soundfile
 from user_console import as_a_user_sees
 
 from cospeech.cli.main import main
+from cospeech.inference import load_transcript
 
 
 def test_quickstart_runs_every_stage_quietly(tmp_path, capsys):
@@ -37,3 +38,5 @@ def test_quickstart_runs_every_stage_quietly(tmp_path, capsys):
     assert f"speech:  {speech}" in printed and f"cospeech generate {speech}" in printed
     info = soundfile.info(str(speech))
     assert info.samplerate == 16_000 and info.duration > 4
+    words = load_transcript(out / "speech.json")  # its transcript, for models trained with words
+    assert words and words[0].start < 1 and words[-1].end <= info.duration + 1 / 15

@@ -158,7 +158,7 @@ def test_command_runs_as_written_after_the_quickstart(command, quickstart_dir, m
 def test_the_cheap_commands_are_the_ones_run():
     groups = {shlex.split(c)[1] for c in RUN}
     assert {"data", "models", "evaluate", "generate", "export"} <= groups
-    assert {shlex.split(c)[1] for c in COSPEECH if not_run(c)} <= {*NOT_RUN, "evaluate"}
+    assert {shlex.split(c)[1] for c in COSPEECH if not_run(c)} <= {*NOT_RUN, "evaluate", "generate"}
 
 
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)

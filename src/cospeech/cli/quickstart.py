@@ -16,6 +16,7 @@ from pathlib import Path
 DEFAULT_OUT = Path("quickstart_out")
 SPEAKER = "ava"
 SPEECH_FILE = "speech.wav"
+TRANSCRIPT_FILE = "speech.json"
 """Left in the output directory: speech of a held-out interval, for trying ``cospeech generate`` on."""
 
 
@@ -91,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def keep_speech_file(corpus: Path, out: Path) -> Path:
-    """Copy the speech of the first test interval of `SPEAKER` to ``out`` as 16-bit WAV, so the README's
-    ``generate`` and Python examples have a real speech file to read (the model never trained on it)."""
+    """Copy the speech of the first test interval of `SPEAKER` to ``out`` as 16-bit WAV, and its word
+    timings next to it (``speech.json``, the format ``--transcript`` reads), so the README's ``generate``
+    and Python examples have a real speech file and transcript to read (the model never trained on them)."""
+    import json
+
     import soundfile
 
     from cospeech.data.corpus import open_corpus
@@ -107,4 +111,9 @@ def keep_speech_file(corpus: Path, out: Path) -> Path:
     waveform, rate = soundfile.read(source, dtype="int16")
     with atomic_write(out) as temporary:
         soundfile.write(temporary, waveform, rate, subtype="PCM_16")
+    words = [
+        {"word": w.word, "start": w.start, "end": w.end} for w in opened.transcript(SPEAKER, interval) or []
+    ]
+    with atomic_write(out.with_name(TRANSCRIPT_FILE)) as temporary:
+        temporary.write_text(json.dumps(words, indent=1))
     return out
