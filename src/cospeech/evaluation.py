@@ -11,8 +11,12 @@ Baselines are fitted per speaker on that speaker's training windows, in the same
 model sees. A speaker with no windows in the split (every interval shorter than a window) is reported with
 0 windows, no scores and a note, and left out of the mean; only a split with no windows at all is an error.
 
-The data settings (root, keys, windows, normalisation) default to those the run was trained with and the
-normaliser is the checkpoint's own, so numbers are comparable to the run's dev metrics.
+The data settings (root, keys, text key and its form, windows, normalisation) default to those the run was
+trained with and the normaliser is the checkpoint's own, so numbers are comparable to the run's dev metrics.
+The model gets every input it declares that the held-out windows have (``audio``, ``style`` and, for a run
+with words, ``text`` and ``token_duration``); training-only inputs (``pose``, ``cluster``) stay out, so
+evaluation sees what inference sees. Windows are gathered per batch as the data loader does, so one-row-per-
+word text (``repeat_text: false``) is padded per batch. Baselines are fitted on poses and audio only.
 
 PCK comes in two boxes, labelled under the table (``METRIC_LEGEND``): ``PCK``, cospeech's, over the predicted
 joints and the neck; and, when the corpus stores the joints the reference's box also spans (PATS: nose and
@@ -152,7 +156,8 @@ def evaluate(
     root = str(data_root or data_hparams.get("root") or "")
     if not root:
         raise ConfigError("the checkpoint does not record its data root; pass --data")
-    # all trained speakers, so style ids stay those the model was trained with
+    # all trained speakers, so style ids stay those the model was trained with; no pose_clusters: cluster
+    # labels are a training-only input, so fitting (or loading) the k-means here would be wasted
     datamodule = PatsDataModule(
         root,
         trained,
@@ -162,6 +167,8 @@ def evaluate(
         window_seconds=spec.window_seconds,
         audio_rate_mode=spec.audio_rate_mode,
         audio_level=spec.audio_level,
+        text_key=spec.text_key,
+        repeat_text=spec.repeat_text,
         batch_size=batch_size,
         cache_dir=cache_dir,
     )
@@ -189,7 +196,7 @@ def evaluate(
     }
     if baselines:
         for speaker in scored:
-            train_windows = _speaker_windows(train, trained.index(speaker))
+            train_windows = _speaker_windows(train, trained.index(speaker), names=("pose", "audio"))
             for name in list_models("baseline"):
                 fit = model_entry(name).builder.fit
                 models.setdefault(name, {})[speaker] = fit(
@@ -223,19 +230,24 @@ def evaluate(
 
     for speaker in scored:
         style = trained.index(speaker)
-        windows = _speaker_windows(held_out, style)
-        style_ids = torch.full((len(windows["pose"]),), style, dtype=torch.long)
-        for name, per_speaker in models.items():
-            suite = new_suite(style)
-            with torch.no_grad():
-                rng = torch.Generator().manual_seed(seed)
-                for start in range(0, len(style_ids), batch_size):
-                    rows = slice(start, start + batch_size)
-                    available = {"audio": windows["audio"][rows], "style": style_ids[rows]}
-                    pred = run_generator(per_speaker[speaker], available, training=False, rng=rng).poses
-                    suite.update(pred, windows["pose"][rows], box_joints=_rows(windows, BOX_JOINTS, rows))
+        items = _speaker_items(held_out, style)
+        suites = {name: new_suite(style) for name in models}
+        rngs = {name: torch.Generator().manual_seed(seed) for name in models}
+        references: list[dict[str, torch.Tensor]] = []  # what the oracle is scored on
+        with torch.no_grad():
+            for start in range(0, len(items), batch_size):
+                # gathered per batch, as the data loader does: token rows are padded per batch
+                batch = held_out.__getitems__(items[start : start + batch_size].tolist())
+                for name, per_speaker in models.items():
+                    # every declared input the batch has (text, token_duration …), none training-only
+                    pred = run_generator(per_speaker[speaker], batch, training=False, rng=rngs[name]).poses
+                    suites[name].update(pred, batch["pose"], box_joints=batch.get(BOX_JOINTS))
+                if with_oracle:
+                    references.append({k: batch[k] for k in ("oracle", "pose", BOX_JOINTS) if k in batch})
+        for name, suite in suites.items():
             result.scores[name][speaker] = _picked(suite.compute(), metrics)
         if with_oracle:
+            windows = {k: torch.cat([r[k] for r in references]) for k in references[0]}
             suite = new_suite(style)
             suite.update(windows["oracle"], windows["pose"], box_joints=windows.get(BOX_JOINTS))
             result.scores[ORACLE][speaker] = _picked(suite.compute(), metrics)
@@ -251,17 +263,17 @@ def _speaker_items(dataset: WindowDataset, style: int) -> np.ndarray:
     return np.flatnonzero((dataset.windows >= start) & (dataset.windows < end))
 
 
-def _speaker_windows(dataset: WindowDataset, style: int) -> dict[str, torch.Tensor]:
-    """Every window of one speaker as a batch (z-normalised, as the model sees them)."""
+def _speaker_windows(dataset: WindowDataset, style: int, *, names: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Every window of one speaker as one batch of the stored features ``names`` (z-normalised, as the
+    model sees them), plus ``style`` and ``index``; nothing else is read (no text, no cluster labels)."""
     items = _speaker_items(dataset, style)
     if len(items) == 0:
         cache = dataset.caches[style]
         raise DataError(f"{cache.directory}: no windows for this speaker and split (intervals too short?)")
-    return dataset.__getitems__(items.tolist())
-
-
-def _rows(windows: dict[str, torch.Tensor], key: str, rows: slice) -> torch.Tensor | None:
-    return windows[key][rows] if key in windows else None
+    only = WindowDataset(
+        dataset.caches, {name: dataset.keys[name] for name in names}, dataset.normalizer, dataset.windows
+    )
+    return only.__getitems__(items.tolist())
 
 
 def _picked(values: dict[str, float], metrics: Sequence[str]) -> dict[str, float]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 EXAMPLES = """examples:
   cospeech evaluate --checkpoint runs/speech2gesture/version_0 --baselines
+  cospeech evaluate --checkpoint runs/mix_stage/version_0 --baselines   # words and speakers as trained
   cospeech evaluate --checkpoint runs/s2g/version_0/checkpoints/best.ckpt --split dev --speakers ava
   cospeech evaluate --checkpoint runs/speech2gesture --data /path/to/pats/data --out scores.json
 """
