@@ -25,7 +25,10 @@ Measured per setting:
   0.2–0.5 s between phrases, so her hands sink toward rest and rise again within each pause; the first
   second of each interval (hands rising from rest before the first phrase) is left out;
 * **rest pose**: how far (px, mean joint distance) the model's mean pose in the espeak pauses is from
-  ``ava``'s mean pose in its own pauses;
+  ``ava``'s mean pose in its own pauses, and how far (px, mean over both wrists) its mean wrist positions
+  there are from ``ava``'s rest wrist positions (her profile's ``rest_wrist``, where the corpus generator
+  puts her hands when she is not speaking; her tracked wrists' offsets in her own pauses and speech give
+  the scale);
 * **level and dither**: the median over frames of the mean joint distance (px) between the poses for the
   clean file and for the −6 dB / dithered files, relative to that between two different texts.
 
@@ -54,8 +57,10 @@ from cospeech.audio import SAMPLE_RATE, load_audio
 from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.poses import flat_to_joints
 from cospeech.data.synth import synthesize_corpus
+from cospeech.data.synth.corpus import make_profile
 from cospeech.data.windows import POSE_FPS
 from cospeech.inference import GestureGenerator
+from cospeech.skeletons import PATS48
 
 SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",
@@ -80,6 +85,9 @@ PAUSE_MARGIN = 1
 """Frames on each side of a pause frame that must be quiet too (67 ms at 15 fps)."""
 SKIPPED_START = POSE_FPS
 """Pose frames at the start of each corpus interval left out of its statistics (1 s)."""
+WRISTS = [PATS48.index("RWrist"), PATS48.index("LWrist")]
+REST_WRISTS = np.array(make_profile(0, 0).gesture.rest_wrist)
+"""(2, 2) ``ava``'s rest positions of the right and left wrist, neck-relative ``pose/normalize`` pixels."""
 
 
 def espeak(sentences: tuple[str, ...], workdir: Path, seed: int) -> np.ndarray:
@@ -112,12 +120,17 @@ def speed(poses: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
     return float(step[both].mean()), int(both.sum())
 
 
+def wrist_offset(poses: np.ndarray) -> float:
+    """Distance (px) of the mean wrists of ``poses`` (T, J, 2) from the rest wrists, both averaged."""
+    return float(np.linalg.norm(poses[:, WRISTS].mean(axis=0) - REST_WRISTS, axis=-1).mean())
+
+
 def corpus_reference(corpus_root: Path) -> dict[str, float | np.ndarray]:
     """The speaker's own motion in its own pauses and speech (tracked and intended poses), and its mean pose
     in pauses (the rest pose)."""
     corpus = open_corpus(corpus_root)
     sums = {k: [] for k in ("tracked_pause", "tracked_speech", "oracle_pause", "oracle_speech")}
-    rest = []
+    rest, pause_poses, speech_poses = [], [], []
     for split in SPLITS:
         for interval in corpus.interval_ids(SPEAKER, split):
             arrays = corpus.read(SPEAKER, interval, ["pose/normalize", "oracle/normalize"])
@@ -134,10 +147,14 @@ def corpus_reference(corpus_root: Path) -> dict[str, float | np.ndarray]:
                     if steps:
                         sums[f"{name}_{where}"].append((value * steps, steps))
             rest.append(poses["oracle"][pause])
+            pause_poses.append(poses["tracked"][pause])
+            speech_poses.append(poses["tracked"][speech])
     out: dict[str, float | np.ndarray] = {
         k: sum(v for v, _ in s) / sum(n for _, n in s) for k, s in sums.items()
     }
     out["rest_pose"] = np.concatenate(rest).mean(axis=0)  # (J, 2)
+    out["tracked_pause_wrist_offset"] = wrist_offset(np.concatenate(pause_poses))
+    out["tracked_speech_wrist_offset"] = wrist_offset(np.concatenate(speech_poses))
     return out
 
 
@@ -237,6 +254,7 @@ def main() -> None:
                 row[f"{name}_rest_offset_px"] = float(
                     np.linalg.norm(rest - reference["rest_pose"], axis=-1).mean()
                 )
+                row[f"{name}_wrist_offset_px"] = wrist_offset(poses[name][pause])
             for key in ("gain_px", "dither_pause_px", "dither_all_px"):
                 row[key.replace("_px", "_rel")] = row[key] / scale
             print(json.dumps(row))
@@ -260,13 +278,20 @@ def print_tables(rows: list[dict], reference: dict) -> None:
             print(f"| `{level}` model, espeak-ng, {pauses} pauses | {p:.2f} | {s:.2f} | {p / s:.2f} |")
     print()
     print(
-        "| audio_level | rest offset, silence (px) | rest offset, dither (px) | −6 dB (px) | / other "
-        "| dither in pauses (px) | / other | other speech (px) | dev L1 (epoch) | train CPU s |"
+        f"`{SPEAKER}`'s tracked wrists are {reference['tracked_pause_wrist_offset']:.1f} px from her rest "
+        f"wrists in her pauses, {reference['tracked_speech_wrist_offset']:.1f} px in her speech."
+    )
+    print()
+    print(
+        "| audio_level | pause pose offset, silence / dither (px) | wrists from rest, silence / dither (px) "
+        "| −6 dB (px) | / other | dither in pauses (px) | / other | other speech (px) | dev L1 (epoch) "
+        "| train CPU s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['audio_level']} | {r['clean_rest_offset_px']:.1f} | {r['dithered_rest_offset_px']:.1f} "
+            f"| {r['audio_level']} | {r['clean_rest_offset_px']:.1f} / {r['dithered_rest_offset_px']:.1f} "
+            f"| {r['clean_wrist_offset_px']:.1f} / {r['dithered_wrist_offset_px']:.1f} "
             f"| {r['gain_px']:.3g} | {r['gain_rel']:.1%} | {r['dither_pause_px']:.3g} "
             f"| {r['dither_pause_rel']:.1%} | {r['other_speech_px']:.3g} "
             f"| {r['dev_L1']:.3f} ({r['dev_epoch']}) | {r['train_cpu_s']:.0f} |"
