@@ -66,8 +66,8 @@ def write_video(
     fps : float > 0, pose frame rate (PATS: 15).
     audio : np.ndarray [shape=(n,) or (channels, n)] float samples in [-1, 1] starting with the first frame,
         1 to 6 channels (mono, stereo … 5.1, see ``AUDIO_LAYOUTS``), or None for a silent video (no audio
-        stream). Kept as given: channels and rate go into the AAC track unchanged. Trimmed or zero-padded
-        to the video's duration.
+        stream). Its channels go into the AAC track as they are, and its rate where AAC has it (below).
+        Trimmed or zero-padded to the video's duration.
     sample_rate : int > 0, rate of ``audio`` in Hz. AAC stores 7350 … 96000 Hz in 13 steps
         (``av.Codec("aac", "w").audio_rates``: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000,
         …); any other rate is resampled (soxr, high quality) to the nearest of them.
