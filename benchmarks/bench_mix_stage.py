@@ -58,7 +58,11 @@ COMMON = ["--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "100
 
 
 def fit(name: str, config: str, corpus: Path, workdir: Path, budget: float, extra: list[str]) -> dict:
-    """Train ``config`` with ``extra`` overrides for ``budget`` CPU seconds; the run directory and cost."""
+    """Train ``config`` with ``extra`` overrides for ``budget`` CPU seconds; the run directory and cost.
+    A run recorded in ``workdir`` (``<name>.json``) is reused, so a failed later step can be re-run."""
+    record = workdir / f"{name}.json"
+    if record.is_file():
+        return json.loads(record.read_text())
     callbacks = workdir / f"{name}_callbacks.yaml"
     callbacks.write_text(
         yaml.safe_dump(
@@ -87,7 +91,7 @@ def fit(name: str, config: str, corpus: Path, workdir: Path, budget: float, extr
     )
     run = workdir / "runs" / name / "version_0"
     history = json.loads((run / "metrics.json").read_text())  # one entry per epoch
-    return {
+    result = {
         "name": name,
         "run": str(run),
         "cpu_s": time.process_time() - cpu,
@@ -96,6 +100,8 @@ def fit(name: str, config: str, corpus: Path, workdir: Path, budget: float, extr
         "steps": history[-1]["step"],
         "best_dev_L1": min(h["dev/L1"] for h in history),
     }
+    record.write_text(json.dumps(result))
+    return result
 
 
 def mix_stage_args(text: bool) -> list[str]:
@@ -133,8 +139,9 @@ def real_windows(corpus: PatsCorpus, split: str) -> tuple[np.ndarray, np.ndarray
 
 
 def pixels(corpus: PatsCorpus, speaker: str, interval: str, key: str) -> np.ndarray:
+    """(T, 48, 2) model joints in pixels of a stored 52-joint key (pose/normalize, oracle/normalize)."""
     stored = corpus.read(speaker, interval, [key])[key]
-    return flat_to_joints(corpus.to_model_pose(key, stored) if key == "pose/normalize" else stored)
+    return flat_to_joints(corpus.to_model_pose("pose/normalize", stored))
 
 
 def split_windows(poses: np.ndarray) -> np.ndarray:
