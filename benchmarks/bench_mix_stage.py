@@ -22,7 +22,7 @@ lr 1e-3, the quickstart's recipe for short CPU budgets. Then on the test split:
    speaker's style; accuracy = share assigned to the requested style, for same-speaker and transferred
    (requested ≠ speaker of the speech) requests. References: real test windows, and each requested
    speaker's mean training pose held still;
-4. parameters of each generator and the real-time factor of generation (60 s of speech, median of 3).
+4. parameters of each generator and the real-time factor of generation (60 s of speech, median of 5).
 
 Prints JSON lines and Markdown tables. Takes about 3·B CPU seconds for training plus a few minutes.
 
@@ -164,9 +164,7 @@ def text_helps(corpus: PatsCorpus, pipes: dict[str, GestureGenerator], mean_pose
                 n: p.generate(speech, speaker=speaker, transcript=words).poses for n, p in pipes.items()
             }
             outputs["mean pose"] = np.broadcast_to(mean_pose[speaker], truth.shape)
-            outputs["oracle"] = flat_to_joints(
-                corpus.read(speaker, interval, ["oracle/normalize"])["oracle/normalize"]
-            )
+            outputs["oracle"] = pixels(corpus, speaker, interval, "oracle/normalize")
             for name, poses in outputs.items():
                 n = min(len(poses), len(truth))
                 err = np.linalg.norm(poses[:n] - truth[:n], axis=-1).mean(axis=-1)
@@ -210,7 +208,8 @@ def style_accuracy(
 
 
 def real_time_factor(pipe: GestureGenerator, corpus: PatsCorpus) -> tuple[float, int]:
-    """Seconds of speech per second of generation (median of 3) on 60 s of test speech, and parameters."""
+    """Seconds of speech per second of generation (median of 5, after one warm-up) on 60 s of test speech,
+    and parameters."""
     from cospeech.audio import SAMPLE_RATE, load_audio
 
     speech, words, offset = [], [], 0.0
@@ -224,14 +223,14 @@ def real_time_factor(pipe: GestureGenerator, corpus: PatsCorpus) -> tuple[float,
     audio = np.concatenate(speech)[: 60 * SAMPLE_RATE]
     words = [w for w in words if w.start < 60]
     seconds = []
-    for _ in range(3):
+    for _ in range(6):
         started = time.perf_counter()
         pipe.generate(
             audio, sample_rate=SAMPLE_RATE, speaker="ava", transcript=words if pipe.uses_text else None
         )
         seconds.append(time.perf_counter() - started)
     params = sum(p.numel() for p in pipe.generator.parameters())
-    return len(audio) / SAMPLE_RATE / statistics.median(seconds), params
+    return len(audio) / SAMPLE_RATE / statistics.median(seconds[1:]), params
 
 
 def main() -> None:
