@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+import torch
 from tiny_runs import tiny_run_args
 
 from cospeech.audio import SAMPLE_RATE
@@ -83,3 +84,12 @@ def tiny_run(train_tiny: Callable[..., Path]) -> Path:
     """A run directory (speakers ava and ben, 2 training batches) trained once per session by the real
     engine; shared by the inference tests and the README test. Tests that write into a run copy it."""
     return train_tiny()
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny models are faster on one thread, and a second one stalls when other processes hold the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

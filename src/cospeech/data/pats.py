@@ -210,28 +210,28 @@ class PatsCorpus(Corpus):
 
     def text_featurizer(self, speaker: str, interval_id: str, key: str) -> str | None:
         """The ``featurizer`` attribute of ``key``, None if absent (PATS' own files)."""
-        path = self.interval_path(speaker, interval_id)
-        try:
-            with h5py.File(path, "r") as h5:
-                value = h5[key].attrs.get(FEATURIZER_ATTR) if key in h5 else None
-        except OSError as exc:
-            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        value = self._attribute(speaker, interval_id, key, FEATURIZER_ATTR)
         return None if value is None else str(value)
 
     def frame_rate(self, speaker: str, interval_id: str, key: str) -> float | None:
         """The ``frame_rate`` attribute of ``key`` (Hz), None if absent (PATS' own files)."""
         path = self.interval_path(speaker, interval_id)
-        try:
-            with h5py.File(path, "r") as h5:
-                value = h5[key].attrs.get(FRAME_RATE_ATTR) if key in h5 else None
-        except OSError as exc:
-            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        value = self._attribute(speaker, interval_id, key, FRAME_RATE_ATTR)
         if value is None:
             return None
         rate = float(np.asarray(value).reshape(()))
         if not (np.isfinite(rate) and rate > 0):
             raise DataError(f"{path}: {key} has {FRAME_RATE_ATTR}={rate}; expected a positive number (Hz)")
         return rate
+
+    def _attribute(self, speaker: str, interval_id: str, key: str, name: str) -> object:
+        """HDF5 attribute ``name`` of dataset ``key`` of one interval, None if either is absent."""
+        path = self.interval_path(speaker, interval_id)
+        try:
+            with h5py.File(path, "r") as h5:
+                return h5[key].attrs.get(name) if key in h5 else None
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable HDF5 file ({exc})") from exc
 
     def word_timings(self, speaker: str, interval_id: str) -> np.ndarray | None:
         """``start_frame`` and ``end_frame`` of ``text/meta`` (a pandas table, read with PyTables), None if
