@@ -92,14 +92,29 @@ def test_text_model_uses_the_transcript_and_mixes_styles(mix_stage_run, synth_ro
         pipe.generate(speech, speaker="ava", transcript=[Word("zyzzyva", 0.0, 0.5)])
     with pytest.raises(ConfigError, match="unknown speaker 'zed'"):
         pipe.generate(speech, speaker="zed", transcript=words)
+    with pytest.raises(ConfigError, match="the transcript has no words"):
+        pipe.generate(speech, speaker="ava", transcript=[])
+    in_ms = [Word(w.word, 1000 * w.start + 100, 1000 * w.end + 100) for w in words]
+    with pytest.raises(
+        ConfigError, match="no word of the transcript starts within the .* are its times in seconds"
+    ):
+        pipe.generate(speech, speaker="ava", transcript=in_ms)
+    late = [*words, Word("wide", words[-1].end + 5, words[-1].end + 6)]
+    with pytest.warns(UserWarning, match="the words after its end are not used"):
+        pipe.generate(speech, speaker="ava", transcript=late)
+    as_json = [{"word": w.word.upper() + ",", "start": w.start, "end": w.end} for w in words]  # ASR style
+    np.testing.assert_array_equal(pipe.generate(speech, speaker="ava", transcript=as_json).poses, ava.poses)
 
 
-def test_single_style_models_refuse_mixes(train_tiny, synth_root):
-    pipe = GestureGenerator.from_pretrained(train_tiny())
+def test_single_style_models_refuse_mixes_and_style_transfer(train_tiny, synth_root):
+    run = train_tiny()
+    pipe = GestureGenerator.from_pretrained(run)
     speech = PatsCorpus(synth_root).raw_audio("ava", PatsCorpus(synth_root).interval_ids("ava", "test")[0])
     assert pipe.generate(speech, speaker="ben").speaker == "ben"
     with pytest.raises(ConfigError, match="speech2gesture has no style input, so it cannot mix"):
         pipe.generate(speech, speaker="ava=0.5,ben=0.5")
+    with pytest.raises(ConfigError, match="no style input, so every speaker's style would be the same"):
+        render_clips([run], style_transfer=True)
 
 
 def test_render_style_transfer_shows_one_clip_in_every_style(mix_stage_run, tmp_path, capsys):
@@ -117,7 +132,7 @@ def test_render_style_transfer_shows_one_clip_in_every_style(mix_stage_run, tmp_
     (video,) = (tmp_path / "render" / "style_transfer" / "test").glob("*/*.mp4")
     with av.open(str(video)) as container:
         assert sorted(s.type for s in container.streams) == ["audio", "video"]
-    assert "style transfer" in (tmp_path / "gallery.html").read_text()
+    assert "style transfer" in (tmp_path / "gallery_style_transfer.html").read_text()
     assert f"video:   {video}" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="one checkpoint"):
         render_clips([mix_stage_run, mix_stage_run], style_transfer=True)

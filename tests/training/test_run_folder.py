@@ -118,6 +118,16 @@ def test_a_failed_resume_keeps_the_existing_run(moved_run, tmp_path):
     assert before <= {p.relative_to(moved) for p in moved.rglob("*")}  # nothing removed
 
 
+def test_a_refused_resume_leaves_the_runs_config_as_it_was(moved_run):
+    _, moved = moved_run
+    saved = (moved / "config.yaml").read_text()
+    with pytest.raises(CospeechError, match="the data does not match the model .*audio_level"):
+        run_cli(["fit", "--config", str(moved / "config.yaml"), "--data.audio_level", "none",
+                 "--trainer.max_epochs", "3",
+                 "--ckpt_path", str(moved / "checkpoints" / "last.ckpt")])  # fmt: skip
+    assert (moved / "config.yaml").read_text() == saved  # the README's resume command still works
+
+
 def test_a_checkpoint_write_that_breaks_midway_leaves_the_previous_file(tmp_path, monkeypatch):
     """As if the process died while writing: the destination keeps the previous complete checkpoint."""
     io = AtomicCheckpointIO()

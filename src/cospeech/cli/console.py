@@ -35,6 +35,9 @@ PACKAGE_DIR = Path(cospeech.__file__).resolve().parent
 IGNORED_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
     # Lightning 2.6's pytree helper builds torch's deprecated LeafSpec; only a Lightning release can fix it.
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning, r"lightning\..*"),
+    # A GAN epoch may hold only discriminator steps (a one-batch epoch): the generator's scheduler then
+    # steps an optimiser that has not stepped yet, which is what the recipe means.
+    (r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`", UserWarning, r"torch\..*"),
 )
 """``(message regex, category, module regex)`` of library warnings dropped by the CLI."""
 
@@ -42,6 +45,8 @@ IGNORED_LOG_LINES: tuple[tuple[str, str], ...] = (
     # An advertisement for a cloud logging service, printed at every `fit`; runs log to TensorBoard.
     ("lightning.pytorch.utilities.rank_zero", r"💡 Tip:"),
     ("lightning.fabric.utilities.rank_zero", r"💡 Tip:"),
+    # The engine names the plain model summary itself (rich would replace it); Lightning says it noticed.
+    ("lightning.pytorch.utilities.rank_zero", r"Trainer already configured with model summary callbacks"),
 )
 """``(logger name, message regex)`` of library log lines dropped by the CLI."""
 

@@ -39,7 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--speaker",
         required=True,
-        help="whose style to imitate: a speaker of the model, or for mix_stage a mix such as ava=0.5,ben=0.5",
+        help="whose style to imitate: a speaker of the model, or for mix_stage a mix such as ava=0.5,ben=0.5 "
+        "(weights are normalised to sum 1: ava=1,ben=1 is the same mix)",
     )
     parser.add_argument("-o", "--out", required=True, type=Path, help="output stem or path (see below)")
     parser.add_argument(

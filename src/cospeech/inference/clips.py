@@ -49,7 +49,8 @@ def render_clips(
     style side by side, next to the ground truth of the speaker who said it. Models trained with text get
     the interval's transcript (``text/meta``). Videos go to ``<out_dir>/render/<split>/<speaker>/
     <interval>.mp4`` (``render/style_transfer/…`` for style transfer) and the page to
-    ``<out_dir>/gallery.html`` (``out_dir`` defaults to the first run's directory).
+    ``<out_dir>/gallery.html`` (``gallery_style_transfer.html``; ``out_dir`` defaults to the first run's
+    directory).
 
     Raises
     ------
@@ -63,6 +64,11 @@ def render_clips(
     if style_transfer and len(checkpoints) != 1:
         raise ConfigError("style transfer renders one run in each of its speakers' styles: one checkpoint")
     generators = [GestureGenerator.from_pretrained(c) for c in checkpoints]
+    if style_transfer and "style" not in generators[0].generator.inputs:
+        raise ConfigError(
+            f"{checkpoints[0]}: {generators[0].name} has no style input, so every speaker's style would be "
+            "the same gestures; style transfer needs a multi-speaker model such as mix_stage"
+        )
     if style_transfer and len(generators[0].speakers) < 2:
         raise ConfigError(
             f"{checkpoints[0]}: style transfer needs a model trained on several speakers; this one knows "
@@ -122,7 +128,8 @@ def render_clips(
         )
     names = ", ".join(g.name for g in generators)
     title = f"cospeech · {names} · {'style transfer, ' if style_transfer else ''}{split}"
-    page = write_gallery(out / "gallery.html", entries, metrics, title=title)
+    page_name = "gallery_style_transfer.html" if style_transfer else "gallery.html"
+    page = write_gallery(out / page_name, entries, metrics, title=title)
     return RenderedClips(videos, page)
 
 

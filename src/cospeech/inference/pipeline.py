@@ -39,6 +39,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -295,7 +296,7 @@ class GestureGenerator:
         padded_length = int(starts[-1]) + W
         # end padding repeats the last frame, as speech2gesture pads its own input
         padded = np.concatenate((audio, np.repeat(audio[-1:], padded_length - T, axis=0)))
-        text = self._text(words, padded_length, style.dominant)
+        text = self._text(words, padded_length, T, style.dominant)
         out = np.zeros((padded_length, self.generator_pose_dim), dtype=np.float32)
         fade_in, fade_out = crossfade_weights(W, self.overlap_frames)
         device = self.device
@@ -335,17 +336,34 @@ class GestureGenerator:
         return weights.expand(batch_size, -1)
 
     def _text(
-        self, words: Sequence[Word] | None, n_frames: int, style: int
+        self, words: Sequence[Word] | None, n_frames: int, speech_frames: int, style: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """(raw, normalised) text key of the transcript over ``n_frames`` for a model with a ``text``
-        input, else None; a text model without a transcript is a ``ConfigError``."""
+        input, else None. A text model without words, or with none inside the speech (times in ms?), is a
+        ``ConfigError``; words running past its end are warned about."""
         if "text" not in self.generator.inputs:
             return None
         spec = self.metadata.data
-        if not words:
+        if words is None:
             raise ConfigError(
                 f"{self.name} was trained with text ({spec.text_key}): give a transcript with word timings "
                 "(--transcript words.json or .TextGrid)"
+            )
+        if not words:
+            raise ConfigError(
+                f"the transcript has no words; {self.name} was trained with text and needs them"
+            )
+        seconds = speech_frames / self.metadata.data.fps
+        if min(w.start for w in words) >= seconds:
+            raise ConfigError(
+                f"no word of the transcript starts within the {seconds:.1f} s of speech (the first at "
+                f"{min(w.start for w in words):.1f} s): are its times in seconds?"
+            )
+        if max(w.end for w in words) > seconds + 1.0:
+            warnings.warn(
+                f"cospeech: the transcript runs to {max(w.end for w in words):.1f} s but the speech lasts "
+                f"{seconds:.1f} s; the words after its end are not used",
+                stacklevel=3,
             )
         raw = transcript_text(words, spec, n_frames)
         if is_token_key(spec):
@@ -502,10 +520,25 @@ def _words_in(words: Sequence[Word], start: int, window: int, fps: int) -> list[
 # --------------------------------------------------------------------------------------------- transcripts
 
 
-def _as_words(transcript: str | os.PathLike[str] | Sequence[Word]) -> list[Word]:
+PAUSE_LABELS = frozenset({"", "sp", "sil", "spn", "<sil>", "<eps>", "<unk>"})
+"""Interval labels aligners (Montreal Forced Aligner, Kaldi) write for pauses and noise, not words."""
+
+
+def _as_words(transcript: str | os.PathLike[str] | Sequence[Word | Mapping[str, Any]]) -> list[Word]:
+    """Words from a file, ``Word``s / ``(word, start, end)`` tuples, or ``{"word", "start", "end"}`` dicts
+    (the JSON format, already parsed); sorted by start time."""
     if isinstance(transcript, (str, os.PathLike)):
         return load_transcript(transcript)
-    return [Word(str(w[0]), float(w[1]), float(w[2])) for w in transcript]
+    words = []
+    for i, w in enumerate(transcript):
+        try:
+            entry = (w["word"], w["start"], w["end"]) if isinstance(w, Mapping) else tuple(w)
+            words.append(Word(str(entry[0]), float(entry[1]), float(entry[2])))
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise DataError(
+                f'transcript entry {i} is not (word, start, end) or {{"word", "start", "end"}}: {w!r}'
+            ) from None
+    return sorted(words, key=lambda w: w.start)
 
 
 def load_transcript(path: str | os.PathLike[str]) -> list[Word]:
@@ -587,7 +620,7 @@ def _textgrid_words(path: Path, text: str) -> list[Word]:
                     Word(str(entries[i + 2]).strip(), float(entries[i]), float(entries[i + 1]))
                     for i in range(0, len(entries), 3)
                 ]
-                tiers.append((str(name), [w for w in words if w.word]))
+                tiers.append((str(name), [w for w in words if w.word.lower() not in PAUSE_LABELS]))
     except (IndexError, TypeError, ValueError):
         raise DataError(f"{path}: malformed TextGrid near token {position}") from None
     if not tiers:

@@ -110,6 +110,7 @@ class CospeechCLI(LightningCLI):
                 }
         if self.resumed is not None:
             self.save_config_kwargs["overwrite"] = True
+            self.save_config_kwargs["resumed"] = True
             if self.subcommand != "fit":
                 self.save_config_callback = None  # scoring a run's checkpoint keeps the run's config.yaml
 
@@ -155,11 +156,24 @@ class RunConfigFile(SaveConfigCallback):
     pointer in it would turn a later ``fit --config RUN/config.yaml`` into a resume from a path that may
     have moved."""
 
-    def __init__(self, parser: LightningArgumentParser, config: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, parser: LightningArgumentParser, config: Any, *args: Any, resumed: bool = False, **kwargs: Any
+    ) -> None:
         config = config.clone()
         if "ckpt_path" in config:
             config["ckpt_path"] = None
         super().__init__(parser, config, *args, **kwargs)
+        self.resumed = resumed
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """A fresh run writes its config now; a resumed one only in ``on_train_start``, once its checkpoint
+        was accepted (restored and checked against the data), so a refused resume leaves the run's
+        ``config.yaml`` as it was."""
+        if not self.resumed:
+            super().setup(trainer, pl_module, stage)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().setup(trainer, pl_module, "fit")
 
 
 def plain_console_callbacks(trainer_config: Any, configured: list[Any]) -> list[L.Callback]:

@@ -29,6 +29,7 @@ array([1010, 1010, 1010, 1010, 1010, 1010, 1057, 1057, 1057, 1057])
 from __future__ import annotations
 
 import hashlib
+import string
 from collections.abc import Mapping, Sequence
 from functools import cache
 
@@ -111,7 +112,7 @@ def _vector(word: str, key: str) -> np.ndarray:
 
 def _index(word: str) -> int:
     try:
-        return _INDEX[word.lower()]
+        return _INDEX[word.strip(string.punctuation).lower()]  # "So," as an ASR transcript writes it
     except KeyError:
         raise DataError(
             f"word {word!r} is not in the synthetic vocabulary ({len(VOCABULARY)} words: "
