@@ -10,7 +10,7 @@ EXAMPLES = """examples:
   cospeech generate talk.wav --checkpoint runs/speech2gesture/version_0 --speaker ava -o out/talk
   cospeech generate talk.mp3 --checkpoint models/s2g --speaker ava -o out/talk.mp4
   cospeech generate talk.flac --checkpoint best.ckpt --speaker ben -o out/talk --format all --device cuda
-  cospeech generate talk.wav --checkpoint runs/mix_stage/version_0 --speaker ava=0.5,ben=0.5 --transcript t.json -o x
+  cospeech generate t.wav --checkpoint runs/ms/version_0 --speaker ava=0.5,ben=0.5 --transcript t.json -o x
 
 outputs (OUT is a stem; a known suffix also picks the format):
   npz   OUT.npz            poses (T, 48, 2) neck-relative pixels, fps, skeleton, joint_names, speaker
