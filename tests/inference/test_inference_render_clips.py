@@ -15,6 +15,7 @@ from cospeech.inference.clips import render_clips
 def test_clips_have_video_and_sound_and_the_gallery_links_them(tiny_run, tmp_path):
     rendered = render_clips([tiny_run, tiny_run], count=2, split="dev", out_dir=tmp_path, size=(640, 360))
     assert len(rendered.videos) == 2
+    assert {v.parent.name for v in rendered.videos} == {"ava", "ben"}  # every speaker of the run is shown
     for video in rendered.videos:
         with av.open(str(video)) as container:
             kinds = sorted(s.type for s in container.streams)

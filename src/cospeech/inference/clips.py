@@ -88,7 +88,7 @@ def render_clips(
     ]
     if not candidates:
         raise DataError(f"{root}: no {split} intervals with raw audio for speakers {speakers}")
-    order = np.random.default_rng(seed).permutation(len(candidates))[:count]
+    order = _every_speaker_first(candidates, speakers, count, seed)
     skeleton = get_skeleton(generators[0].skeleton.name)
     folder = Path("render") / "style_transfer" / split if style_transfer else Path("render") / split
     videos, entries = [], []
@@ -131,6 +131,25 @@ def render_clips(
     page_name = "gallery_style_transfer.html" if style_transfer else "gallery.html"
     page = write_gallery(out / page_name, entries, metrics, title=title)
     return RenderedClips(videos, page)
+
+
+def _every_speaker_first(
+    candidates: Sequence[tuple[str, str]], speakers: Sequence[str], count: int, seed: int
+) -> list[int]:
+    """``count`` indices of ``candidates``: a seeded permutation of each speaker's clips, taken in turns,
+    so every speaker is shown once ``count`` reaches the number of speakers (one speaker: the first
+    ``count`` of one seeded permutation, as before)."""
+    rng = np.random.default_rng(seed)
+    queues = []
+    for speaker in speakers:
+        ids = [i for i, (s, _) in enumerate(candidates) if s == speaker]
+        queues.append([ids[k] for k in rng.permutation(len(ids))])
+    chosen: list[int] = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
 
 
 def _data_root(checkpoint: str | Path) -> Path:
