@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,15 +17,6 @@ from cospeech.skeletons import PATS48
 
 POSE_DIM = 2 * PATS48.num_joints
 WINDOW = 64  # the reference training window, 4.3 s at 15 fps
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny models are faster on one thread, and a second one stalls when other processes hold the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _count(module: nn.Module) -> int:

@@ -291,6 +291,7 @@ class PatsDataModule(L.LightningDataModule):
         self.pose_clusters: PoseClusters | None = None
         """Fitted cluster centers when ``pose_clusters`` > 0 (after ``setup``)."""
         self.corpus: Corpus | None = None
+        self.text_featurizer: str | None = None
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -303,6 +304,7 @@ class PatsDataModule(L.LightningDataModule):
         corpus = open_corpus(self.root, hp.format)
         self._check_speakers(corpus)
         self.corpus = corpus
+        self.text_featurizer = self._read_text_featurizer(corpus)  # read once, not per `spec`
         keys = {"pose": hp.pose_key, "audio": hp.audio_key}
         if self._has_oracle(corpus):
             keys["oracle"] = ORACLE_KEY
@@ -392,19 +394,19 @@ class PatsDataModule(L.LightningDataModule):
             audio_level=hp.audio_level,
             text_key=hp.text_key,
             repeat_text=hp.repeat_text,
-            text_featurizer=self._text_featurizer(),
+            text_featurizer=self.text_featurizer,
             pose_clusters=hp.pose_clusters,
             box_joints=self.corpus.box_joints,
         )
 
-    def _text_featurizer(self) -> str | None:
+    def _read_text_featurizer(self, corpus: Corpus) -> str | None:
         """What made the text key, as the first training interval of the first speaker records it."""
         key = self.hparams.text_key
         if key is None:
             return None
         speaker = self.speakers[0]
-        ids = self.corpus.interval_ids(speaker, "train")
-        return self.corpus.text_featurizer(speaker, ids[0], key) if ids else None
+        ids = corpus.interval_ids(speaker, "train")
+        return corpus.text_featurizer(speaker, ids[0], key) if ids else None
 
     def use_normalizer(self, normalizer: Normalizer) -> None:
         """Normalise every split with ``normalizer`` (a trained model's own statistics) instead of the
