@@ -8,10 +8,21 @@ import sys
 from collections.abc import Sequence
 
 from cospeech import __version__
-from cospeech.cli import console, data, evaluate, export, fit, generate, models, quickstart, render
+from cospeech.cli import (
+    console,
+    continual,
+    data,
+    evaluate,
+    export,
+    fit,
+    generate,
+    models,
+    quickstart,
+    render,
+)
 from cospeech.errors import CospeechError
 
-COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, export, quickstart)
+COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, export, quickstart, continual)
 
 
 def build_parser() -> argparse.ArgumentParser:
