@@ -1,0 +1,94 @@
+"""``cospeech continual | continual-compare | adapt`` refuse bad input in one line, before anything is
+trained or written: an unknown method or preset, k < 1, a base that is not Mix-StAGE, a fit argument the
+runner sets itself, a stray option, a folder without chains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cospeech.cli.main import main
+from cospeech.continual.methods import METHODS, get_method
+from cospeech.continual.runner import load_preset
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("cospeech: error: "), lines
+    assert lines[1] == "cospeech: run with --debug for the full traceback"
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["continual", "--method", "ewc"],
+            "unknown continual method 'ewc'; known continual methods: finetune,",
+        ),
+        (["continual", "--method", "cdiffgan", "--k-shot", "0"], "--k-shot 0: must be ≥ 1"),
+        (["continual", "--k-shot", "28"], "--method is required (unless --first-task-only)"),
+        (
+            ["continual", "--method", "cdiffgan", "--preset", "nope"],
+            "preset 'nope': no such file or built-in",
+        ),
+        (
+            ["continual", "--method", "cdiffgan", "--data.k_shot", "3"],
+            "--data.k_shot: set by the continual runner",
+        ),
+        (
+            ["continual", "--method", "cdiffgan", "--max-epochs", "3"],
+            "unrecognized argument(s) --max-epochs;",
+        ),
+        (["continual", "--method", "cdiffgan", "--seeds", "1,x"], "--seeds '1,x': expected comma-separated"),
+        (
+            ["adapt", "--base", "x", "--speaker", "fay", "--k-shot", "-2", "--method", "cdiffgan"],
+            "--k-shot -2",
+        ),
+        (
+            ["adapt", "--base", "x", "--speaker", "fay", "--k-shot", "7", "--method", "lwf"],
+            "unknown continual",
+        ),
+    ],
+)
+def test_bad_arguments_are_one_line_errors_and_write_nothing(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert message in _one_line_error(capsys, [*argv, "--out", str(out)])
+    assert not out.exists()
+
+
+def test_a_base_that_is_not_mix_stage_is_refused(tiny_run: Path, tmp_path, capsys):
+    """``tiny_run`` is a Speech2Gesture run: the continual methods adapt Mix-StAGE's submodules."""
+    out = tmp_path / "out"
+    common = ["--k-shot", "7", "--method", "cdiffgan", "--out", str(out), "--base", str(tiny_run)]
+    for argv in (["adapt", "--speaker", "cleo", *common], ["continual", *common]):
+        error = _one_line_error(capsys, argv)
+        assert f"--base {tiny_run}: a speech2gesture model" in error and "Mix-StAGE" in error
+    assert not out.exists()
+
+
+def test_a_base_that_does_not_exist_is_named(tmp_path, capsys):
+    argv = ["adapt", "--base", str(tmp_path / "nowhere"), "--speaker", "fay", "--k-shot", "7", "--method"]
+    error = _one_line_error(capsys, [*argv, "cdiffgan", "--out", str(tmp_path / "out")])
+    assert "nowhere: no such checkpoint or run directory" in error
+
+
+def test_compare_without_chains_is_a_one_line_error(tmp_path, capsys):
+    assert "holds no continual chain" in _one_line_error(capsys, ["continual-compare", str(tmp_path)])
+
+
+def test_help_lists_every_method(capsys):
+    with pytest.raises(SystemExit):
+        main(["continual", "--help"])
+    text = capsys.readouterr().out
+    assert all(f"  {name} " in text for name in METHODS.names())
+
+
+def test_every_method_has_its_fragment_and_every_preset_loads():
+    for name in METHODS.names():
+        assert get_method(name).config.is_file()
+    for name in ("synth_small", "pats_paper"):
+        preset = load_preset(name)
+        assert len(preset.speakers) == 5 and preset.k_shot == 28 and preset.config == "mix_stage"
