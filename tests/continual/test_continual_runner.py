@@ -4,11 +4,18 @@ cleo of the session's small corpus) with a tiny Mix-StAGE that runs end to end a
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 
+from cospeech.cli.main import main
 from cospeech.continual.methods import get_method
+from cospeech.continual.results import read_results
 from cospeech.continual.runner import claim, load_preset, plan_chains
 from cospeech.errors import ConfigError
 
@@ -49,3 +56,156 @@ def test_a_folder_keeps_the_settings_it_was_started_with(tmp_path):
     assert json.loads((tmp_path / "settings.json").read_text()) == {"method": "cdiffgan", "k_shot": 28}
     with pytest.raises(ConfigError, match="k_shot: 28 there, 7 now"):
         claim(tmp_path, {"method": "cdiffgan", "k_shot": 7})
+
+
+TINY_MIX_STAGE = {"channels": 16, "unet_depth": 3, "fusion_heads": 2, "style_dim": 4, "num_clusters": 2}
+"""Widths of tests/models/test_mix_stage.py: the sequence, not the model, is under test."""
+TINY_TRAINER = {
+    "max_epochs": 1,
+    "limit_val_batches": 1,
+    "num_sanity_val_steps": 0,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "log_every_n_steps": 1,
+}
+SPEAKERS = ["ava", "ben", "cleo"]
+TASKS = ["t1_ava", "t2_ben", "t3_cleo"]
+
+
+def tiny_preset(path: Path) -> Path:
+    """A 3-speaker preset: audio-only Mix-StAGE at width 16, 2 batches of 4 per task, 2 latent-shift steps."""
+    data = {"batch_size": 4, "window_hop": 16, "train_batches": 2}
+    preset = {
+        "speakers": SPEAKERS,
+        "k_shot": 4,
+        "seeds": [1],
+        "config": "mix_stage",
+        "first_task": {
+            "model": {"init_args": {"generator_config": TINY_MIX_STAGE}},
+            "data": {**data, "text_key": None, "pose_clusters": 2},
+            "trainer": TINY_TRAINER,
+        },
+        "task": {
+            "run": {"selection": "last"},
+            "model": {
+                "class_path": "cospeech.training.continual.ContinualRecipe",
+                "init_args": {"shift_steps": 2},
+            },
+            "data": data,
+            "trainer": TINY_TRAINER,
+        },
+    }
+    path.write_text(yaml.safe_dump(preset))
+    return path
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """The tiny preset run by ``cospeech continual --method cdiffgan`` into ``out``; ``run()`` runs (or
+    resumes) it again."""
+
+    out: Path
+    argv: list[str]
+
+    @property
+    def chain(self) -> Path:
+        return self.out / "cdiffgan" / "k4" / "seed1"
+
+    def task(self, index: int) -> Path:
+        return self.out / TASKS[0] if index == 0 else self.chain / TASKS[index]
+
+    def run(self) -> None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny models: faster on one thread, and steady when the CPU is shared
+        try:
+            assert main(self.argv) == 0
+        finally:
+            torch.set_num_threads(threads)
+
+    def stamps(self, *indices: int) -> dict[str, int]:
+        """Modification times (ns) of the checkpoints and done markers of tasks ``indices``."""
+        files = [p for i in indices for p in [*self.task(i).rglob("*.ckpt"), self.task(i) / "done.json"]]
+        return {str(p): p.stat().st_mtime_ns for p in files}
+
+
+@pytest.fixture(scope="module")
+def sequence(synth_root, tmp_path_factory) -> Sequence:
+    work = tmp_path_factory.mktemp("continual")
+    preset = tiny_preset(work / "tiny.yaml")
+    out = work / "out"
+    argv = ["continual", "--preset", str(preset), "--method", "cdiffgan", "--out", str(out)]
+    argv += ["--data.root", str(synth_root), "--data.cache_dir", str(work / "cache")]
+    sequence = Sequence(out, argv)
+    sequence.run()
+    return sequence
+
+
+def _scored(matrix: np.ndarray) -> list[list[bool]]:
+    return np.isfinite(matrix).tolist()
+
+
+def test_every_task_is_scored_on_every_speaker_seen(sequence):
+    results = read_results(sequence.chain)
+    assert results.complete and results.tasks == tuple(TASKS) and results.speakers == tuple(SPEAKERS)
+    assert (
+        results.identity["method"] == "cdiffgan"
+        and results.identity["reference"] == "diffgan_pseudo-align-fs-src"
+    )
+    for metric in ("L1", "PCK", "FID"):
+        matrix = results.matrices[metric]
+        assert _scored(matrix.values) == [[True, False, False], [True, True, False], [True, True, True]]
+        assert np.isfinite(matrix.average_accuracy()) and np.isfinite(matrix.forgetting())
+        assert (sequence.chain / "results" / f"{metric}.png").read_bytes()[:4] == b"\x89PNG"
+    for index in range(len(TASKS)):
+        done = json.loads((sequence.task(index) / "done.json").read_text())
+        assert done["seen"] == SPEAKERS[: index + 1] and done["run"] == "version_0"
+        assert results.matrices["L1"].values[index, 0] == pytest.approx(done["scores"]["ava"]["L1"])
+    assert (sequence.out / "comparison.csv").read_text().splitlines()[1].startswith("cdiffgan,4,1,")
+
+
+def test_each_task_starts_from_the_previous_one_with_stable_style_ids(sequence):
+    for index in (1, 2):
+        config = yaml.safe_load((sequence.task(index) / "version_0" / "config.yaml").read_text())
+        assert config["data"]["speakers"] == [["ava"], SPEAKERS[: index + 1]]
+        assert config["data"]["k_shot"] == 4 and config["data"]["fewshot_seed"] == 1
+        assert config["data"]["replay"] == "pseudo_aligned" and config["data"]["normalization"] == "source"
+        assert config["model"]["class_path"] == "cospeech.training.continual.ContinualRecipe"
+        assert config["model"]["init_args"]["latent_shift"] is True
+        assert config["model"]["init_args"]["generator_config"]["channels"] == 16
+        previous = sequence.task(index - 1) / "version_0"
+        assert Path(config["model"]["init_args"]["init_from"]).resolve() == previous.resolve()
+
+
+def test_an_interrupted_sequence_resumes_at_its_task(sequence):
+    """Task 3 lost (its folder gone), scored but not marked (no done.json), or trained but not finished (no
+    final_metrics.json either): each time only what is missing is redone, tasks 1-2 are untouched."""
+    earlier = sequence.stamps(0, 1)
+    shutil.rmtree(sequence.task(2))
+    sequence.run()
+    trained = sequence.stamps(2)
+    assert read_results(sequence.chain).complete and len(trained) == 2  # last.ckpt and done.json again
+
+    (sequence.task(2) / "done.json").unlink()
+    sequence.run()
+    rescored = sequence.stamps(2)
+    checkpoint = str(sequence.task(2) / "version_0" / "checkpoints" / "last.ckpt")
+    assert rescored[checkpoint] == trained[checkpoint]  # scored again, not trained again
+
+    (sequence.task(2) / "done.json").unlink()
+    (sequence.task(2) / "version_0" / "final_metrics.json").unlink()
+    sequence.run()  # resumes from last.ckpt in its own folder
+    assert sorted(p.name for p in sequence.task(2).glob("version_*")) == ["version_0"]
+    assert (sequence.task(2) / "version_0" / "final_metrics.json").is_file()
+    assert sequence.stamps(0, 1) == earlier
+    assert read_results(sequence.chain).complete
+
+
+def test_the_shared_first_task_refuses_other_settings(sequence, capsys):
+    """Another method's chain with other fit arguments would need another first task: refused, untouched."""
+    before = sequence.stamps(0)
+    argv = [*sequence.argv, "--trainer.max_epochs", "2"]
+    argv[argv.index("cdiffgan")] = "finetune"
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert "t1_ava: started with other settings (overrides: [" in error
+    assert sequence.stamps(0) == before
