@@ -209,3 +209,23 @@ def test_the_shared_first_task_refuses_other_settings(sequence, capsys):
     error = capsys.readouterr().err
     assert "t1_ava: started with other settings (overrides: [" in error
     assert sequence.stamps(0) == before
+
+
+def test_adapt_adds_one_speaker_to_a_trained_model(sequence, tmp_path, capsys, one_thread):
+    """``cospeech adapt`` on task 1's model: one few-shot task, scored before (the base, ava) and after."""
+    base = sequence.task(0) / "version_0"
+    out = tmp_path / "adapt_ben"
+    argv = ["adapt", "--base", str(base), "--speaker", "ben", "--k-shot", "4", "--method", "finetune"]
+    argv += ["--out", str(out), "--preset", sequence.argv[sequence.argv.index("--preset") + 1]]
+    argv += sequence.argv[sequence.argv.index("--data.root") :]
+    assert main(argv) == 0
+    assert "L1: before ava " in capsys.readouterr().out
+    results = read_results(out)
+    assert results.complete and results.tasks == ("t1_base", "t2_ben")
+    assert _scored(results.matrices["L1"].values) == [[True, False], [True, True]]
+    base_score = json.loads((sequence.task(0) / "done.json").read_text())["scores"]["ava"]["L1"]
+    assert results.matrices["L1"].values[0, 0] == pytest.approx(
+        base_score
+    )  # the same model, the same windows
+    config = yaml.safe_load((out / "t2_ben" / "version_0" / "config.yaml").read_text())
+    assert config["data"]["replay"] == "none" and config["model"]["init_args"]["latent_shift"] is False
