@@ -22,11 +22,15 @@ class Registry(Generic[T]):
     ----------
     what : what an entry is, for messages (``"model"``, ``"metric"``, ``"corpus format"``).
     order : sort key of ``names()`` given ``(name, entry)``; default alphabetical.
+    plural : ``what`` in the plural; default ``what + "s"``.
     """
 
-    def __init__(self, what: str, *, order: Callable[[str, T], Any] | None = None) -> None:
+    def __init__(
+        self, what: str, *, order: Callable[[str, T], Any] | None = None, plural: str | None = None
+    ) -> None:
         self.what = what
         self.order = order
+        self.plural = what + "s" if plural is None else plural
         self._entries: dict[str, T] = {}
         self._origins: dict[str, str] = {}
 
@@ -50,7 +54,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             known = ", ".join(self.names())
-            raise ConfigError(f"unknown {self.what} {name!r}; known {self.what}s: {known}") from None
+            raise ConfigError(f"unknown {self.what} {name!r}; known {self.plural}: {known}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -70,7 +74,7 @@ class Registry(Generic[T]):
 
     def copy(self) -> Registry[T]:
         """An independent copy (tests register toy entries in one and throw it away)."""
-        clone = Registry(self.what, order=self.order)
+        clone = Registry(self.what, order=self.order, plural=self.plural)
         clone._entries, clone._origins = dict(self._entries), dict(self._origins)
         return clone
 

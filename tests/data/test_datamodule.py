@@ -65,9 +65,7 @@ def test_few_shot_training_set(synth_root, tmp_path):
     again = PatsDataModule(str(synth_root), ["ava", "ben"], k_shot=7, fewshot_seed=1, cache_dir=str(tmp_path))
     again.setup()
     np.testing.assert_array_equal(again.datasets["train"].windows, train.windows)
-    newest = PatsDataModule(
-        str(synth_root), ["ava", "ben"], k_shot=7, fewshot_newest_only=True, cache_dir=str(tmp_path)
-    )
+    newest = PatsDataModule(str(synth_root), ["ava", "ben"], k_shot=7, replay="none", cache_dir=str(tmp_path))
     newest.setup()
     np.testing.assert_array_equal(newest.datasets["train"].windows, train.windows[7:])
 

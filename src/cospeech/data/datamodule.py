@@ -12,6 +12,11 @@ Batches are gathered in one fancy-indexed read per speaker from the memory-mappe
 so loading is a small fraction of a training step. Optional batch keys: ``text`` (with ``token_duration``
 and ``token_count`` in the reference's one-row-per-token form, ``cospeech.data.text``) and ``cluster``
 (per-frame k-means pose labels, ``cospeech.data.clusters``).
+
+Continual tasks (``replay``, ``train_batches``): a registered replay strategy
+(`cospeech.continual.replay`) picks the training set (the k-shot windows of the newest speaker, of every
+speaker, or every window) and the batch composition; ``train_batches`` turns the epoch into that many
+batches drawn with replacement (`cospeech.data.sampling`), as the reference's 200 iterations per epoch.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel
+from cospeech.continual.replay import Memory, ReplayStrategy, get_replay, newest_share
 from cospeech.data.cache import BOX_JOINTS_PREFIX, SplitCache, load_split
 from cospeech.data.clusters import PoseClusters, fit_pose_clusters
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
@@ -34,6 +40,7 @@ from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
 from cospeech.data.pats import PATS_SPEAKERS
 from cospeech.data.poses import flat_to_joints
+from cospeech.data.sampling import EPOCH_STRIDE, DrawnBatchSampler
 from cospeech.data.spec import DataSpec
 from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, change_points, token_rows, uses_word_timings
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
@@ -117,6 +124,10 @@ class WindowDataset(Dataset):
 
     def speaker_block_sizes(self) -> list[int]:
         return [len(c) for c in self.caches]
+
+    def style_ids(self) -> np.ndarray:
+        """(N,) int64 style id of every window of the set, in dataset order."""
+        return np.searchsorted(self.offsets, self.windows, side="right") - 1
 
     def __getitems__(self, items: Sequence[int]) -> dict[str, torch.Tensor]:
         """One batch in the order of ``items``: ``style``, ``index`` (B,) int64; ``pose``, ``audio``
@@ -205,7 +216,7 @@ class EpochShuffleSampler(Sampler[int]):
         self.epoch = epoch
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
+        generator = torch.Generator().manual_seed(self.seed + EPOCH_STRIDE * self.epoch)
         return iter(torch.randperm(self.size, generator=generator).tolist())
 
     def __len__(self) -> int:
@@ -237,13 +248,30 @@ class PatsDataModule(L.LightningDataModule):
             (``cospeech.audio.normalize_level``); inference repeats it. ``none``: features as stored (the
             reference's; the earlier default, and what runs whose metadata lacks the field used).
         normalization: ``pooled``, ``source`` or ``per_speaker`` statistics.
-        k_shot: if set, train on ``k_shot`` windows per speaker drawn with ``fewshot_seed``.
+        k_shot: if set, train on ``k_shot`` windows per speaker drawn with replacement by ``fewshot_seed``
+            (``cospeech.data.fewshot``; notes pats §3.6).
         fewshot_seed: seed of the few-shot draw.
-        fewshot_newest_only: draw the few-shot set for the newest speaker only (no replay).
+        replay: a registered replay strategy (``cospeech.continual.replay``: ``none``, ``buffer``, ``pseudo``,
+            ``pseudo_aligned``, ``mergan_jtr``, ``mergan_ra``, ``joint``; notes pats §5.2, cdiffgan §7), read
+            back as `replay`. Its memory sets the training set: the k-shot windows of the newest speaker (the
+            last of the sequence, style id ``len(speakers) − 1``; ``none``, ``mergan_*``), of every speaker
+            (``buffer``, ``pseudo*``), both needing ``k_shot``, or every training window (``joint``, which
+            ignores ``k_shot``). The k-shot draw is the same in all of them, so a speaker keeps its windows
+            from task to task. ``pseudo_aligned`` (C-DiffGAN) needs ``train_batches``: each batch's first
+            ``bs_old`` rows are drawn uniformly from the earlier speakers' windows and its last ``bs_new``
+            from the newest speaker's (``newest_share``: 16/16, 22/10, 24/8, 26/6 at batch 32 for 2..5
+            speakers). None: no strategy (the k-shot windows of every speaker if ``k_shot`` is set).
+        train_batches: batches per training epoch, each row drawn uniformly with replacement from the
+            training set (``cospeech.data.sampling``; the reference's ``num_training_iters`` 200, notes
+            cdiffgan §8); over all processes under DDP. None: one shuffled pass over the training set.
         batch_size: windows per batch.
         num_workers: DataLoader worker processes.
         cache_dir: cache root (default ``<root>/.cospeech_cache``).
-        seed: seed of the training data order (epoch e uses ``seed`` and e) and of the pose clusters.
+        seed: seed of the training data order or draw (epoch e uses ``seed`` and e, so a resumed run repeats
+            it) and of the pose clusters.
+
+    Raises ``ConfigError`` for an unknown ``replay`` (listing the strategies), a k-shot strategy without
+    ``k_shot``, ``train_batches`` < 1, or ``pseudo_aligned`` without ``train_batches``.
     """
 
     def __init__(
@@ -264,7 +292,8 @@ class PatsDataModule(L.LightningDataModule):
         normalization: NormalizationMode = "pooled",
         k_shot: int | None = None,
         fewshot_seed: int = 1,
-        fewshot_newest_only: bool = False,
+        replay: str | None = None,
+        train_batches: int | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
         cache_dir: str | None = None,
@@ -286,6 +315,9 @@ class PatsDataModule(L.LightningDataModule):
             raise ConfigError(f"repeat_text={repeat_text!r} must be true or false")
         if type(pose_clusters) is not int or pose_clusters < 0:
             raise ConfigError(f"pose_clusters={pose_clusters!r} must be an integer ≥ 0 (0: no labels)")
+        self.replay: ReplayStrategy | None = None if replay is None else get_replay(replay)
+        """The replay strategy named by ``replay`` (None without one)."""
+        self._check_sampling(k_shot, train_batches)
         self.datasets: dict[str, WindowDataset] = {}
         self.normalizer: Normalizer | None = None
         self.pose_clusters: PoseClusters | None = None
@@ -342,8 +374,9 @@ class PatsDataModule(L.LightningDataModule):
             )
 
         train_set = dataset([train[s] for s in sequence])
-        if hp.k_shot is not None:
-            keep = [-1] if hp.fewshot_newest_only else None
+        memory = self._memory()
+        if memory != "all_windows":
+            keep = [-1] if memory == "newest" else None
             subset = fewshot_indices(train_set.speaker_block_sizes(), hp.k_shot, hp.fewshot_seed, keep)
             train_set = dataset(train_set.caches, subset)
         self.datasets["train"] = train_set
@@ -358,6 +391,27 @@ class PatsDataModule(L.LightningDataModule):
                 for s in sequence
             ]
             self.datasets[split] = dataset(caches, names=eval_keys)
+
+    def _check_sampling(self, k_shot: int | None, train_batches: int | None) -> None:
+        """``k_shot`` for a k-shot strategy, ``train_batches`` ≥ 1 and set for ``newest_share`` batches."""
+        if self.replay is not None and self.replay.uses_k_shot and k_shot is None:
+            raise ConfigError(
+                f"replay={self.replay.name!r} trains on k-shot windows (memory {self.replay.memory!r}); "
+                "set k_shot"
+            )
+        if train_batches is not None and (type(train_batches) is not int or train_batches < 1):
+            raise ConfigError(f"train_batches={train_batches!r} must be an integer ≥ 1 (None: one pass)")
+        if self.replay is not None and self.replay.batches == "newest_share" and train_batches is None:
+            raise ConfigError(
+                f"replay={self.replay.name!r} draws its batches with replacement; set train_batches "
+                "(the reference: 200)"
+            )
+
+    def _memory(self) -> Memory:
+        """The training set: ``newest``/``seen`` k-shot windows or ``all_windows``."""
+        if self.replay is not None:
+            return self.replay.memory
+        return "all_windows" if self.hparams.k_shot is None else "seen"
 
     def _check_speakers(self, corpus: Corpus) -> None:
         """Every speaker named must be in the corpus; for ``speakers: all`` the error says so."""
@@ -433,7 +487,18 @@ class PatsDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", EpochShuffleSampler(len(self.datasets["train"]), self.hparams.seed))
+        hp = self.hparams
+        train = self.datasets["train"]
+        if hp.train_batches is None:
+            return self._loader("train", EpochShuffleSampler(len(train), hp.seed))
+        parts = [(np.arange(len(train)), hp.batch_size)]
+        if self.replay is not None and self.replay.batches == "newest_share":
+            newest = train.style_ids() == len(self.speakers) - 1
+            old_rows, new_rows = newest_share(hp.batch_size, len(self.speakers))
+            parts = [(np.flatnonzero(~newest), old_rows), (np.flatnonzero(newest), new_rows)]
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return self._loader("train", DrawnBatchSampler(parts, hp.train_batches, hp.seed, replicas, rank))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("dev", None)
