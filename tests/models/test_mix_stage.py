@@ -286,3 +286,22 @@ def test_invalid_configs_are_reported_together() -> None:
     assert "lambda_id must be ≥ 0, got -1.0" in message
     with pytest.raises(ConfigError, match="audio_time_stride=3 is not one of 1, 2, 4, 8"):
         model_config("mix_stage", audio_time_stride=3)
+
+
+@pytest.mark.parametrize(("frames", "padded"), [(64, 64), (37, 40)])
+def test_latent_split_at_the_last_decoder_block_composes_to_the_forward(frames: int, padded: int) -> None:
+    # DiffGAN's layer l (notes cdiffgan §6.2): z_{l-1} → decoder[-1] → logits + soft mixture
+    model = _small().eval()
+    batch = model.example_inputs(batch_size=3, frames=frames)
+    with torch.no_grad():
+        out = model(**batch)
+        z_prev, context = model.features_before_shift(**batch)
+        z = model.shift_layer(z_prev)
+        poses = model.poses_after_shift(z, context)
+        whole = model.output_after_shift(z, context)
+    assert model.shift_layer is model.decoder[-1]
+    assert z_prev.shape == z.shape == (3, 16 * 3, padded)  # (B, C·K, T'): T padded to a multiple of 8
+    assert torch.equal(poses, out.poses) and torch.equal(whole.poses, out.poses)
+    assert whole.losses.keys() == out.losses.keys()
+    for name, value in out.losses.items():
+        assert torch.equal(whole.losses[name], value), name

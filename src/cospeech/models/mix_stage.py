@@ -14,6 +14,10 @@ projection or from token ids through a learned embedding, never from BERT at run
 works (padding as in ``speech2gesture``); the reference's unused modules (``pose_encoder``, ``style_dec``,
 ``smoothen``, ``eye``) are not built. The reference's quirks are options with the reference values:
 ``fusion_ffn_width`` 2, ``audio_time_stride`` 8, ``train_style: pose_argmax``.
+
+For DiffGAN's timing shift (notes cdiffgan §6.2–6.3) the forward splits at layer l, the last decoder block:
+``features_before_shift`` → ``shift_layer`` → ``poses_after_shift`` / ``output_after_shift``, and
+``forward`` is exactly that composition.
 """
 
 from __future__ import annotations
@@ -277,6 +281,22 @@ class MixStageConfig:
 _TEXT_INPUTS = ("text", "token_duration")
 
 
+@dataclass(frozen=True)
+class ShiftContext:
+    """What Mix-StAGE's layers after ``shift_layer`` need from the layers before it, for one batch."""
+
+    cluster_probs: Tensor
+    """``(B, K, T')`` p(k | frame) over the padded frames: the weights of the ``K`` generators' outputs."""
+    frames: int
+    """T: output frames (the padded ``T'`` is cut back to it)."""
+    style_target: Tensor | None
+    """The speaker-id target of ``id_out`` (ids or padded mixing weights); None without ``pose``."""
+    losses: dict[str, Tensor]
+    """Losses known before the shift layer (``id_in``, ``cluster_ce``)."""
+    extras: dict[str, Tensor]
+    """``forward``'s extras (``style``, ``cluster_probs``, ``style_logits``)."""
+
+
 @register_model("mix_stage", config=MixStageConfig)
 class MixStageGenerator(Generator):
     """Audio ``(B, T, F)`` (+ words) and speaker style → poses ``(B, T, 2J)``, many speakers in one model.
@@ -369,6 +389,30 @@ class MixStageGenerator(Generator):
 
         Raises ``ValueError`` naming the input when a shape, dtype or value range is wrong.
         """
+        z, context = self.features_before_shift(audio, style, pose, cluster, text, token_duration)
+        return self.output_after_shift(self.shift_layer(z), context)
+
+    # ------------------------------------------------------------------ latent split (DiffGAN, notes §6.2)
+
+    @property
+    def shift_layer(self) -> nn.Module:
+        """Layer l of DiffGAN's timing shift: the last decoder block, ``z_{l−1}`` → ``z_l``, both
+        ``(B, C·K, T')`` (the reference's ``decoder.3``, stage 6; notes cdiffgan §6.2)."""
+        return self.decoder[-1]
+
+    def features_before_shift(
+        self,
+        audio: Tensor,
+        style: Tensor,
+        pose: Tensor | None = None,
+        cluster: Tensor | None = None,
+        text: Tensor | None = None,
+        token_duration: Tensor | None = None,
+    ) -> tuple[Tensor, ShiftContext]:
+        """Every layer before ``shift_layer``: ``z_{l−1}`` ``(B, C·K, T')`` (the input of the last decoder
+        block; ``T'`` = the padded length, see ``forward``) and the ``ShiftContext`` the layers after it
+        need. Same inputs, errors and losses as ``forward``, which is
+        ``output_after_shift(shift_layer(z_{l−1}), context)``."""
         config = self.config
         B, T, _ = audio.shape
         stride = self.audio_encoder.time_stride
@@ -400,18 +444,32 @@ class MixStageGenerator(Generator):
 
         cluster_logits = self.cluster_classifier(x)  # (B, K, T')
         probs = cluster_logits.softmax(dim=1)
-        K = config.num_clusters
-        per_cluster = self.logits(self.decoder(x.repeat(1, K, 1)))  # (B, K·2J, T'): group k = generator k
-        per_cluster = per_cluster.view(B, K, config.pose_dim, length)
-        poses = (probs[:, :, None] * per_cluster).sum(dim=1)[..., :T].transpose(1, 2)  # (B, T, 2J)
         extras["cluster_probs"] = probs[..., :T].transpose(1, 2)
-
         if cluster is not None:
             self._check_cluster(cluster, B, T)
             losses["cluster_ce"] = F.cross_entropy(cluster_logits[..., :T], cluster)
-        if pose is not None:
-            losses["id_out"] = config.lambda_id * F.cross_entropy(self._frozen_style_logits(poses), target)
-        return GeneratorOutput(poses, losses=losses, extras=extras)
+        z = self.decoder[:-1](x.repeat(1, config.num_clusters, 1))  # group k = generator k
+        context = ShiftContext(probs, T, target if pose is not None else None, losses, extras)
+        return z, context
+
+    def poses_after_shift(self, z: Tensor, context: ShiftContext) -> Tensor:
+        """Every layer after ``shift_layer``: ``z_l`` ``(B, C·K, T')`` → poses ``(B, T, 2J)``, the ``K``
+        generators' ``logits`` mixed by the context's cluster probabilities (the reference's stage 7)."""
+        B, _, length = z.shape
+        per_cluster = self.logits(z).view(B, self.config.num_clusters, self.config.pose_dim, length)
+        poses = (context.cluster_probs[:, :, None] * per_cluster).sum(dim=1)  # (B, 2J, T')
+        return poses[..., : context.frames].transpose(1, 2)
+
+    def output_after_shift(self, z: Tensor, context: ShiftContext) -> GeneratorOutput:
+        """``forward``'s output from ``z_l``: ``poses_after_shift`` plus the losses and extras (``id_out``
+        when the context had ``pose``)."""
+        poses = self.poses_after_shift(z, context)
+        losses = dict(context.losses)
+        if context.style_target is not None:
+            losses["id_out"] = self.config.lambda_id * F.cross_entropy(
+                self._frozen_style_logits(poses), context.style_target
+            )
+        return GeneratorOutput(poses, losses=losses, extras=dict(context.extras))
 
     def style_vector(self, style: Tensor) -> Tensor:
         """The style embedding ``(B, style_dim)`` of ids ``(B,)`` or mixing weights ``(B, S)``."""

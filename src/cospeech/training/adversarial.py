@@ -13,6 +13,9 @@ The step follows the reference (notes cdiffgan §5, §8):
 ``adversarial_weight: 0.1`` and no ramp). Without a discriminator the same loop trains G on L1 (and its
 auxiliary losses) alone. The coin flip uses a generator seeded from (seed, step), so every DDP process takes
 the same branch and a resumed run repeats the same choices.
+
+The step is a few small hooks (``training_batch``, ``discriminator_rows``, ``discriminator_loss``,
+``generator_loss``, ``generator_terms``) that ``ContinualRecipe`` overrides for replay and DiffGAN's shift.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from torch import nn
 from cospeech.data.poses import velocity
 from cospeech.data.spec import DataSpec
 from cospeech.errors import ConfigError
+from cospeech.models.interface import GeneratorOutput
 from cospeech.models.registry import check_kind, model_config
 from cospeech.training.base import GestureModule, checked_choice
 from cospeech.training.losses import (
@@ -121,11 +125,20 @@ class AdversarialRecipe(GestureModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizers = [torch.optim.Adam(self.generator.parameters(), lr=hp.lr)]
+        trainable = [p for p in self.generator.parameters() if p.requires_grad]
+        optimizers = [torch.optim.Adam(trainable, lr=hp.lr)]
         if self.discriminator is not None:
             optimizers.append(torch.optim.Adam(self.discriminator.parameters(), lr=hp.discriminator_lr))
         schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=hp.lr_decay) for o in optimizers]
         return optimizers, schedulers
+
+    def step_generator(
+        self, step: int, stream: int = 0, device: torch.device | str = "cpu"
+    ) -> torch.Generator:
+        """A generator on ``device`` seeded from (``seed``, ``step``, ``stream``): the same draws on every
+        process and again on resume. Stream 0 is the D/G coin flip; recipes use other streams."""
+        seed = self.hparams.seed * 1_000_003 + step + stream * 2**32
+        return torch.Generator(device=device).manual_seed(seed)
 
     def discriminator_turn(self, step: int) -> bool:
         """Whether batch ``step`` updates D (True) or G (False); identical on every process."""
@@ -134,35 +147,66 @@ class AdversarialRecipe(GestureModule):
         ratio = self.hparams.dg_iter_ratio
         if self.hparams.adversarial_schedule == "alternate":
             return step % (ratio + 1) < ratio
-        coin = torch.Generator().manual_seed(self.hparams.seed * 1_000_003 + step)
-        return bool(torch.rand((), generator=coin) < ratio / (ratio + 1))
+        return bool(torch.rand((), generator=self.step_generator(step)) < ratio / (ratio + 1))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """One D or G update. A D turn whose batch has no rows for D (``discriminator_rows``) updates G."""
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
         weight = adversarial_weight(self.global_step, self.hparams.adversarial_ramp)
-        d_loss_fn, g_loss_fn = ADVERSARIAL_LOSSES[self.hparams.adversarial_loss]
-        pose = batch["pose"]
-        batch_size = len(pose)
-        if self.discriminator_turn(self.global_step):
-            self.generator.eval()
-            with torch.no_grad():
-                fake = self(batch).poses
-            self.generator.train()
-            loss = d_loss_fn(self.discriminator(velocity(pose)), self.discriminator(velocity(fake)), weight)
+        batch = self.training_batch(batch)
+        rows = self.discriminator_rows(batch)
+        if self.discriminator_turn(self.global_step) and rows.any():
+            loss = self.discriminator_loss(select_rows(batch, rows), weight)
             self._step(optimizers[1], loss, self.discriminator)
-            self.log("train/d_loss", loss, prog_bar=True, batch_size=batch_size)
+            self.log("train/d_loss", loss, prog_bar=True, batch_size=int(rows.sum()))
             return
-        output = self(batch)
-        l1 = reconstruction_l1(output.poses, pose)
-        loss = l1 + self.log_auxiliary_losses(output, batch_size)
-        if self.discriminator is not None:
-            adversarial = g_loss_fn(self.discriminator(velocity(output.poses)))
-            loss = loss + self.hparams.adversarial_weight * weight * adversarial
-            self.log("train/g_adversarial", adversarial, batch_size=batch_size)
+        loss = self.generator_loss(batch, rows, weight)
         self._step(optimizers[0], loss, self.generator)
+        self.log("train/g_loss", loss, batch_size=len(batch["pose"]))
+
+    # ------------------------------------------------------------------ hooks of the step (ContinualRecipe)
+
+    def training_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch this step trains on (hook; the data module's batch here)."""
+        return batch
+
+    def discriminator_rows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B,)`` bool: the rows D and G's adversarial term see (hook; every row here)."""
+        return torch.ones(len(batch["pose"]), dtype=torch.bool, device=batch["pose"].device)
+
+    def discriminator_loss(self, batch: dict[str, torch.Tensor], weight: float) -> torch.Tensor:
+        """D's loss on ``batch`` (its rows only), ŷ from G in eval mode without grad."""
+        d_loss_fn, _ = ADVERSARIAL_LOSSES[self.hparams.adversarial_loss]
+        self.generator.eval()
+        with torch.no_grad():
+            fake = self(batch).poses
+        self.train()  # back to training mode as the recipe defines it (a recipe may keep parts in eval)
+        return d_loss_fn(
+            self.discriminator(velocity(batch["pose"])), self.discriminator(velocity(fake)), weight
+        )
+
+    def generator_loss(
+        self, batch: dict[str, torch.Tensor], rows: torch.Tensor, weight: float
+    ) -> torch.Tensor:
+        """G's loss on ``batch``: one forward, then ``generator_terms``."""
+        return self.generator_terms(batch, self(batch), rows, weight)
+
+    def generator_terms(
+        self, batch: dict[str, torch.Tensor], output: GeneratorOutput, rows: torch.Tensor, weight: float
+    ) -> torch.Tensor:
+        """``mean|ŷ − y|`` + the generator's auxiliary losses + ``adversarial_weight · λ ·`` G's adversarial
+        term on ``rows`` (none when no row or no discriminator); logs each term."""
+        batch_size = len(batch["pose"])
+        l1 = reconstruction_l1(output.poses, batch["pose"])
+        loss = l1 + self.log_auxiliary_losses(output, batch_size)
+        if self.discriminator is not None and rows.any():
+            _, g_loss_fn = ADVERSARIAL_LOSSES[self.hparams.adversarial_loss]
+            adversarial = g_loss_fn(self.discriminator(velocity(output.poses[rows])))
+            loss = loss + self.hparams.adversarial_weight * weight * adversarial
+            self.log("train/g_adversarial", adversarial, batch_size=int(rows.sum()))
         self.log("train/l1", l1, prog_bar=True, batch_size=batch_size)
-        self.log("train/g_loss", loss, batch_size=batch_size)
+        return loss
 
     def _step(self, optimizer, loss: torch.Tensor, network: nn.Module) -> None:
         """Backward, clip and step one network. Zeroing first also drops the gradients a G step leaves
@@ -177,3 +221,8 @@ class AdversarialRecipe(GestureModule):
         schedulers = self.lr_schedulers()
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
+
+
+def select_rows(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The ``rows`` (``(B,)`` bool) of every entry of a training batch (all are ``(B, …)`` tensors)."""
+    return {name: value[rows] for name, value in batch.items()}
