@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cospeech.cli.main import main
 from cospeech.continual.methods import METHODS, get_method
 from cospeech.continual.runner import load_preset
+from cospeech.training.engine import run_cli
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -92,3 +94,24 @@ def test_every_method_has_its_fragment_and_every_preset_loads():
     for name in ("synth_small", "pats_paper"):
         preset = load_preset(name)
         assert len(preset.speakers) == 5 and preset.k_shot == 28 and preset.config == "mix_stage"
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_fragment_merges_over_a_preset_task_config(name, tmp_path, capsys):
+    """The fit configs a task gets (``mix_stage``, the preset's task, the method) parse, and the method's
+    values win."""
+    task = tmp_path / "task.yaml"
+    task.write_text(yaml.safe_dump(load_preset("synth_small").task))
+    method = get_method(name).config
+    with pytest.raises(SystemExit) as exit:
+        run_cli(
+            ["fit", "--config", "mix_stage", "--config", str(task), "--config", str(method), "--print_config"]
+        )
+    assert exit.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    fragment = yaml.safe_load(method.read_text())
+    assert config["data"]["replay"] == fragment["data"]["replay"]
+    assert config["data"]["train_batches"] == 20 and config["run"]["selection"] == "last"
+    assert config["model"]["class_path"] == "cospeech.training.continual.ContinualRecipe"
+    for key, value in fragment["model"]["init_args"].items():
+        assert config["model"]["init_args"][key] == value
