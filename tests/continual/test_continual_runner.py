@@ -185,11 +185,14 @@ def test_an_interrupted_sequence_resumes_at_its_task(sequence):
     trained = sequence.stamps(2)
     assert read_results(sequence.chain).complete and len(trained) == 2  # last.ckpt and done.json again
 
+    final = sequence.task(2) / "version_0" / "final_metrics.json"
+    finished = final.stat().st_mtime_ns
     (sequence.task(2) / "done.json").unlink()
     sequence.run()
     rescored = sequence.stamps(2)
     checkpoint = str(sequence.task(2) / "version_0" / "checkpoints" / "last.ckpt")
     assert rescored[checkpoint] == trained[checkpoint]  # scored again, not trained again
+    assert final.stat().st_mtime_ns == finished  # nor even resumed: fitting would rewrite it
 
     (sequence.task(2) / "done.json").unlink()
     (sequence.task(2) / "version_0" / "final_metrics.json").unlink()
