@@ -36,6 +36,16 @@ def test_preset_problems_are_listed_in_one_error(tmp_path):
         assert problem in message
 
 
+def test_a_preset_finds_its_config_next_to_it(tmp_path):
+    folder = tmp_path / "presets"
+    folder.mkdir()
+    (folder / "base.yaml").write_text("seed_everything: 3\n")
+    preset = {"speakers": ["ava", "ben"], "k_shot": 7, "seeds": [1], "config": "base.yaml"}
+    (folder / "mine.yaml").write_text(yaml.safe_dump({**preset, "first_task": {}, "task": {}}))
+    assert load_preset(folder / "mine.yaml").config == str((folder / "base.yaml").resolve())
+    assert load_preset("synth_small").config == "mix_stage"  # a built-in name stays a name
+
+
 def test_chains_live_in_method_k_seed_folders_and_share_the_first_task(tmp_path):
     chains = plan_chains(load_preset("synth_small"), get_method("cdiffgan"), tmp_path, k_shot=7, seeds=[3, 4])
     assert [c.folder for c in chains] == [

@@ -88,7 +88,8 @@ class Preset:
     k_shot: int
     seeds: tuple[int, ...]
     config: str
-    """Built-in config name or path (``mix_stage``)."""
+    """Built-in config name (``mix_stage``) or path; a relative path is first looked up next to the
+    preset."""
     first_task: dict[str, Any]
     task: dict[str, Any]
 
@@ -129,14 +130,10 @@ def load_preset(name_or_path: str | Path) -> Preset:
                  if not isinstance(data.get(k, {}), dict)]  # fmt: skip
     if problems:
         raise ConfigError(f"{path}: {'; '.join(problems)}")
+    beside = path.parent / data["config"]  # a config file next to the preset, else a built-in name or path
+    config = str(beside.resolve()) if beside.is_file() else data["config"]
     return Preset(
-        path.stem,
-        tuple(speakers),
-        data["k_shot"],
-        tuple(seeds),
-        data["config"],
-        data["first_task"],
-        data["task"],
+        path.stem, tuple(speakers), data["k_shot"], tuple(seeds), config, data["first_task"], data["task"]
     )
 
 
