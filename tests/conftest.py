@@ -29,7 +29,9 @@ from cospeech.data.pats import (
 from cospeech.data.synth import make_profile, synthesize_corpus
 from cospeech.data.synth.corpus import SPEAKER_NAMES, synthesize_interval
 
-SMALL_CORPUS = {"speakers": 3, "minutes": 1.5, "seed": 0}
+SMALL_CORPUS = {"speakers": 3, "minutes": 1.5, "seed": 0, "gesture_word_probability": 0.03}
+"""The session corpus. Its gesture-bearing words are 6x denser than the shipped share (0.5 % each), so that
+1.5 minutes per speaker hold every one of them several times for the word and text tests."""
 SHORT_DEV = ("ben", 3.0)
 """The speaker whose only dev interval ``short_dev_root`` shortens, and its new length in seconds."""
 
@@ -52,7 +54,8 @@ def short_dev_root(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -
     corpus = PatsCorpus(root)
     (interval_id,) = corpus.interval_ids(speaker, "dev")
     profile = make_profile(SPEAKER_NAMES.index(speaker), SMALL_CORPUS["seed"])
-    interval = synthesize_interval(profile, seconds, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    interval = synthesize_interval(profile, seconds, rng, SMALL_CORPUS["gesture_word_probability"])
     write_interval(root, speaker, interval_id, interval.arrays, text_meta=interval.text_meta)
     raw = root / RAW_DIR / f"{speaker}_cropped" / f"{interval_id}.flac"
     soundfile.write(raw, interval.waveform, SAMPLE_RATE)

@@ -16,8 +16,10 @@ from cospeech.audio import SAMPLE_RATE, log_mel_400
 from cospeech.data.pats import REQUIRED_KEYS, PatsCorpus, write_interval
 from cospeech.data.poses import flat_to_joints
 from cospeech.data.synth.corpus import SPEAKER_NAMES, STYLE_FILE, make_profile
+from cospeech.data.synth.gesture import word_gesture_profile
 from cospeech.data.synth.speech import STRESSED, render_speech, syllable_timeline
 from cospeech.data.synth.words import (
+    GESTURE_WORD_PROBABILITY,
     GESTURE_WORDS,
     SYLLABLES,
     VOCABULARY,
@@ -25,14 +27,17 @@ from cospeech.data.synth.words import (
     token_id,
     word_features,
     word_meta,
+    word_probabilities,
     word_vector,
 )
 from cospeech.data.text import BERT_VOCAB_SIZE
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
 from cospeech.skeletons import PATS52
 
 TEXT = ["text/tokens", "text/bert", "text/w2v"]
 RIGHT, LEFT = PATS52.index("RWrist"), PATS52.index("LWrist")
+DENSE = 0.03
+"""Gesture-word probability of the session corpus (``conftest.SMALL_CORPUS``), six times the shipped share."""
 
 
 def _intervals(corpus):
@@ -149,6 +154,32 @@ def test_gesture_words_are_listed_and_frequent_enough_to_learn(synth_root):
     assert len(words) > 500
     for word in GESTURE_WORDS:
         assert 0.02 < share[word] < 0.07
+        assert next(r["probability"] for r in style["vocabulary"] if r["word"] == word) == DENSE
+
+
+def test_shipped_gesture_words_leave_most_frames_to_the_audio():
+    # The shipped share (0.5 % of words each) keeps word gestures, which no audio-only model can predict,
+    # to a few percent of the frames: at 3 % each they moved the hands in a third of the frames, and the
+    # audio-only quickstart closed 0.13 of the mean-pose-to-oracle gap instead of 0.42
+    # (docs/synthetic_corpus.md).
+    assert GESTURE_WORD_PROBABILITY == 0.005
+    frames, words = [], []
+    for s in range(3):
+        profile = make_profile(s, seed=0)
+        syllables = syllable_timeline(profile.voice, 1200.0, np.random.default_rng(s))
+        t = (np.arange(int(1200.0 * 15)) + 0.5) / 15
+        moving = np.zeros(len(t), bool)
+        for word in syllables.spoken_words():
+            if word.word in GESTURE_WORDS:
+                moving |= word_gesture_profile(t, word.start, word.end, profile.gesture) > 0.01
+        frames.append(moving.mean())
+        words += [w.word for w in syllables.spoken_words()]
+    share = pd.Series(words).value_counts(normalize=True)
+    for word in GESTURE_WORDS:
+        assert 0.003 < share[word] < 0.008
+    assert all(0.02 < f < 0.1 for f in frames), frames
+    with pytest.raises(ConfigError, match="gesture_word_probability"):
+        word_probabilities(0.34)
 
 
 def _word_frames(corpus, speaker, key):
@@ -197,7 +228,7 @@ def test_gesture_words_cannot_be_heard():
     # are compared apart: a word's last syllable may end a phrase, and the pause after it is audible.)
     profile = make_profile(1, seed=0)
     rng = np.random.default_rng(3)
-    syllables = syllable_timeline(profile.voice, 300.0, rng)
+    syllables = syllable_timeline(profile.voice, 300.0, rng, DENSE)
     mel = log_mel_400(render_speech(syllables, profile.voice, 300.0, SAMPLE_RATE, rng), sr=SAMPLE_RATE)
     bands = mel.reshape(len(mel), 16, 4).mean(-1)
     spans = [

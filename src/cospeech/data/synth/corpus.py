@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,14 +51,15 @@ from cospeech.data.synth.gesture import (
 from cospeech.data.synth.speech import VoiceStyle, random_voice, render_speech, syllable_timeline
 from cospeech.data.synth.words import (
     FEATURIZER,
+    GESTURE_WORD_PROBABILITY,
     GESTURE_WORDS,
     SYLLABLES,
     TEXT_KEYS,
     VOCABULARY,
-    WORD_PROBABILITY,
     token_id,
     word_features,
     word_meta,
+    word_probabilities,
 )
 from cospeech.data.windows import POSE_FPS
 from cospeech.errors import ConfigError
@@ -130,11 +132,16 @@ class SynthInterval(NamedTuple):
     """(n,) float32 speech at 16 kHz."""
 
 
-def synthesize_interval(profile: SpeakerProfile, seconds: float, rng: np.random.Generator) -> SynthInterval:
+def synthesize_interval(
+    profile: SpeakerProfile,
+    seconds: float,
+    rng: np.random.Generator,
+    gesture_word_probability: float = GESTURE_WORD_PROBABILITY,
+) -> SynthInterval:
     """PATS arrays, word timings and 16 kHz waveform of one interval; poses and text cover the whole pose
-    frames in ``seconds``."""
+    frames in ``seconds``; each drawn word is each gesture-bearing word with ``gesture_word_probability``."""
     n_frames = int(seconds * POSE_FPS)
-    syllables = syllable_timeline(profile.voice, seconds, rng)
+    syllables = syllable_timeline(profile.voice, seconds, rng, gesture_word_probability)
     words = syllables.spoken_words()
     waveform = render_speech(syllables, profile.voice, seconds, SAMPLE_RATE, rng)
     style = profile.gesture
@@ -193,14 +200,19 @@ def synthesize_corpus(
     seed: int = 0,
     overwrite: bool = False,
     workers: int | None = None,
+    gesture_word_probability: float = GESTURE_WORD_PROBABILITY,
 ) -> SynthSummary:
     """Write a synthetic PATS corpus of ``speakers`` × ``minutes`` to ``out`` (atomically).
+
+    Each drawn word is each gesture-bearing word with ``gesture_word_probability`` (default: the shipped
+    share, `words.GESTURE_WORD_PROBABILITY`; outside [0, 1/3) a `ConfigError`); tests use denser words.
 
     Speakers are generated in ``workers`` processes (default: one per CPU core for corpora of 10 minutes or
     more, where it pays for the workers' start-up; at most one per speaker). Every interval has its own
     seeded random stream, so the files do not depend on ``workers``."""
     if speakers < 1 or minutes <= 0:
         raise ConfigError(f"need speakers ≥ 1 and minutes > 0, got speakers={speakers}, minutes={minutes}")
+    probabilities = word_probabilities(gesture_word_probability)  # refuses a bad value before any work
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists; choose another --out or pass --overwrite")
@@ -212,7 +224,9 @@ def synthesize_corpus(
     workers = min(workers, speakers)
     with atomic_write(out) as tmp:
         tmp.mkdir()
-        jobs = [(tmp, s, profile, minutes, seed) for s, profile in enumerate(profiles)]
+        jobs = [
+            (tmp, s, profile, minutes, seed, gesture_word_probability) for s, profile in enumerate(profiles)
+        ]
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
                 per_speaker = list(pool.map(_write_speaker, jobs))
@@ -221,22 +235,26 @@ def synthesize_corpus(
         records = [record for speaker_records in per_speaker for record in speaker_records]
         write_intervals_table(tmp, records)
         write_missing_intervals(tmp, [])
-        style = {"speakers": [_profile_json(p) for p in profiles], "vocabulary": _vocabulary_json()}
+        style = {
+            "speakers": [_profile_json(p) for p in profiles],
+            "vocabulary": _vocabulary_json(probabilities),
+        }
         (tmp / STYLE_FILE).write_text(json.dumps(style, indent=1))
     total = sum(r.delta_time for r in records)
     return SynthSummary(out, [p.name for p in profiles], len(records), total, time.perf_counter() - started)
 
 
-def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int]) -> list[IntervalRecord]:
+def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int, float]) -> list[IntervalRecord]:
     """Every interval of one speaker (files written under ``root``); its rows of the interval table."""
-    root, s, profile, minutes, seed = job
+    root, s, profile, minutes, seed, gesture_word_probability = job
     records = []
     lengths = _interval_lengths(minutes * 60.0, np.random.default_rng([seed, s, 1]))
     raw = root / RAW_DIR / f"{profile.name}_cropped"
     raw.mkdir(parents=True, exist_ok=True)
     for k, (seconds, split) in enumerate(zip(lengths, split_names(len(lengths)), strict=True)):
         interval_id = interval_name(s, k)
-        interval = synthesize_interval(profile, seconds, np.random.default_rng([seed, s, 2, k]))
+        rng = np.random.default_rng([seed, s, 2, k])
+        interval = synthesize_interval(profile, seconds, rng, gesture_word_probability)
         write_interval(
             root,
             profile.name,
@@ -269,14 +287,14 @@ def _profile_json(profile: SpeakerProfile) -> dict:
     return record
 
 
-def _vocabulary_json() -> list[dict]:
+def _vocabulary_json(probabilities: Mapping[str, float]) -> list[dict]:
     """One record per vocabulary word: syllables, token id, draw probability, and its gesture (or None)."""
     return [
         {
             "word": word,
             "syllables": SYLLABLES[word],
             "token_id": token_id(word),
-            "probability": round(WORD_PROBABILITY[word], 6),
+            "probability": round(probabilities[word], 6),
             "gesture": GESTURE_WORDS.get(word),
         }
         for word in VOCABULARY

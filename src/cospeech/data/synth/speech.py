@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cospeech.data.synth.words import SYLLABLES, VOCABULARY, WORD_PROBABILITY, Word
+from cospeech.data.synth.words import (
+    GESTURE_WORD_PROBABILITY,
+    SYLLABLES,
+    VOCABULARY,
+    Word,
+    word_probabilities,
+)
 
 VOWEL_FORMANTS = np.array([[730.0, 1090.0], [270.0, 2290.0], [570.0, 840.0], [440.0, 1020.0]])
 """(F1, F2) in Hz of the four vowels (roughly /a/, /i/, /ɔ/, /u/); the vowel picks the gesture shape."""
@@ -82,9 +88,17 @@ def random_voice(rng: np.random.Generator) -> VoiceStyle:
     )
 
 
-def syllable_timeline(voice: VoiceStyle, seconds: float, rng: np.random.Generator) -> Syllables:
+def syllable_timeline(
+    voice: VoiceStyle,
+    seconds: float,
+    rng: np.random.Generator,
+    gesture_word_probability: float = GESTURE_WORD_PROBABILITY,
+) -> Syllables:
     """Phrases of whole words and pauses filling ``seconds``; speech starts after a short lead-in. A phrase
-    takes words until it has at least 4–14 syllables (drawn per phrase); the last word that fits ends it."""
+    takes words until it has at least 4–14 syllables (drawn per phrase); the last word that fits ends it.
+    Words are drawn with `words.word_probabilities` (``gesture_word_probability`` per gesture-bearing word;
+    outside [0, 1/3) a `ConfigError`)."""
+    probability = np.array([word_probabilities(gesture_word_probability)[w] for w in VOCABULARY])
     onsets, durations, stresses, vowels, phrases, word_of = [], [], [], [], [], []
     words: list[str] = []
     t = float(rng.uniform(0.1, 0.4))
@@ -94,7 +108,7 @@ def syllable_timeline(voice: VoiceStyle, seconds: float, rng: np.random.Generato
         length = int(rng.integers(4, 15))
         spoken = 0
         while spoken < length:
-            word = VOCABULARY[rng.choice(len(VOCABULARY), p=_PROBABILITY)]
+            word = VOCABULARY[rng.choice(len(VOCABULARY), p=probability)]
             n = SYLLABLES[word]
             duration = mean_syllable * rng.uniform(0.7, 1.3, n)
             if t + duration.sum() > seconds - 0.05:
@@ -122,9 +136,6 @@ def syllable_timeline(voice: VoiceStyle, seconds: float, rng: np.random.Generato
         word=np.array(word_of, dtype=np.int64),
         words=tuple(words),
     )
-
-
-_PROBABILITY = np.array([WORD_PROBABILITY[w] for w in VOCABULARY])
 
 
 def render_speech(

@@ -2,8 +2,8 @@
 ``text/w2v``, ``text/meta``).
 
 The speakers draw words from a fixed 60-word `VOCABULARY` (English words of 1–3 syllables, Zipf-like
-frequencies, see `WORD_PROBABILITY`); a word's syllable count (`SYLLABLES`) fixes how many syllables of the
-speech it groups. Three `GESTURE_WORDS` (each 3 % of the words) make the speaker gesture in a way the
+frequencies, see `word_probabilities`); a word's syllable count (`SYLLABLES`) fixes how many syllables of the
+speech it groups. Three `GESTURE_WORDS` (each 0.5 % of the words) make the speaker gesture in a way the
 audio does not reveal: the synthetic voice has no phonemes beyond four vowels drawn per syllable, so any
 word's syllables sound like any other's, and only the transcript tells which word was said.
 
@@ -32,13 +32,14 @@ import hashlib
 import string
 from collections.abc import Mapping, Sequence
 from functools import cache
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from cospeech.data.pats import TEXT_WIDTHS
 from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, Word, word_frames
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
 
 _REGULAR = (
     ("the", 1), ("and", 1), ("to", 1), ("a", 1), ("of", 1), ("i", 1), ("you", 1), ("it", 1), ("that", 1),
@@ -61,23 +62,39 @@ GESTURE_WORDS: Mapping[str, str] = {
 """Gesture-bearing words and the gesture each one brings (`gesture.word_gesture_offsets` moves the hands):
 whenever one is spoken, the hands complete the movement at the word's onset, hold it until shortly after
 the word ends, then retract."""
-GESTURE_WORD_PROBABILITY = 0.03
-"""Chance that a drawn word is a given gesture-bearing word: 3 × 3 % of all words, about one every 4 s of
-speech, so that a word gesture is rising, held or retracting in 25–40 % of the frames."""
+GESTURE_WORD_PROBABILITY = 0.005
+"""Chance that a drawn word is a given gesture-bearing word: 3 × 0.5 % of all words, about one every 25 s
+of speech, so that a word gesture is rising, held or retracting in about 6 % of the frames. At 3 % each
+(25–40 % of the frames) the words swamped the audio-driven motion: the audio-only quickstart closed 0.13
+of the mean-pose-to-oracle gap instead of 0.42 without them (docs/synthetic_corpus.md)."""
 _GESTURE_SYLLABLES = {"wide": 1, "high": 1, "together": 3}
 
 VOCABULARY: tuple[str, ...] = tuple(w for w, _ in _REGULAR) + tuple(GESTURE_WORDS)
 """The 60 words, lower-case; a word's index here fixes its token id."""
 SYLLABLES: Mapping[str, int] = {**dict(_REGULAR), **_GESTURE_SYLLABLES}
 """Syllables of each word."""
-_zipf = 1.0 / np.arange(1, len(_REGULAR) + 1)
-_zipf *= (1 - len(GESTURE_WORDS) * GESTURE_WORD_PROBABILITY) / _zipf.sum()
-WORD_PROBABILITY: Mapping[str, float] = {
-    **{w: float(p) for (w, _), p in zip(_REGULAR, _zipf, strict=True)},
-    **dict.fromkeys(GESTURE_WORDS, GESTURE_WORD_PROBABILITY),
-}
-"""Chance of each word per draw: Zipf (∝ 1/rank) over the regular words, `GESTURE_WORD_PROBABILITY` each
-for the gesture-bearing ones."""
+
+
+@cache
+def word_probabilities(gesture_word_probability: float = GESTURE_WORD_PROBABILITY) -> Mapping[str, float]:
+    """Chance of each `VOCABULARY` word per draw (read-only; sums to 1): ``gesture_word_probability`` for
+    each gesture-bearing word, Zipf (∝ 1/rank) over the regular words for the rest. A probability outside
+    [0, 1/3) (three gesture-bearing words) is a `ConfigError`."""
+    share = len(GESTURE_WORDS) * gesture_word_probability
+    if not 0.0 <= share < 1.0:
+        raise ConfigError(
+            f"gesture_word_probability must be in [0, {1 / len(GESTURE_WORDS):.4f}) "
+            f"({len(GESTURE_WORDS)} gesture-bearing words), got {gesture_word_probability}"
+        )
+    zipf = 1.0 / np.arange(1, len(_REGULAR) + 1)
+    zipf *= (1 - share) / zipf.sum()
+    return MappingProxyType(
+        {
+            **{w: float(p) for (w, _), p in zip(_REGULAR, zipf, strict=True)},
+            **dict.fromkeys(GESTURE_WORDS, float(gesture_word_probability)),
+        }
+    )
+
 
 FEATURIZER = "cospeech-synth-words-v1"
 """What made the corpus' text keys (their ``featurizer`` attribute): `word_features` of this module. Inference
