@@ -3,6 +3,7 @@ cleo of the session's small corpus) with a tiny Mix-StAGE that runs end to end a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ import yaml
 from cospeech.cli.main import main
 from cospeech.continual.methods import get_method
 from cospeech.continual.results import read_results
-from cospeech.continual.runner import claim, load_preset, plan_chains
+from cospeech.continual.runner import claim, inherited_config, load_preset, plan_chains
 from cospeech.errors import ConfigError
+from cospeech.training.metadata import read_run
 
 
 def test_preset_problems_are_listed_in_one_error(tmp_path):
@@ -184,6 +186,16 @@ def test_each_task_starts_from_the_previous_one_with_stable_style_ids(sequence):
         assert config["model"]["init_args"]["generator_config"]["channels"] == 16
         previous = sequence.task(index - 1) / "version_0"
         assert Path(config["model"]["init_args"]["init_from"]).resolve() == previous.resolve()
+
+
+def test_tasks_keep_the_first_models_discriminator_or_its_absence(sequence):
+    """A first model trained with L1 only gives tasks no discriminator, not a fresh one from the base
+    config (which names motion_discriminator)."""
+    run = read_run(sequence.task(0) / "version_0")
+    assert inherited_config(run)["model"]["init_args"]["discriminator"] == "motion_discriminator"
+    without = dataclasses.replace(run, metadata=dataclasses.replace(run.metadata, components={}))
+    model = inherited_config(without)["model"]["init_args"]
+    assert model["discriminator"] is None and "discriminator_config" not in model
 
 
 def test_an_interrupted_sequence_resumes_at_its_task(sequence):

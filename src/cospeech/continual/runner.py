@@ -461,9 +461,9 @@ def claim(folder: Path, settings: Mapping[str, Any]) -> None:
 
 def inherited_config(run: Any) -> dict[str, Any]:
     """The fit-config part a task takes from the model the sequence starts from (a ``StoredRun``): the
-    generator and discriminator with their configs (``init_from`` needs the same architecture), the data
-    features of `INHERITED_DATA`, and the normalisation: ``per_speaker`` if it had that, else ``source``
-    (the first model's speakers' statistics, as the reference does)."""
+    generator and discriminator (or none) with their configs (``init_from`` needs the same architecture),
+    the data features of `INHERITED_DATA`, and the normalisation: ``per_speaker`` if it had that, else
+    ``source`` (the first model's speakers' statistics, as the reference does)."""
     from cospeech.models.registry import data_fields, model_entry
 
     metadata = run.metadata
@@ -474,7 +474,9 @@ def inherited_config(run: Any) -> dict[str, Any]:
 
     model: dict[str, Any] = {"generator": metadata.model.name, "generator_config": own_fields(metadata.model)}
     discriminator = metadata.components.get("discriminator")
-    if discriminator is not None:
+    if discriminator is None:  # trained without one (L1 only): the tasks too, not with a fresh one
+        model["discriminator"] = None
+    else:
         model |= {"discriminator": discriminator.name, "discriminator_config": own_fields(discriminator)}
     data = {k: run.datamodule_hparams[k] for k in INHERITED_DATA if k in run.datamodule_hparams}
     data["normalization"] = "per_speaker" if metadata.data.normalization == "per_speaker" else "source"
