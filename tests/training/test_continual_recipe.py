@@ -11,9 +11,9 @@ import lightning as L
 import pytest
 import torch
 
-from cospeech.continual.replay import newest_share
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.data.poses import velocity
+from cospeech.data.replay import newest_share
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.models import build_model, run_generator
 from cospeech.training.checkpoints import load_checkpoint

@@ -14,7 +14,7 @@ and ``token_count`` in the reference's one-row-per-token form, ``cospeech.data.t
 (per-frame k-means pose labels, ``cospeech.data.clusters``).
 
 Continual tasks (``replay``, ``train_batches``): a registered replay strategy
-(`cospeech.continual.replay`) picks the training set (the k-shot windows of the newest speaker, of every
+(`cospeech.data.replay`) picks the training set (the k-shot windows of the newest speaker, of every
 speaker, or every window) and the batch composition; ``train_batches`` turns the epoch into that many
 batches drawn with replacement (`cospeech.data.sampling`), as the reference's 200 iterations per epoch.
 """
@@ -32,7 +32,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel
-from cospeech.continual.replay import Memory, ReplayStrategy, get_replay, newest_share
 from cospeech.data.cache import BOX_JOINTS_PREFIX, SplitCache, load_split
 from cospeech.data.clusters import PoseClusters, fit_pose_clusters
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
@@ -40,6 +39,7 @@ from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
 from cospeech.data.pats import PATS_SPEAKERS
 from cospeech.data.poses import flat_to_joints
+from cospeech.data.replay import Memory, ReplayStrategy, get_replay, newest_share
 from cospeech.data.sampling import EPOCH_STRIDE, DrawnBatchSampler
 from cospeech.data.spec import DataSpec
 from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, change_points, token_rows, uses_word_timings
@@ -251,7 +251,7 @@ class PatsDataModule(L.LightningDataModule):
         k_shot: if set, train on ``k_shot`` windows per speaker drawn with replacement by ``fewshot_seed``
             (``cospeech.data.fewshot``; notes pats §3.6).
         fewshot_seed: seed of the few-shot draw.
-        replay: a registered replay strategy (``cospeech.continual.replay``: ``none``, ``buffer``, ``pseudo``,
+        replay: a registered replay strategy (``cospeech.data.replay``: ``none``, ``buffer``, ``pseudo``,
             ``pseudo_aligned``, ``mergan_jtr``, ``mergan_ra``, ``joint``; notes pats §5.2, cdiffgan §7), read
             back as `replay`. Its memory sets the training set: the k-shot windows of the newest speaker (the
             last of the sequence, style id ``len(speakers) − 1``; ``none``, ``mergan_*``), of every speaker

@@ -3,7 +3,7 @@
 The reference's continual tasks train 200 iterations of batch 32 per epoch, every row drawn uniformly with
 replacement from the training set (notes cdiffgan §7, §8; pats §3.4 ``num_training_iters``), and C-DiffGAN
 fills the first ``bs_old`` rows from earlier speakers' windows and the last ``bs_new`` from the newest
-speaker's (`cospeech.continual.replay.newest_share`). `DrawnBatchSampler` does both: a batch is a sequence of
+speaker's (`cospeech.data.replay.newest_share`). `DrawnBatchSampler` does both: a batch is a sequence of
 *parts*, each ``count`` uniform draws from its own *pool* of dataset positions.
 
 Unlike the reference (global torch RNG), the draw depends only on (seed, epoch): a resumed run repeats it

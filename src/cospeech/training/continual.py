@@ -10,7 +10,7 @@ data's speakers, style id ``S − 1``) from a few windows, without forgetting th
 * **timing shift** (``latent_shift``, §6.3, ``cospeech.training.latent_shift``) on the generator's latent
   split, added to the G loss as ``shift_weight · L_shift`` (logged ``train/shift``); the style ("output
   domain") shift is the usual reconstruction, adversarial and speaker-id terms;
-* **replay** (the data module's ``replay`` strategy, ``cospeech.continual.replay``): MeRGAN's style redraw,
+* **replay** (the data module's ``replay`` strategy, ``cospeech.data.replay``): MeRGAN's style redraw,
   the frozen **teacher**'s poses as targets of the earlier speakers' rows (pseudo replay, "reminiscences"),
   and the rows the discriminator sees (C-DiffGAN: the newest speaker's only, §6.4).
 
@@ -29,9 +29,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from cospeech.continual.replay import ReplayStrategy, newest_share
 from cospeech.data.clusters import PoseClusters
 from cospeech.data.normalize import Normalizer
+from cospeech.data.replay import ReplayStrategy, newest_share
 from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.models.interface import Generator, generator_inputs, run_generator

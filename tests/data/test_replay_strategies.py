@@ -1,6 +1,6 @@
 import pytest
 
-from cospeech.continual.replay import REPLAY_STRATEGIES, get_replay, newest_share
+from cospeech.data.replay import REPLAY_STRATEGIES, get_replay, newest_share
 from cospeech.errors import ConfigError
 
 REFERENCE_NAMES = {
