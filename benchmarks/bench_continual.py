@@ -78,9 +78,10 @@ def main() -> None:
     if "cdiffgan" in fgt and "diffgan" in fgt:
         print(f"C-DiffGAN forgets less than DiffGAN (L1): {fgt['cdiffgan'] < fgt['diffgan']}")
 
-    chains = [read_results(p) for p in find_chains([out])]
+    found, _ = find_chains([out])
+    chains = [read_results(p) for p in found]
     last_runs = {}
-    for chain_path in find_chains([out]):
+    for chain_path in found:
         folder = chain_path.parent.parent
         tasks = sorted(folder.glob("t*_*/version_*"), key=lambda p: int(p.parent.name[1:].split("_")[0]))
         last_runs[folder] = tasks[-1]

@@ -11,7 +11,8 @@ import yaml
 
 from cospeech.cli.main import main
 from cospeech.continual.methods import METHODS, get_method
-from cospeech.continual.runner import load_preset
+from cospeech.continual.runner import claim, load_preset
+from cospeech.errors import ConfigError
 from cospeech.training.engine import run_cli
 
 
@@ -115,3 +116,33 @@ def test_every_method_fragment_merges_over_a_preset_task_config(name, tmp_path, 
     assert config["model"]["class_path"] == "cospeech.training.continual.ContinualRecipe"
     for key, value in fragment["model"]["init_args"].items():
         assert config["model"]["init_args"][key] == value
+
+
+def test_a_speaker_the_corpus_lacks_is_refused_before_anything_trains(synth_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["continual", "--method", "finetune", "--speakers", "ava,zed", "--out", str(out)]
+    message = _one_line_error(capsys, [*argv, "--data.root", str(synth_root)])
+    assert "no speaker(s) ['zed']" in message
+    assert not out.exists()
+
+
+def test_a_task_only_option_on_the_command_line_names_where_it_belongs(synth_root, tmp_path, capsys):
+    argv = ["continual", "--method", "cdiffgan", "--speakers", "ava,ben", "--out", str(tmp_path / "out")]
+    argv += ["--data.root", str(synth_root), "--model.init_args.shift_steps", "2"]
+    message = _one_line_error(capsys, argv)
+    assert "--model.init_args.shift_steps: an option of the later tasks' recipe" in message
+    assert "in a copy of the preset" in message
+
+
+def test_a_missing_base_is_named_as_the_base(tmp_path, capsys):
+    argv = ["continual", "--method", "cdiffgan", "--base", str(tmp_path / "nope"), "--out", str(tmp_path)]
+    assert _one_line_error(capsys, argv).startswith(f"cospeech: error: --base: {tmp_path / 'nope'}: no such")
+
+
+def test_a_folder_without_a_task_takes_new_settings_but_a_started_one_does_not(tmp_path):
+    """A command that failed before training leaves its settings, which must not lock the folder."""
+    claim(tmp_path, {"overrides": ["--trainer.max_epochs", "2"]})
+    claim(tmp_path, {"overrides": []})  # nothing trained yet: the corrected command proceeds
+    (tmp_path / "t2_ben").mkdir()
+    with pytest.raises(ConfigError, match="started with other settings"):
+        claim(tmp_path, {"overrides": ["--trainer.max_epochs", "3"]})

@@ -19,7 +19,7 @@ from cospeech.continual.results import (
     read_results,
     task_matrices,
 )
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
 
 NAN = math.nan
 TASKS = ("t1_ava", "t2_ben", "t3_cleo")
@@ -106,13 +106,12 @@ def test_a_chain_writes_csv_json_and_heatmaps_and_reads_back(tmp_path):
     assert back.matrices["PCK"].forgetting() == pytest.approx(0.125)
 
 
-def _chain(root, method, k, seed, shift, complete=True):
+def _chain(root, method, k, seed, shift, complete=True, **identity):
     l1 = [[v + shift if not math.isnan(v) else v for v in row] for row in L1]
     matrices = task_matrices(TASKS, SPEAKERS, _scores(L1=l1, PCK=PCK))
     folder = root / method / f"k{k}" / f"seed{seed}" / "results"
-    ChainResults({"method": method, "k_shot": k, "seed": seed}, complete, matrices, TASKS, SPEAKERS).write(
-        folder, heatmaps=()
-    )
+    identity = {"method": method, "k_shot": k, "seed": seed, "preset": "synth_small", **identity}
+    ChainResults(identity, complete, matrices, TASKS, SPEAKERS).write(folder, heatmaps=())
 
 
 def test_compare_gives_mean_and_std_over_seeds_per_method_and_k(tmp_path):
@@ -144,3 +143,29 @@ def test_compare_names_a_folder_without_chains(tmp_path):
         compare([tmp_path])
     with pytest.raises(DataError, match="no such directory"):
         compare([tmp_path / "missing"])
+
+
+def test_compare_pools_seeds_only_within_one_protocol(tmp_path):
+    """Chains of another preset or with other fit overrides are other rows, never more seeds."""
+    _chain(tmp_path / "a", "cdiffgan", 28, 1, 0.0)
+    _chain(tmp_path / "b", "cdiffgan", 28, 1, 0.1, overrides=["--trainer.max_epochs", "2"])
+    _chain(tmp_path / "c", "cdiffgan", 28, 2, 0.1, preset="mine")
+    table = compare([tmp_path])
+    assert [(r.protocol, r.seeds) for r in table.rows] == [("P1", (1,)), ("P2", (1,)), ("P3", (2,))]
+    assert sorted(table.protocols.values())[0].startswith("preset mine")
+    assert any("overrides --trainer.max_epochs 2" in v for v in table.protocols.values())
+    text = table.table()
+    assert all(f"{name}: " in text for name in ("P1", "P2", "P3"))
+
+
+def test_compare_refuses_an_unknown_metric_and_names_unfinished_chain_folders(tmp_path):
+    _chain(tmp_path, "cdiffgan", 28, 1, 0.0)
+    with pytest.raises(ConfigError, match="BOGUS: no chain has them"):
+        compare([tmp_path], ["L1", "BOGUS"])
+    started = tmp_path / "finetune" / "k28" / "seed1"  # claimed, but no task finished
+    started.mkdir(parents=True)
+    (started / "settings.json").write_text("{}")
+    table = compare([tmp_path])
+    assert [r.method for r in table.rows] == ["cdiffgan"]
+    assert table.notes == [f"left out (no task finished): {started}"]
+    assert compare([started]).rows == []  # on its own: named, not an error

@@ -66,6 +66,7 @@ def test_a_folder_keeps_the_settings_it_was_started_with(tmp_path):
     claim(tmp_path, {"method": "cdiffgan", "k_shot": 28})
     claim(tmp_path, {"method": "cdiffgan", "k_shot": 28})  # the same chain again: resumes
     assert json.loads((tmp_path / "settings.json").read_text()) == {"method": "cdiffgan", "k_shot": 28}
+    (tmp_path / "t2_ben").mkdir()  # a task started: the folder is now this chain's
     with pytest.raises(ConfigError, match="k_shot: 28 there, 7 now"):
         claim(tmp_path, {"method": "cdiffgan", "k_shot": 7})
 
@@ -172,7 +173,11 @@ def test_every_task_is_scored_on_every_speaker_seen(sequence):
         done = json.loads((sequence.task(index) / "done.json").read_text())
         assert done["seen"] == SPEAKERS[: index + 1] and done["run"] == "version_0"
         assert results.matrices["L1"].values[index, 0] == pytest.approx(done["scores"]["ava"]["L1"])
-    assert (sequence.out / "comparison.csv").read_text().splitlines()[1].startswith("cdiffgan,4,1,")
+    row = (sequence.out / "comparison.csv").read_text().splitlines()[1]
+    assert (
+        row.startswith('"preset tiny, speakers ava→ben→cleo, overrides --data.root ')
+        and ",cdiffgan,4,1," in row
+    )
 
 
 def test_each_task_starts_from_the_previous_one_with_stable_style_ids(sequence):

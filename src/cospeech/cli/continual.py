@@ -141,9 +141,9 @@ def run_continual(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from cospeech.continual.methods import METHODS
-    from cospeech.continual.results import HEADLINE_METRICS, compare
+    from cospeech.continual.results import compare
 
-    table = compare(args.folders, args.metrics or HEADLINE_METRICS, order=METHODS.names())
+    table = compare(args.folders, args.metrics, order=METHODS.names())
     print(table.table())
     if args.out is not None:
         for path in table.write(args.out):

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
 from cospeech.metrics.registry import metric_specs
 
@@ -280,6 +280,9 @@ class ComparisonRow:
     method: str
     k_shot: int
     seeds: tuple[int, ...]
+    protocol: str
+    """``P1``, ``P2`` …: which protocol (preset, speaker order, base, fit overrides) the chains ran; seeds
+    are pooled only within one (`Comparison.protocols` says what each is)."""
     values: dict[str, tuple[float, float]]
     """``"<metric> ACC"`` / ``"<metric> FGT"`` → (mean, sample std over seeds; NaN for one seed)."""
 
@@ -291,11 +294,14 @@ class Comparison:
     rows: list[ComparisonRow]
     columns: list[str]
     notes: list[str] = field(default_factory=list)
+    protocols: dict[str, str] = field(default_factory=dict)
+    """``P1`` → its description (preset, speakers, base, overrides)."""
 
     def table(self) -> str:
-        header = ["method", "k", "seeds", *self.columns]
+        header = ["protocol", "method", "k", "seeds", *self.columns]
         lines = [
             [
+                r.protocol,
                 r.method,
                 str(r.k_shot),
                 ",".join(map(str, r.seeds)),
@@ -307,31 +313,42 @@ class Comparison:
 
         def line(cells: list[str]) -> str:
             return "  ".join(
-                c.ljust(w) if i < 3 else c.rjust(w)
+                c.ljust(w) if i < 4 else c.rjust(w)
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
 
         text = [line(r) for r in [header, ["-" * w for w in widths], *lines]]
         legend = "ACC: average accuracy over speakers after the last task; FGT: forgetting (positive = worse)"
-        return "\n".join([*text, legend, *self.notes])
+        described = [f"{name}: {what}" for name, what in self.protocols.items()]
+        return "\n".join([*text, legend, *described, *self.notes])
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(
-            ["method", "k_shot", "seeds", *(f"{c} {s}" for c in self.columns for s in ("mean", "std"))]
+            [
+                "protocol",
+                "method",
+                "k_shot",
+                "seeds",
+                *(f"{c} {s}" for c in self.columns for s in ("mean", "std")),
+            ]
         )
         for r in self.rows:
             cells = [f"{v:.6g}" if np.isfinite(v) else "" for c in self.columns for v in r.values[c]]
-            writer.writerow([r.method, r.k_shot, " ".join(map(str, r.seeds)), *cells])
+            writer.writerow(
+                [self.protocols[r.protocol], r.method, r.k_shot, " ".join(map(str, r.seeds)), *cells]
+            )
         return buffer.getvalue()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "columns": self.columns,
             "notes": self.notes,
+            "protocols": self.protocols,
             "rows": [
                 {
+                    "protocol": r.protocol,
                     "method": r.method,
                     "k_shot": r.k_shot,
                     "seeds": list(r.seeds),
@@ -354,51 +371,86 @@ class Comparison:
         return [csv_path, json_path]
 
 
-def find_chains(folders: Iterable[str | Path]) -> list[Path]:
-    """Every ``results/results.json`` under ``folders`` (a chain folder or any folder above chains), sorted.
-    Raises ``DataError`` naming a folder that does not exist or holds none."""
+def find_chains(folders: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """Every ``results/results.json`` under ``folders`` (a chain folder or any folder above chains), sorted,
+    and the chain folders (``<method>/k<k>/seed<s>`` with a ``settings.json``) that have none yet. Raises
+    ``DataError`` naming a folder that does not exist or holds neither."""
     found: list[Path] = []
+    unfinished: list[Path] = []
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise DataError(f"{folder}: no such directory")
         hits = sorted(p for p in folder.rglob(RESULTS_FILE) if p.parent.name == RESULTS_DIRNAME)
-        if not hits:
+        empty = [
+            s.parent
+            for s in folder.rglob("settings.json")
+            if s.parent.name.startswith("seed") and not (s.parent / RESULTS_DIRNAME / RESULTS_FILE).is_file()
+        ]
+        if not hits and not empty:
             raise DataError(f"{folder}: holds no continual chain ({RESULTS_DIRNAME}/{RESULTS_FILE})")
         found += hits
-    return sorted(set(found))
+        unfinished += empty
+    return sorted(set(found)), sorted(set(unfinished))
+
+
+def protocol_of(chain: ChainResults) -> str:
+    """What must be equal for two chains' seeds to be pooled: preset, speaker order, base, fit overrides."""
+    identity = chain.identity
+    parts = [f"preset {identity.get('preset')}", "speakers " + "→".join(chain.speakers)]
+    if identity.get("base"):
+        parts.append(f"base {identity['base']}")
+    if identity.get("overrides"):
+        parts.append("overrides " + " ".join(identity["overrides"]))
+    return ", ".join(parts)
 
 
 def compare(
-    folders: Iterable[str | Path], metrics: Sequence[str] = HEADLINE_METRICS, *, order: Sequence[str] = ()
+    folders: Iterable[str | Path], metrics: Sequence[str] | None = None, *, order: Sequence[str] = ()
 ) -> Comparison:
-    """Gather the complete chains under ``folders`` into a method × k table: per metric its average accuracy
-    (``ACC``) and forgetting (``FGT``), mean and sample standard deviation over the seeds. ``order``: method
-    names in the order to list them (others follow, alphabetically). Incomplete chains are left out, each
-    named in a note; a metric the chains lack is left out of the columns."""
-    groups: dict[tuple[str, int], list[ChainResults]] = {}
-    notes = []
-    for path in find_chains(folders):
+    """Gather the complete chains under ``folders`` into a method × k table per protocol: per metric its
+    average accuracy (``ACC``) and forgetting (``FGT``), mean and sample standard deviation over the seeds
+    of one method, k and protocol (`protocol_of`), never across protocols. ``order``: method names in the
+    order to list them (others follow, alphabetically). Incomplete chains, and chain folders without any
+    finished task, are left out, each named in a note.
+
+    ``metrics`` None: those of `HEADLINE_METRICS` the chains have. Raises ``ConfigError`` for a metric
+    named in ``metrics`` that no chain has."""
+    groups: dict[tuple[str, str, int], list[ChainResults]] = {}
+    chains, unfinished = find_chains(folders)
+    notes = [f"left out (no task finished): {folder}" for folder in unfinished]
+    protocols: dict[str, str] = {}
+    for path in chains:
         chain = read_results(path)
         if not chain.complete:
             notes.append(f"left out (not finished): {path.parent.parent}")
             continue
-        key = (str(chain.identity.get("method")), int(chain.identity.get("k_shot", 0)))
+        described = protocol_of(chain)
+        name = next((k for k, v in protocols.items() if v == described), f"P{len(protocols) + 1}")
+        protocols[name] = described
+        key = (name, str(chain.identity.get("method")), int(chain.identity.get("k_shot", 0)))
         groups.setdefault(key, []).append(chain)
-    present = [m for m in metrics if any(m in c.matrices for cs in groups.values() for c in cs)]
+    scored = {m for cs in groups.values() for c in cs for m in c.matrices}
+    missing = [m for m in metrics or () if m not in scored]
+    metrics = HEADLINE_METRICS if metrics is None else metrics
+    if missing and groups:
+        raise ConfigError(
+            f"metric(s) {', '.join(missing)}: no chain has them; the chains have {', '.join(sorted(scored))}"
+        )
+    present = [m for m in metrics if m in scored]
     columns = [f"{m} {what}" for m in present for what in ("ACC", "FGT")]
     rank = {name: i for i, name in enumerate(order)}
     rows = []
-    for (method, k_shot), chains in sorted(
-        groups.items(), key=lambda g: (rank.get(g[0][0], len(rank)), g[0])
+    for (protocol, method, k_shot), grouped in sorted(
+        groups.items(), key=lambda g: (g[0][0], rank.get(g[0][1], len(rank)), g[0][1], g[0][2])
     ):
         values = {}
         for metric in present:
-            scored = [c.matrices[metric] for c in chains if metric in c.matrices]
-            values[f"{metric} ACC"] = _mean_and_std([m.average_accuracy() for m in scored])
-            values[f"{metric} FGT"] = _mean_and_std([m.forgetting() for m in scored])
-        seeds = tuple(sorted(int(c.identity.get("seed", 0)) for c in chains))
-        rows.append(ComparisonRow(method, k_shot, seeds, values))
-    return Comparison(rows, columns, notes)
+            matrices = [c.matrices[metric] for c in grouped if metric in c.matrices]
+            values[f"{metric} ACC"] = _mean_and_std([m.average_accuracy() for m in matrices])
+            values[f"{metric} FGT"] = _mean_and_std([m.forgetting() for m in matrices])
+        seeds = tuple(sorted(int(c.identity.get("seed", 0)) for c in grouped))
+        rows.append(ComparisonRow(method, k_shot, seeds, protocol, values))
+    return Comparison(rows, columns, notes, protocols)
 
 
 def _mean_and_std(values: Sequence[float]) -> tuple[float, float]:

@@ -274,6 +274,7 @@ def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
     is not a Mix-StAGE run, and whatever training or evaluation raises (the chain then resumes where it
     stopped)."""
     say = progress or (lambda _: None)
+    check_speakers_early(chain)
     if chain.base is not None:
         learnt = read_mix_stage(chain.base, "--base").metadata.speakers
         if tuple(chain.speakers[: len(learnt)]) != learnt or len(chain.speakers) == len(learnt):
@@ -313,6 +314,30 @@ def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
     return results
 
 
+def check_speakers_early(chain: Chain) -> None:
+    """Refuse a speaker the corpus lacks before the first task trains (minutes to hours), not at the task
+    that needs it. The corpus is the one the fit arguments name (``--data.root``), else the preset's first
+    task's, else the base run's; one that cannot be found here is left to the fit engine to report."""
+    from cospeech.data.corpus import open_corpus
+
+    root = _override(chain.overrides, "--data.root")
+    if root is None and chain.base is None:
+        root = chain.preset.first_task.get("data", {}).get("root")
+    if root is None and chain.base is not None:
+        root = read_mix_stage(chain.base, "--base").datamodule_hparams.get("root")
+    if root is not None and Path(root).is_dir():
+        open_corpus(root).check_speakers(chain.speakers)
+
+
+def _override(overrides: Sequence[str], name: str) -> str | None:
+    """The value of fit argument ``name`` (``--name value`` or ``--name=value``) in ``overrides``, if any."""
+    for i, arg in enumerate(overrides):
+        key, sep, value = arg.partition("=")
+        if key == name:
+            return value if sep else (overrides[i + 1] if i + 1 < len(overrides) else None)
+    return None
+
+
 def chain_results(chain: Chain, records: Sequence[TaskRecord]) -> ChainResults:
     """The matrices of the tasks finished so far."""
     tasks = tuple(r.name for r in records)
@@ -325,6 +350,7 @@ def chain_results(chain: Chain, records: Sequence[TaskRecord]) -> ChainResults:
         "seed": chain.seed,
         "preset": chain.preset.name,
         "base": None if chain.base is None else str(chain.base),
+        "overrides": list(chain.overrides),
         "runs": [str(_relative(r.run, chain.folder)) for r in records],
     }
     matrices = task_matrices(tasks, chain.speakers, [r.scores for r in records])
@@ -410,6 +436,7 @@ def run_first_task(
     folder, so that concurrent chains train it once."""
     say = progress or (lambda _: None)
     check_overrides(overrides)
+    check_first_task_overrides(overrides)
     folder.mkdir(parents=True, exist_ok=True)
     settings = {
         "speaker": speaker,
@@ -425,6 +452,28 @@ def run_first_task(
         args = ["--config", preset.config, "--config", str(config), "--data.speakers", json.dumps([speaker])]
         args += overrides
         return run_task(folder.parent, folder.name, args, (speaker,), lambda m: say(f"[{folder.name}] {m}"))
+
+
+def check_first_task_overrides(overrides: Sequence[str]) -> None:
+    """Fit arguments go to every task, task 1 included, whose recipe (``AdversarialRecipe``) lacks the
+    options of ``ContinualRecipe``: name them and where they belong instead of the parser's message."""
+    import inspect
+
+    from cospeech.training.adversarial import AdversarialRecipe
+    from cospeech.training.continual import ContinualRecipe
+
+    prefix = "--model.init_args."
+    first = inspect.signature(AdversarialRecipe).parameters
+    later = inspect.signature(ContinualRecipe).parameters
+    names = [a.partition("=")[0].removeprefix(prefix) for a in overrides if a.startswith(prefix)]
+    task_only = sorted({n for n in names if n in later and n not in first})
+    if task_only:
+        raise ConfigError(
+            f"{', '.join(prefix + n for n in task_only)}: an option of the later tasks' recipe "
+            "(ContinualRecipe), not of task 1's; command-line fit arguments reach every task, so put it "
+            "under `task: model: init_args:` in a copy of the preset and pass that with --preset "
+            "(docs/continual.md, Presets)"
+        )
 
 
 def _first_task(chain: Chain, say: Progress) -> TaskRecord:
@@ -443,10 +492,12 @@ def _first_task(chain: Chain, say: Progress) -> TaskRecord:
 
 def claim(folder: Path, settings: Mapping[str, Any]) -> None:
     """Record ``settings`` in ``folder/settings.json``, or check them against those recorded: a folder holds
-    one chain (or first task). Raises ``ConfigError`` naming the settings that differ."""
+    one chain (or first task). A folder that holds no task yet (a command that failed before training) takes
+    the new settings. Raises ``ConfigError`` naming the settings that differ."""
     path = folder / SETTINGS_FILE
     wanted = json.loads(json.dumps(settings))
-    if path.is_file():
+    started = any(child.is_dir() for child in folder.iterdir())  # a task (or its run) exists
+    if path.is_file() and started:
         recorded = json.loads(path.read_text())
         differ = sorted(k for k in {*recorded, *wanted} if recorded.get(k) != wanted.get(k))
         if differ:
@@ -485,9 +536,13 @@ def inherited_config(run: Any) -> dict[str, Any]:
 
 def read_mix_stage(source: str | Path, what: str) -> Any:
     """The stored run at ``source`` (a ``StoredRun``), which must be a Mix-StAGE model."""
+    from cospeech.errors import CospeechError
     from cospeech.training.metadata import read_run
 
-    run = read_run(source)
+    try:
+        run = read_run(source)
+    except CospeechError as err:
+        raise type(err)(f"{what}: {err}") from None
     if run.metadata.model.name != MIX_STAGE:
         raise ConfigError(
             f"{what} {source}: a {run.metadata.model.name} model; continual methods adapt a Mix-StAGE run "

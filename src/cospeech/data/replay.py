@@ -43,7 +43,7 @@ class ReplayStrategy:
         style_redraw: MeRGAN's reuse of the newest speaker's inputs: ``none``; ``all`` (JTR) = every row's
             style id redrawn uniformly over the seen ids; ``old_rows`` (RA) = the first ``bs − bs_new`` rows
             get uniform *earlier* ids. Rows whose (redrawn) style is below the newest id are the "old
-            rows". The recipe redraws (only the teacher sees the redrawn ids), not the data module.
+            rows". The recipe redraws (teacher and student see the redrawn ids), not the data module.
         discriminator_rows: the rows the discriminator (and the generator's adversarial term) see: ``all``, or
             the ``newest`` speaker's rows only.
         summary: one line for docs and ``--help``.
