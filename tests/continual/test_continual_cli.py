@@ -4,6 +4,8 @@ runner sets itself, a stray option, a folder without chains."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,28 @@ def test_a_folder_without_a_task_takes_new_settings_but_a_started_one_does_not(t
     (tmp_path / "t2_ben").mkdir()
     with pytest.raises(ConfigError, match="started with other settings"):
         claim(tmp_path, {"overrides": ["--trainer.max_epochs", "3"]})
+
+
+PARSE_LIMIT = """
+import sys
+from cospeech.cli.continual import _lightning_first
+if sys.argv[1] == "lightning_first":
+    _lightning_first()
+import cospeech.continual.results  # scikit-learn, through cospeech.metrics
+import lightning as L
+from jsonargparse import ArgumentParser
+parser = ArgumentParser()
+parser.add_class_arguments(L.Trainer, "trainer")
+print(repr(parser.parse_args(["--trainer.limit_val_batches", "1"]).trainer.limit_val_batches))
+"""
+
+
+@pytest.mark.parametrize(("order", "parsed"), [("lightning_first", "1"), ("sklearn_first", "1.0")])
+def test_limit_batches_1_means_one_batch_in_continual_commands(order, parsed):
+    """In a fresh interpreter (the bug depends on import order): scikit-learn imported first makes
+    ``--trainer.limit_val_batches 1`` parse as 1.0, i.e. every batch; the continual commands import
+    Lightning first."""
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE_LIMIT, order], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1] == parsed

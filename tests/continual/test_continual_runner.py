@@ -189,6 +189,10 @@ def test_each_task_starts_from_the_previous_one_with_stable_style_ids(sequence):
         assert config["model"]["class_path"] == "cospeech.training.continual.ContinualRecipe"
         assert config["model"]["init_args"]["latent_shift"] is True
         assert config["model"]["init_args"]["generator_config"]["channels"] == 16
+        assert (
+            config["trainer"]["limit_val_batches"] == 1
+            and type(config["trainer"]["limit_val_batches"]) is int
+        )
         previous = sequence.task(index - 1) / "version_0"
         assert Path(config["model"]["init_args"]["init_from"]).resolve() == previous.resolve()
 
