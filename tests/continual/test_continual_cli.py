@@ -152,10 +152,9 @@ def test_a_folder_without_a_task_takes_new_settings_but_a_started_one_does_not(t
 
 PARSE_LIMIT = """
 import sys
-from cospeech.cli.continual import _lightning_first
-if sys.argv[1] == "lightning_first":
-    _lightning_first()
-import cospeech.continual.results  # scikit-learn, through cospeech.metrics
+if sys.argv[1] == "sklearn_first":
+    import sklearn.linear_model
+import cospeech.cli.continual, cospeech.continual.results, cospeech.continual.runner, cospeech.evaluation
 import lightning as L
 from jsonargparse import ArgumentParser
 parser = ArgumentParser()
@@ -164,11 +163,11 @@ print(repr(parser.parse_args(["--trainer.limit_val_batches", "1"]).trainer.limit
 """
 
 
-@pytest.mark.parametrize(("order", "parsed"), [("lightning_first", "1"), ("sklearn_first", "1.0")])
+@pytest.mark.parametrize(("order", "parsed"), [("cospeech_first", "1"), ("sklearn_first", "1.0")])
 def test_limit_batches_1_means_one_batch_in_continual_commands(order, parsed):
-    """In a fresh interpreter (the bug depends on import order): scikit-learn imported first makes
-    ``--trainer.limit_val_batches 1`` parse as 1.0, i.e. every batch; the continual commands import
-    Lightning first."""
+    """In a fresh interpreter (the bug depends on import order): scikit-learn imported before Lightning makes
+    ``--trainer.limit_val_batches 1`` parse as 1.0, i.e. every batch (the control); importing cospeech's
+    continual commands, results and evaluation first does not import scikit-learn, so 1 stays one batch."""
     done = subprocess.run(
         [sys.executable, "-c", PARSE_LIMIT, order], capture_output=True, text=True, check=True, timeout=300
     )

@@ -88,16 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     adapt.set_defaults(run=run_adapt, passes_unknown_args=True)
 
 
-def _lightning_first() -> None:
-    """Import Lightning before scikit-learn (which ``cospeech.metrics`` pulls in). ``typing`` caches
-    ``Union[...]`` by its set of members, so whichever library builds ``Union[float, int, None]`` first
-    fixes the member order for both; with scikit-learn's order, jsonargparse parses Lightning's
-    ``--trainer.limit_val_batches 1`` as 1.0 (every batch) instead of 1 batch."""
-    import lightning.pytorch  # noqa: F401
-
-
 def run_continual(args: argparse.Namespace) -> int:
-    _lightning_first()
     from cospeech.continual.methods import METHODS, get_method
     from cospeech.continual.results import HEADLINE_METRICS, compare
     from cospeech.continual.runner import (
@@ -161,7 +152,6 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_adapt(args: argparse.Namespace) -> int:
-    _lightning_first()
     from cospeech.continual.methods import get_method
     from cospeech.continual.results import HEADLINE_METRICS
     from cospeech.continual.runner import Chain, check_overrides, load_preset, read_mix_stage, run_chain

@@ -2,6 +2,12 @@
 
 Definitions, spaces, units and deviations from the reference code: ``docs/metrics.md``. Importing this
 package imports every metric module, so every built-in metric is registered (``registry.py``).
+
+scikit-learn is imported only inside the functions that fit with it, never on import (as
+``cospeech.data.clusters`` does): ``typing`` caches ``Union[...]`` by its set of members, so when
+scikit-learn builds ``Union[float, int, None]`` before Lightning is imported, Lightning's
+``Union[int, float, None]`` annotations become that object, and jsonargparse then parses
+``--trainer.limit_val_batches 1`` as 1.0 (every batch) instead of one batch.
 """
 
 from cospeech.metrics.beat import BeatAlign

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from safetensors.torch import save as safetensors_save
 from scipy import linalg
-from sklearn.cluster import MiniBatchKMeans
 from torch import Tensor, nn
 
 from cospeech.data.poses import joints_to_flat, velocity
@@ -726,6 +725,8 @@ def fit_gesture_clusters(poses: ArrayLike | Sequence[ArrayLike], k: int = 8, see
     else:
         sequences = list(poses)
     features = [gesture_features(_as_tensor(seq).unsqueeze(0))[0].cpu().numpy() for seq in sequences]
+    from sklearn.cluster import MiniBatchKMeans  # imported where used (cospeech.metrics docstring)
+
     model = MiniBatchKMeans(n_clusters=k, random_state=seed)
     model.fit(np.concatenate(features, axis=0))
     return np.asarray(model.cluster_centers_, dtype=np.float64)

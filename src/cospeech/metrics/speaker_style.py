@@ -12,13 +12,14 @@ the same classifier: held-out **real** windows (how separable the speakers are a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from cospeech.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 def window_style_features(windows: np.ndarray) -> np.ndarray:
@@ -74,6 +75,10 @@ class SpeakerClassifier:
         present = np.unique(speakers)
         if len(present) < 2 or present.min() < 0 or not np.issubdtype(speakers.dtype, np.integer):
             raise ConfigError(f"speaker ids must be integers ≥ 0 of at least two speakers, got {present}")
+        from sklearn.linear_model import LogisticRegression  # imported where used (cospeech.metrics)
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, random_state=seed))
         model.fit(features, speakers)
         return cls(model, int(present.max()) + 1)
