@@ -274,9 +274,10 @@ def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
     is not a Mix-StAGE run, and whatever training or evaluation raises (the chain then resumes where it
     stopped)."""
     say = progress or (lambda _: None)
-    check_speakers_early(chain)
-    if chain.base is not None:
-        learnt = read_mix_stage(chain.base, "--base").metadata.speakers
+    base = None if chain.base is None else read_mix_stage(chain.base, "--base")  # read once: it has weights
+    check_speakers_early(chain, base)
+    if base is not None:
+        learnt = base.metadata.speakers
         if tuple(chain.speakers[: len(learnt)]) != learnt or len(chain.speakers) == len(learnt):
             raise ConfigError(
                 f"--base {chain.base}: knows speakers {list(learnt)}, which must start the order "
@@ -284,8 +285,8 @@ def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
             )
     chain.folder.mkdir(parents=True, exist_ok=True)
     claim(chain.folder, chain.settings())
-    first = _first_task(chain, say)
-    start = read_mix_stage(first.run, "first task")
+    first = _first_task(chain, base, say)
+    start = base if base is not None else read_mix_stage(first.run, "first task")
     source = _source_speakers(start)
     known = len(first.seen)
     task_config = chain.folder / TASK_CONFIG
@@ -314,17 +315,18 @@ def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
     return results
 
 
-def check_speakers_early(chain: Chain) -> None:
+def check_speakers_early(chain: Chain, base: Any | None = None) -> None:
     """Refuse a speaker the corpus lacks before the first task trains (minutes to hours), not at the task
     that needs it. The corpus is the one the fit arguments name (``--data.root``), else the preset's first
-    task's, else the base run's; one that cannot be found here is left to the fit engine to report."""
+    task's, else the base run's (``base``, the `StoredRun` of ``chain.base``); one that cannot be found here
+    is left to the fit engine to report."""
     from cospeech.data.corpus import open_corpus
 
     root = _override(chain.overrides, "--data.root")
     if root is None and chain.base is None:
         root = chain.preset.first_task.get("data", {}).get("root")
-    if root is None and chain.base is not None:
-        root = read_mix_stage(chain.base, "--base").datamodule_hparams.get("root")
+    if root is None and base is not None:
+        root = base.datamodule_hparams.get("root")
     if root is not None and Path(root).is_dir():
         open_corpus(root).check_speakers(chain.speakers)
 
@@ -476,13 +478,14 @@ def check_first_task_overrides(overrides: Sequence[str]) -> None:
         )
 
 
-def _first_task(chain: Chain, say: Progress) -> TaskRecord:
+def _first_task(chain: Chain, base: Any | None, say: Progress) -> TaskRecord:
+    """The shared first task (trained once), or the scores of ``base`` (the `StoredRun` of ``chain.base``)."""
     if chain.first_folder is not None:
         return run_first_task(chain.preset, chain.speakers[0], chain.first_folder, chain.overrides, say)
     done = chain.folder / "t1_base" / DONE_FILE
     if done.is_file():
         return TaskRecord.read(done)
-    speakers = read_mix_stage(chain.base, "--base").metadata.speakers
+    speakers = base.metadata.speakers
     say(f"[{chain.label}] t1_base: scoring {chain.base} on the test windows of {', '.join(speakers)} …")
     record = score(chain.base, "t1_base", speakers)
     done.parent.mkdir(parents=True, exist_ok=True)
