@@ -49,9 +49,10 @@ def test_built_in_models_are_registered() -> None:
         "random_window",
         "nearest_neighbour",
         "mix_stage",
+        "sdt",
     }
-    assert {"speech2gesture", "mix_stage"} <= set(list_models("generator"))
-    assert list_models("discriminator") == ["motion_discriminator"]
+    assert {"speech2gesture", "mix_stage", "sdt"} <= set(list_models("generator"))
+    assert list_models("discriminator") == ["motion_discriminator", "pose_sequence_discriminator"]
     assert set(list_models("baseline")) == {"mean_pose", "random_window", "nearest_neighbour"}
 
 

@@ -136,6 +136,7 @@ class DataSpec:
             "window": self.window_frames,
             "text_dim": self.text_dim,
             "text_vocab": self.text_vocab,
+            "train_windows": self.train_windows,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,13 +7,19 @@ widths, kernel sizes and biases match the reference so parameter counts agree ex
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 LEAKY_SLOPE = 0.2
+
+
+Norm = Literal["batch", "instance", "frame"]
+"""Normalisation of a ``ConvNormRelu``: ``batch`` (BatchNorm), ``instance`` (InstanceNorm without affine:
+each channel over time, or over H×W in 2-D), ``frame`` (1-D only: each frame over its channels, without
+affine; what Speech Drives Templates' 1-D InstanceNorm does, as it normalises the (B, T, C) transpose)."""
 
 
 class ConvNormRelu(nn.Module):
@@ -28,6 +34,10 @@ class ConvNormRelu(nn.Module):
     ``channels_last=True`` (2-D only) stores the conv output channels-last (NHWC) before the norm. Later
     blocks keep that layout, and oneDNN's CPU convolutions run faster on it than on NCHW (about 1.2× for
     the audio encoder); the first block of a stack sets it, as a 1-channel input cannot carry the layout.
+
+    Speech Drives Templates' blocks (notes sdt §3.1) differ in three options: ``bias=False`` (its convs
+    have none), ``norm`` (``Norm``: its generator uses ``instance`` in 2-D and ``frame`` in 1-D) and
+    ``leaky=False`` (plain ReLU).
     """
 
     def __init__(
@@ -43,28 +53,53 @@ class ConvNormRelu(nn.Module):
         groups: int = 1,
         p: float = 0.0,
         channels_last: bool = False,
+        norm: Norm = "batch",
+        bias: bool = True,
+        leaky: bool = True,
     ) -> None:
         super().__init__()
         if channels_last and dim != 2:
             raise ValueError("channels_last applies to 2-D ConvNormRelu only")
+        if norm == "frame" and dim != 1:
+            raise ValueError("norm='frame' applies to 1-D ConvNormRelu only")
         self.channels_last = channels_last
         kernel_size = kernel_size if kernel_size is not None else (4 if downsample else 3)
         stride = stride if stride is not None else (2 if downsample else 1)
         padding = padding if padding is not None else 1
-        conv, norm = (nn.Conv1d, nn.BatchNorm1d) if dim == 1 else (nn.Conv2d, nn.BatchNorm2d)
+        conv = nn.Conv1d if dim == 1 else nn.Conv2d
         self.conv = conv(
-            in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups, bias=bias
         )
         # p = 0 (every reference config) skips the dropout call altogether.
         self.dropout = (nn.Dropout(p) if dim == 1 else nn.Dropout2d(p)) if p > 0 else nn.Identity()
-        self.norm = norm(out_channels)
-        self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)  # on the norm's fresh output, saves a copy
+        self.norm = _norm(norm, dim, out_channels)
+        # in place on the norm's fresh output, saves a copy
+        self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True) if leaky else nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.act(self.norm(self.dropout(x)))
+
+
+class FrameNorm(nn.Module):
+    """``(B, C, T)`` → each frame normalised over its C channels (zero mean, unit biased variance, eps
+    1e-5, no affine): equal to ``nn.InstanceNorm1d`` applied to the ``(B, T, C)`` transpose, as Speech
+    Drives Templates does (notes sdt §3.1), without its size-mismatch warning."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x.transpose(1, 2), x.shape[1:2]).transpose(1, 2)
+
+
+def _norm(norm: Norm, dim: int, channels: int) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm1d(channels) if dim == 1 else nn.BatchNorm2d(channels)
+    if norm == "instance":
+        return nn.InstanceNorm1d(channels) if dim == 1 else nn.InstanceNorm2d(channels)
+    if norm == "frame":
+        return FrameNorm()
+    raise ValueError(f"norm={norm!r}; expected one of batch, instance, frame")
 
 
 class AudioEncoder(nn.Module):
@@ -133,18 +168,31 @@ class UNet1D(nn.Module):
     Two CNR k3, then ``depth`` downsampling CNRs (``T → T/2 … T/2^depth``); on the way up each level is
     upsampled (nearest) to the length of its skip, the skip is **added**, and a CNR k3 follows. Matching the
     skip's length instead of doubling lets any ``T ≥ 2^depth`` through, not only multiples of ``2^depth``.
+
+    ``upsample="linear"`` interpolates linearly instead (Speech Drives Templates' ``UNet_1D``); ``block``
+    options (``norm``, ``bias``, ``leaky``) go to every ``ConvNormRelu``.
     """
 
-    def __init__(self, in_channels: int, channels: int, *, depth: int = 5, p: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        *,
+        depth: int = 5,
+        p: float = 0.0,
+        upsample: Literal["nearest", "linear"] = "nearest",
+        **block: Any,
+    ) -> None:
         super().__init__()
         self.min_length = 2**depth
+        self.upsample = upsample
         self.pre = nn.Sequential(
-            ConvNormRelu(in_channels, channels, p=p), ConvNormRelu(channels, channels, p=p)
+            ConvNormRelu(in_channels, channels, p=p, **block), ConvNormRelu(channels, channels, p=p, **block)
         )
         self.down = nn.ModuleList(
-            ConvNormRelu(channels, channels, downsample=True, p=p) for _ in range(depth)
+            ConvNormRelu(channels, channels, downsample=True, p=p, **block) for _ in range(depth)
         )
-        self.up = nn.ModuleList(ConvNormRelu(channels, channels, p=p) for _ in range(depth))
+        self.up = nn.ModuleList(ConvNormRelu(channels, channels, p=p, **block) for _ in range(depth))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] < self.min_length:
@@ -159,5 +207,5 @@ class UNet1D(nn.Module):
         skips.pop()  # the bottleneck is x itself
         for conv in self.up:
             skip = skips.pop()
-            x = conv(F.interpolate(x, size=skip.shape[-1], mode="nearest") + skip)
+            x = conv(F.interpolate(x, size=skip.shape[-1], mode=self.upsample) + skip)
         return x
