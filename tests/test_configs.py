@@ -63,8 +63,26 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("config_cache")
 
 
+@pytest.fixture(scope="module")
+def pose_vae(synth_root: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run of ``pose_vae_sdt.yaml`` (ava), for the configs that take templates from a pose VAE."""
+    root = tmp_path_factory.mktemp("pose_vae")
+    run_cli([
+        "fit", "--config", str(CONFIG_DIR / "pose_vae_sdt.yaml"),
+        "--data.root", str(synth_root), "--data.speakers", "[ava]", "--data.batch_size", "4",
+        "--data.cache_dir", str(cache_dir), "--run.root", str(root),
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
+        "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+        "--model.init_args.autoencoder_config", json.dumps({"variational": True, "channels": 16}),
+    ])  # fmt: skip
+    return root / "pose_vae_sdt" / "version_0"
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
-def test_config_trains_and_validates(path: Path, synth_root: Path, cache_dir: Path, tmp_path: Path):
+def test_config_trains_and_validates(
+    path: Path, synth_root: Path, cache_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+):
     """Two training batches (so a GAN's coin flips, seeded by step, give one D and one G step: every
     optimiser steps) and one dev batch, through the run engine exactly as ``cospeech fit`` runs it.
 
@@ -74,6 +92,8 @@ def test_config_trains_and_validates(path: Path, synth_root: Path, cache_dir: Pa
     for kind, (name, overrides) in named_models(yaml.safe_load(path.read_text())).items():
         if "channels" in {field.name for field in dataclasses.fields(model_entry(name).config)}:
             narrow += [f"--model.init_args.{kind}_config", json.dumps({**overrides, "channels": 16})]
+    if "pose_vae" in (yaml.safe_load(path.read_text())["model"].get("init_args") or {}):
+        narrow += ["--model.init_args.pose_vae", str(request.getfixturevalue("pose_vae"))]
     cli = run_cli([
         "fit", "--config", str(path),
         "--data.root", str(synth_root), "--data.speakers", "[ava]", "--data.batch_size", "4",
@@ -82,7 +102,7 @@ def test_config_trains_and_validates(path: Path, synth_root: Path, cache_dir: Pa
         "--trainer.num_sanity_val_steps", "0", "--trainer.log_every_n_steps", "1",
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", *narrow,
     ])  # fmt: skip
-    assert cli.trainer.global_step == 2
+    assert cli.trainer.fit_loop.epoch_loop.batch_progress.total.completed == 2
     monitor = cli.config.fit.run.monitor
     assert torch.isfinite(cli.trainer.callback_metrics[monitor])
     assert (Path(cli.trainer.logger.log_dir) / "checkpoints" / "best.ckpt").is_file()
