@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   cospeech generate talk.mp3 --checkpoint models/s2g --speaker ava -o out/talk.mp4
   cospeech generate talk.flac --checkpoint best.ckpt --speaker ben -o out/talk --format all --device cuda
   cospeech generate t.wav --checkpoint runs/ms/version_0 --speaker ava=0.5,ben=0.5 --transcript t.json -o x
+  cospeech generate talk.wav --checkpoint runs/sdt_bp/version_0 --speaker ava --template-seed 3 -o out/t3
 
 outputs (OUT is a stem; a known suffix also picks the format):
   npz   OUT.npz            poses (T, 48, 2) neck-relative pixels, fps, skeleton, joint_names, speaker
@@ -56,6 +57,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--device", choices=("cpu", "cuda"), help="where the model runs (default: cuda if available)"
     )
     parser.add_argument("--seed", type=int, help="seed for generators that sample")
+    template = parser.add_mutually_exclusive_group()
+    template.add_argument(
+        "--template-seed",
+        type=int,
+        metavar="N",
+        help="SDT models: one template for the whole speech, drawn from N(0, I) with seed N "
+        "(other seeds give other gesture styles for the same speech)",
+    )
+    template.add_argument(
+        "--template-from",
+        type=int,
+        metavar="WINDOW",
+        help="SDT models: the template of training window WINDOW, 0 … N − 1 for a run trained on N "
+        "windows (speakers in the run's order, then intervals and windows in corpus order; docs/sdt.md)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -78,7 +94,14 @@ def run(args: argparse.Namespace) -> int:
         )
         device = "cpu"
     pipe = GestureGenerator.from_pretrained(args.checkpoint).to(device)
-    gestures = pipe.generate(args.speech, speaker=args.speaker, seed=args.seed, transcript=args.transcript)
+    inputs = None
+    if args.template_seed is not None or args.template_from is not None:
+        from cospeech.inference.templates import template_inputs
+
+        inputs = template_inputs(pipe.generator, seed=args.template_seed, window=args.template_from)
+    gestures = pipe.generate(
+        args.speech, speaker=args.speaker, seed=args.seed, transcript=args.transcript, inputs=inputs
+    )
     stem.parent.mkdir(parents=True, exist_ok=True)
     for path in write_gestures(gestures, stem, formats):
         print(path)

@@ -218,6 +218,7 @@ class GestureGenerator:
         speaker: str | Mapping[str, float],
         seed: int | None = None,
         transcript: str | os.PathLike[str] | Sequence[Word] | None = None,
+        inputs: Mapping[str, torch.Tensor] | None = None,
     ) -> GeneratedGestures:
         """Gestures for speech of any length.
 
@@ -232,6 +233,8 @@ class GestureGenerator:
             state is untouched); speech2gesture is deterministic, so it changes nothing there.
         transcript : word timings (a JSON/TextGrid path or ``Word``s); required by models trained with
             text (``uses_text``), ignored with a warning by the others.
+        inputs : per-utterance generator inputs ``(1, …)`` given instead of drawn, e.g. SDT's ``template``
+            from ``cospeech.inference.templates.template_inputs``; held fixed for every window.
 
         Returns
         -------
@@ -250,7 +253,7 @@ class GestureGenerator:
         words = None if transcript is None else _as_words(transcript)
         raw = pose_clock_features(waveform, level=self.metadata.data.audio_level)  # (T, F)
         z_audio = self.normalizer.normalize("audio", raw[None], np.array([style.dominant]))[0]
-        z_poses = self.generate_features(z_audio, speaker=style, seed=seed, words=words)
+        z_poses = self.generate_features(z_audio, speaker=style, seed=seed, words=words, inputs=inputs)
         pixels = self.representation.to_pixels(z_poses[None], style.dominant)[0]
         return GeneratedGestures(
             poses=np.ascontiguousarray(pixels, dtype=np.float32),
@@ -280,9 +283,11 @@ class GestureGenerator:
         speaker: str | Mapping[str, float] | StyleMix,
         seed: int | None = None,
         words: Sequence[Word] | None = None,
+        inputs: Mapping[str, torch.Tensor] | None = None,
     ) -> np.ndarray:
         """The model part of ``generate``: z-normalised audio ``(T, F)`` on the pose clock → z-normalised
-        poses ``(T, 2J)``, windowed, batched and cross-faded; ``words`` give text models their ``text``."""
+        poses ``(T, 2J)``, windowed, batched and cross-faded; ``words`` give text models their ``text``;
+        ``inputs`` replace the per-utterance draws of sampled inputs."""
         audio = np.asarray(audio, dtype=np.float32)
         F = self.metadata.data.audio_dim
         if audio.ndim != 2 or audio.shape[1] != F or len(audio) < 1:
@@ -303,7 +308,7 @@ class GestureGenerator:
         frames = np.arange(W)
         fps = self.metadata.data.fps
         with _seeded(seed, device), torch.inference_mode():
-            per_utterance = self._sampled_inputs()
+            per_utterance = self._sampled_inputs(inputs or {})
             for first in range(0, len(starts), self.batch_size):
                 batch_starts = starts[first : first + self.batch_size]
                 B = len(batch_starts)
@@ -375,11 +380,19 @@ class GestureGenerator:
         """2J: pose features per frame the generator outputs."""
         return self.metadata.data.pose_dim
 
-    def _sampled_inputs(self) -> dict[str, torch.Tensor]:
-        """The generator's ``sampled`` inputs for one utterance, ``(1, …)`` each, drawn once so that every
-        window shares them (from torch's RNG, which ``generate``'s ``seed`` fixes)."""
-        names = tuple(n for n, spec in self.generator.inputs.items() if spec.sampled)
-        return self.generator.sample_inputs(names, 1) if names else {}
+    def _sampled_inputs(self, given: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The generator's ``sampled`` inputs for one utterance, ``(1, …)`` each, so that every window shares
+        them: those in ``given``, the others drawn once (from torch's RNG, which ``generate``'s ``seed``
+        fixes). A name in ``given`` that is not a sampled input is a ``ConfigError``."""
+        sampled = [n for n, spec in self.generator.inputs.items() if spec.sampled]
+        unknown = sorted(set(given) - set(sampled))
+        if unknown:
+            raise ConfigError(
+                f"{self.name} has no per-utterance input {unknown}; its sampled inputs: {sampled or 'none'}"
+            )
+        names = tuple(n for n in sampled if n not in given)
+        drawn = self.generator.sample_inputs(names, 1) if names else {}
+        return {**drawn, **{k: v.to(self.device) for k, v in given.items()}}
 
     def _speech(
         self, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None
