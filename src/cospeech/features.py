@@ -177,10 +177,12 @@ def _hann(window: int, device: torch.device) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def _mel_filters(n_fft: int, n_mels: int, fmin: float, fmax: float | None, norm: str | None) -> np.ndarray:
-    """librosa's Slaney-scale filterbank (n_mels, 1 + n_fft / 2) at 16 kHz, computed once."""
+def _mel_filters(
+    n_fft: int, n_mels: int, fmin: float, fmax: float | None, norm: str | None, htk: bool = False
+) -> np.ndarray:
+    """librosa's mel filterbank (n_mels, 1 + n_fft / 2) at 16 kHz, Slaney or HTK scale, computed once."""
     return librosa.filters.mel(
-        sr=SAMPLE_RATE, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False, norm=norm
+        sr=SAMPLE_RATE, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm
     )
 
 
@@ -191,9 +193,10 @@ def _torch_log_mel(
     window: int,
     power: float,
     filters: np.ndarray,
-    floor: float,
+    floor: float | None,
 ) -> torch.Tensor:
-    """(..., n) → (..., frames, bins): |STFT|^power, mel filterbank, exact zeros → ``floor``, natural log."""
+    """(..., n) → (..., frames, bins): |STFT|^power, mel filterbank, exact zeros → ``floor``, natural log
+    (``floor=None``: the linear mel, no log)."""
     import torch
 
     if waveform.shape[-1] == 0 or extractor.frame_count(waveform.shape[-1]) == 0:
@@ -213,7 +216,8 @@ def _torch_log_mel(
     if power != 1.0:
         spectrum = spectrum.pow(power)
     mel = torch.from_numpy(filters).to(x.device) @ spectrum  # (B, bins, frames)
-    mel = torch.where(mel == 0, torch.full_like(mel, floor), mel).log()
+    if floor is not None:
+        mel = torch.where(mel == 0, torch.full_like(mel, floor), mel).log()
     return mel.transpose(1, 2).reshape(*lead, -1, extractor.bins)
 
 
@@ -280,4 +284,70 @@ class LogMel512(FeatureExtractor):
         filters = _mel_filters(self.n_fft, self.bins, 0.0, None, "slaney")
         return _torch_log_mel(
             waveform, self, window=self.n_fft, power=2.0, filters=filters, floor=audio.MEL512_FLOOR
+        )
+
+
+SDT_MEL_RECIPE = {
+    "sample_rate": SAMPLE_RATE,
+    "n_fft": 512,
+    "win_length": 400,
+    "hop_length": 160,
+    "f_min": 55.0,
+    "f_max": 7500.0,
+    "n_mels": 80,
+    "power": 2.0,
+    "center": True,
+    "pad_mode": "reflect",
+    "window": "hann",
+    "mel_scale": "htk",
+    "norm": None,
+    "log": None,
+}
+"""Speech Drives Templates' front end (notes sdt §3.2): ``torchaudio.transforms.MelSpectrogram`` with these
+settings (torchaudio 0.7's defaults for the rest)."""
+
+
+@register_feature
+class Mel80(FeatureExtractor):
+    """Speech Drives Templates' ``audio/mel_80`` (notes sdt §3.2): 80 mel bands (HTK scale, 55–7500 Hz, no
+    filter normalisation) of the **power** STFT (n_fft 512, 400-sample Hann window, hop 160, centred with
+    reflect padding) at 100 Hz, **without log** (SDT feeds linear power). ``subframes = 7``: the model
+    clock runs at 105 Hz, so a 64-frame window gives 448 mel columns (the reference's 68,266 samples give
+    427). Computed with librosa / ``torch.stft`` to torchaudio's definition (torchaudio is not needed).
+    """
+
+    key = "audio/mel_80"
+    bins = 80
+    hop = 160
+    n_fft = 512
+    center = True
+    offset = 0.0
+    subframes = 7
+    levellable = False
+    recipe = recipe_text(SDT_MEL_RECIPE)
+
+    def compute(self, waveform: np.ndarray) -> np.ndarray:
+        if len(waveform) <= self.n_fft // 2:
+            raise AudioError(
+                f"{len(waveform)} samples are too short for {self.key} (need > {self.n_fft // 2})"
+            )
+        spectrum = librosa.stft(
+            np.asarray(waveform, dtype=np.float32),
+            n_fft=self.n_fft,
+            hop_length=self.hop,
+            win_length=SDT_MEL_RECIPE["win_length"],
+            window="hann",
+            center=True,
+            pad_mode="reflect",
+        )
+        power = np.abs(spectrum) ** 2  # (1 + n_fft / 2, frames)
+        return (self._filters() @ power).T.astype(np.float32)  # (frames, 80)
+
+    def compute_torch(self, waveform: torch.Tensor) -> torch.Tensor:
+        window = SDT_MEL_RECIPE["win_length"]
+        return _torch_log_mel(waveform, self, window=window, power=2.0, filters=self._filters(), floor=None)
+
+    def _filters(self) -> np.ndarray:
+        return _mel_filters(
+            self.n_fft, self.bins, SDT_MEL_RECIPE["f_min"], SDT_MEL_RECIPE["f_max"], None, True
         )

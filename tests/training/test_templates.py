@@ -29,8 +29,8 @@ from cospeech.training.templates import TEMPLATE_VAE_KEY, template_kl
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-NARROW = {"channels": 16, "audio_subframes": 1}
-"""A narrow SDT generator on the built-in corpus's log_mel_400: the recipe's wiring is under test."""
+NARROW = {"channels": 16}
+"""A narrow SDT generator (on SDT's ``audio/mel_80``): the recipe's wiring is under test."""
 
 
 def _fit(
@@ -45,6 +45,8 @@ def _fit(
             "speakers": ["ava"],
             "batch_size": 4,
             "window_hop": 16,
+            "audio_key": "audio/mel_80",
+            "audio_level": "none",
             "cache_dir": str(workdir.parent / "cache"),
         },
         "trainer": {
@@ -132,7 +134,10 @@ def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(
     bank = read_run(run).state_dict["generator.templates"]
     vae, _ = load_autoencoder(str(pose_vae))
     cache = str(workdir.parent / "cache")
-    dm = PatsDataModule(str(synth_root), ["ava"], batch_size=4, window_hop=16, cache_dir=cache)
+    dm = PatsDataModule(
+        str(synth_root), ["ava"], batch_size=4, window_hop=16, audio_key="audio/mel_80", audio_level="none",
+        cache_dir=cache,
+    )  # fmt: skip
     dm.setup("fit")
     batch = dm.datasets["train"].__getitems__([0, 5, len(bank) - 1])
     with torch.no_grad():
