@@ -1,0 +1,157 @@
+"""Speech Drives Templates on the built-in corpus: SDT-BP, SDT-VAE and SDT's Speech2Gesture baseline at equal
+CPU budget (same width, batches, learning rate), with SDT's metrics and its one-to-many claim.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_sdt.py --workdir /tmp/sdtbench
+
+1. writes a one-speaker built-in corpus, unless ``WORKDIR/corpus`` exists;
+2. trains the pose VAE (``configs/pose_vae_sdt.yaml``), then SDT-BP, SDT-VAE (templates from that VAE) and
+   the S2G baseline (``configs/sdt_bp.yaml`` …) for ``--batches`` batches each, at ``--channels`` width;
+3. scores the test windows: ``cospeech.evaluation.evaluate`` (L1, PCK, FGD on the pose VAE's μ = SDT's
+   FTD, and the mean-pose and oracle references), plus, over 5 template seeds of the same speech (one
+   template per seed for the whole split): L2 (mean Euclidean joint error in pixels, averaged over the 5)
+   and **template diversity**: the mean pairwise Euclidean
+   distance (pixels, per joint and frame) between the 5 samples. The S2G baseline has no template, so its
+   template diversity is 0 by construction. (``diversity`` is the suite's: variability of one sample.)
+
+Prints JSON lines and a Markdown table; writes ``WORKDIR/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cospeech.data.datamodule import PatsDataModule
+from cospeech.data.synth import synthesize_corpus
+from cospeech.evaluation import evaluate
+from cospeech.inference.export import read_checkpoint
+from cospeech.inference.templates import template_inputs
+from cospeech.models import run_generator
+from cospeech.training.engine import CONFIG_DIR, run_cli
+
+SEEDS = (0, 1, 2, 3, 4)
+"""Template seeds: 5 samples of the same speech."""
+SPEAKER = "ava"
+MODELS = ("sdt_bp", "sdt_vae", "sdt_s2g")
+
+
+def fit(config: str, workdir: Path, corpus: Path, overrides: list[str]) -> tuple[Path, float]:
+    """Train ``configs/<config>.yaml`` on the corpus; (run directory, wall seconds)."""
+    started = time.perf_counter()
+    run_cli([
+        "fit", "--config", str(CONFIG_DIR / f"{config}.yaml"),
+        "--data.root", str(corpus), "--data.speakers", f"[{SPEAKER}]",
+        "--data.cache_dir", str(workdir / "cache"), "--run.root", str(workdir / "runs"),
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        "--trainer.num_sanity_val_steps", "0", "--trainer.limit_val_batches", "4",
+        *overrides,
+    ])  # fmt: skip
+    return workdir / "runs" / config / "version_0", time.perf_counter() - started
+
+
+def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, float]:
+    """L2 and diversity over the ``SEEDS`` templates, on the test windows."""
+    pretrained = read_checkpoint(run)
+    generator = pretrained.build_generator()
+    spec = pretrained.metadata.data
+    representation = pretrained.metadata.pose_representation()
+    dm = PatsDataModule(
+        str(corpus), [SPEAKER], format=spec.format, pose_key=spec.pose_key, audio_key=spec.audio_key,
+        audio_level=spec.audio_level, batch_size=64, cache_dir=str(workdir / "cache"),
+    )  # fmt: skip
+    dm.setup()
+    dm.use_normalizer(pretrained.metadata.normalizer)
+    test = dm.datasets["test"]
+    batch = test.__getitems__(list(range(len(test))))
+    truth = representation.to_pixels(batch["pose"], 0).numpy()  # (N, T, J, 2)
+    samples = []
+    with torch.no_grad():
+        for seed in SEEDS:
+            given = template_inputs(generator, seed=seed) if "template" in generator.inputs else {}
+            inputs = {**batch, **{k: v.expand(len(truth), -1) for k, v in given.items()}}
+            pred = run_generator(generator, inputs, training=False).poses
+            samples.append(representation.to_pixels(pred, 0).numpy())
+    samples = np.stack(samples)  # (5, N, T, J, 2)
+    l2 = float(np.linalg.norm(samples - truth, axis=-1).mean())
+    pairs = list(itertools.combinations(range(len(SEEDS)), 2))
+    diversity = float(np.mean([np.linalg.norm(samples[i] - samples[j], axis=-1).mean() for i, j in pairs]))
+    return {"L2": l2, "template_diversity": diversity, "test_windows": len(truth)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--minutes", type=float, default=6.0, help="minutes of speech of the one speaker")
+    parser.add_argument("--channels", type=int, default=32, help="generator width (SDT: 256)")
+    parser.add_argument("--batches", type=int, default=120, help="training batches per model")
+    parser.add_argument("--vae-batches", type=int, default=400, help="training batches of the pose VAE")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="Adam learning rate of every model (SDT: 1e-4)"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    corpus = args.workdir / "corpus"
+    if not corpus.is_dir():
+        synthesize_corpus(corpus, speakers=1, minutes=args.minutes, seed=0)
+    batch = 32
+    common = [
+        "--data.batch_size",
+        str(batch),
+        "--trainer.max_epochs",
+        "1",
+        "--model.init_args.lr",
+        str(args.lr),
+    ]
+    vae, vae_seconds = fit(
+        "pose_vae_sdt", args.workdir, corpus, [*common, "--data.train_batches", str(args.vae_batches)]
+    )
+    results: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}",
+        "settings": vars(args) | {"workdir": str(args.workdir), "batch": batch},
+        "pose_vae": {"run": str(vae), "seconds": vae_seconds},
+    }
+    print(json.dumps(results["pose_vae"]))
+    scores: dict[str, dict[str, float]] = {}
+    for name in MODELS:
+        generator_config = {"channels": args.channels}
+        if name == "sdt_s2g":
+            generator_config |= {"template_dim": 0, "norm": "batch"}
+        overrides = [
+            *common, "--data.train_batches", str(args.batches), "--model.init_args.lr_schedule", "constant",
+            "--model.init_args.generator_config", json.dumps(generator_config),
+        ]  # fmt: skip
+        if name == "sdt_vae":
+            overrides += ["--model.init_args.pose_vae", str(vae)]
+        run, seconds = fit(name, args.workdir, corpus, overrides)
+        cache = str(args.workdir / "cache")
+        evaluation = evaluate(run, split="test", baselines=True, fgd_extractor=vae, cache_dir=cache)
+        mean = evaluation.scores[read_checkpoint(run).metadata.model.name]["mean"]
+        scores[name] = {"train_seconds": seconds, **mean, **sample_metrics(run, corpus, args.workdir)}
+        for reference in ("mean_pose", "oracle"):
+            if reference in evaluation.scores:
+                scores.setdefault(reference, evaluation.scores[reference]["mean"])
+        print(json.dumps({name: scores[name]}))
+    results["scores"] = scores
+    (args.workdir / "results.json").write_text(json.dumps(results, indent=1))
+    columns = ["L1", "L2", "PCK", "FGD", "template_diversity", "diversity", "train_seconds"]
+    print("\n| model | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
+    for name in [*MODELS, "mean_pose", "oracle"]:
+        row = scores.get(name, {})
+        cells = [f"{row[c]:.3g}" if isinstance(row.get(c), float) else "—" for c in columns]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
