@@ -7,9 +7,10 @@ CPU budget (same width, batches, learning rate), with SDT's metrics and its one-
 2. trains the pose VAE (``configs/pose_vae_sdt.yaml``), then SDT-BP, SDT-VAE (templates from that VAE) and
    the S2G baseline (``configs/sdt_bp.yaml`` …) for ``--batches`` batches each, at ``--channels`` width;
 3. scores the test windows: ``cospeech.evaluation.evaluate`` (L1, PCK, FGD on the pose VAE's μ = SDT's
-   FTD, and the mean-pose and oracle references), plus, over 5 template seeds of the same speech (one
-   template per seed for the whole split): L2 (mean Euclidean joint error in pixels, averaged over the 5)
-   and **template diversity**: the mean pairwise Euclidean
+   FTD, and the mean-pose and oracle references), plus, over 5 templates of the same speech (one template
+   per sample for the whole split), drawn from the prior with seeds 0–4 (``_prior``) or taken from 5
+   random training windows (``_train``, the reference's default source): L2 (mean Euclidean joint error
+   in pixels, averaged over the 5) and **template diversity**: the mean pairwise Euclidean
    distance (pixels, per joint and frame) between the 5 samples. The S2G baseline has no template, so its
    template diversity is 0 by construction. (``diversity`` is the suite's: variability of one sample.)
 
@@ -58,8 +59,10 @@ def fit(config: str, workdir: Path, corpus: Path, overrides: list[str]) -> tuple
     return workdir / "runs" / config / "version_0", time.perf_counter() - started
 
 
-def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, float]:
-    """L2 and diversity over the ``SEEDS`` templates, on the test windows."""
+def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, dict[str, float]]:
+    """L2 and template diversity on the test windows, for templates from the prior (``SEEDS``) and from 5
+    training windows drawn with seed 0 (the reference's default source); L2 of the mean pose and the
+    oracle. ``{model or reference: {metric: value}}``."""
     pretrained = read_checkpoint(run)
     generator = pretrained.build_generator()
     spec = pretrained.metadata.data
@@ -73,18 +76,35 @@ def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, float]:
     test = dm.datasets["test"]
     batch = test.__getitems__(list(range(len(test))))
     truth = representation.to_pixels(batch["pose"], 0).numpy()  # (N, T, J, 2)
-    samples = []
-    with torch.no_grad():
-        for seed in SEEDS:
-            given = template_inputs(generator, seed=seed) if "template" in generator.inputs else {}
-            inputs = {**batch, **{k: v.expand(len(truth), -1) for k, v in given.items()}}
-            pred = run_generator(generator, inputs, training=False).poses
-            samples.append(representation.to_pixels(pred, 0).numpy())
-    samples = np.stack(samples)  # (5, N, T, J, 2)
-    l2 = float(np.linalg.norm(samples - truth, axis=-1).mean())
-    pairs = list(itertools.combinations(range(len(SEEDS)), 2))
-    diversity = float(np.mean([np.linalg.norm(samples[i] - samples[j], axis=-1).mean() for i, j in pairs]))
-    return {"L2": l2, "template_diversity": diversity, "test_windows": len(truth)}
+
+    def l2(pixels: np.ndarray) -> float:
+        return float(np.linalg.norm(pixels - truth, axis=-1).mean())
+
+    sources = {"prior": [{"seed": s} for s in SEEDS]}
+    if "template" in generator.inputs:
+        windows = torch.randperm(spec.train_windows, generator=torch.Generator().manual_seed(0))[: len(SEEDS)]
+        sources["train"] = [{"window": int(w)} for w in windows]
+    out: dict[str, float] = {"test_windows": len(truth)}
+    for source, choices in sources.items():
+        samples = []
+        with torch.no_grad():
+            for choice in choices:
+                given = template_inputs(generator, **choice) if "template" in generator.inputs else {}
+                inputs = {**batch, **{k: v.expand(len(truth), -1) for k, v in given.items()}}
+                pred = run_generator(generator, inputs, training=False).poses
+                samples.append(representation.to_pixels(pred, 0).numpy())
+        stacked = np.stack(samples)  # (5, N, T, J, 2)
+        pairs = itertools.combinations(range(len(samples)), 2)
+        out[f"L2_{source}"] = float(np.mean([l2(sample) for sample in stacked]))
+        out[f"template_diversity_{source}"] = float(
+            np.mean([np.linalg.norm(stacked[i] - stacked[j], axis=-1).mean() for i, j in pairs])
+        )
+    references = {
+        "mean_pose": {"L2": l2(representation.to_pixels(torch.zeros_like(batch["pose"]), 0).numpy())}
+    }
+    if "oracle" in batch:
+        references["oracle"] = {"L2": l2(representation.to_pixels(batch["oracle"], 0).numpy())}
+    return {"model": out, **references}
 
 
 def main() -> None:
@@ -138,18 +158,24 @@ def main() -> None:
         cache = str(args.workdir / "cache")
         evaluation = evaluate(run, split="test", baselines=True, fgd_extractor=vae, cache_dir=cache)
         mean = evaluation.scores[read_checkpoint(run).metadata.model.name]["mean"]
-        scores[name] = {"train_seconds": seconds, **mean, **sample_metrics(run, corpus, args.workdir)}
+        sampled = sample_metrics(run, corpus, args.workdir)
+        scores[name] = {"train_seconds": seconds, **mean, **sampled.pop("model")}
         for reference in ("mean_pose", "oracle"):
             if reference in evaluation.scores:
-                scores.setdefault(reference, evaluation.scores[reference]["mean"])
+                scores.setdefault(
+                    reference, evaluation.scores[reference]["mean"] | sampled.get(reference, {})
+                )
         print(json.dumps({name: scores[name]}))
     results["scores"] = scores
     (args.workdir / "results.json").write_text(json.dumps(results, indent=1))
-    columns = ["L1", "L2", "PCK", "FGD", "template_diversity", "diversity", "train_seconds"]
+    columns = ["L1", "L2_prior", "L2_train", "PCK", "FGD", "template_diversity_prior"]
+    columns += ["template_diversity_train", "diversity", "train_seconds"]
     print("\n| model | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
     for name in [*MODELS, "mean_pose", "oracle"]:
         row = scores.get(name, {})
         cells = [f"{row[c]:.3g}" if isinstance(row.get(c), float) else "—" for c in columns]
+        if name in ("mean_pose", "oracle"):  # one L2, whatever the template
+            cells[1:3] = [f"{row['L2']:.3g}"] * 2
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
