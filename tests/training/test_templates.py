@@ -25,7 +25,7 @@ from cospeech.training.checkpoints import load_checkpoint
 from cospeech.training.continual import weights_sha256
 from cospeech.training.engine import run_cli
 from cospeech.training.metadata import read_run
-from cospeech.training.templates import TEMPLATE_VAE_KEY, template_kl
+from cospeech.training.templates import TEMPLATE_VAE, template_kl
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -143,8 +143,12 @@ def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(
     with torch.no_grad():
         expected = vae.encode(batch["pose"])
     torch.testing.assert_close(bank[batch["index"]], expected)  # after training: unchanged
-    record = load_checkpoint(run / "checkpoints" / "last.ckpt")[TEMPLATE_VAE_KEY]
+    record = read_run(run).metadata.provenance[TEMPLATE_VAE]
     assert record == {"path": str(read_run(pose_vae).path), "sha256": weights_sha256(vae)}
+    exported = export_model(run, workdir / "sdt_vae_export")  # the export names its templates' VAE too
+    assert json.loads((exported / "config.json").read_text())["metadata"]["provenance"] == {
+        TEMPLATE_VAE: record
+    }
 
 
 def test_a_resume_after_the_pose_vae_changed_is_refused(

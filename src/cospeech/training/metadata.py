@@ -105,6 +105,9 @@ class RunMetadata:
     (``cospeech.data.clusters``), so the labels a checkpoint was trained with can be reproduced."""
     cospeech_version: str = __version__
     """cospeech version that trained the model."""
+    provenance: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Runs the model depends on but does not contain, by role, each ``{"path", "sha256"}`` of its weights
+    (SDT-VAE: ``template_vae``, the pose VAE its templates come from); exported with the model."""
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -129,6 +132,7 @@ class RunMetadata:
             },
             "representation": self.representation,
             "pose_clusters": None if centers is None else (centers if tensors else centers.tolist()),
+            "provenance": {role: dict(record) for role, record in self.provenance.items()},
         }
 
     @classmethod
@@ -173,6 +177,7 @@ class RunMetadata:
             components=components,
             cospeech_version=str(meta.get("cospeech_version", "unknown")),
             pose_clusters=clusters,
+            provenance={str(role): dict(record) for role, record in (meta.get("provenance") or {}).items()},
         )
         metadata.check(source)
         return metadata

@@ -17,12 +17,14 @@ The step follows the reference (notes sdt §4.1–§4.2):
   ``trainer.max_epochs``), stepped per epoch.
 
 The bank lives in the generator (``SDTGenerator.templates``), so checkpoints, resume and exports carry it.
-An SDT-VAE run records its VAE (path and SHA-256 of the weights) in every checkpoint under
-``TEMPLATE_VAE_KEY``; a resume with another VAE is refused, since the bank would mean something else.
+An SDT-VAE run records its VAE (path and SHA-256 of the weights) in the run metadata's ``provenance``
+(``TEMPLATE_VAE``), so checkpoints and exports carry it; a resume with another VAE is refused, since the
+bank would mean something else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import torch
@@ -36,10 +38,10 @@ from cospeech.training.adversarial import ADVERSARIAL_LOSSES, AdversarialRecipe
 from cospeech.training.base import checked_choice
 from cospeech.training.continual import weights_sha256
 from cospeech.training.losses import reconstruction_l1
-from cospeech.training.metadata import Component, read_run
+from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, read_run
 
-TEMPLATE_VAE_KEY = "cospeech_template_vae"
-"""Checkpoint key of an SDT-VAE run's VAE record: ``{"path": …, "sha256": …}``."""
+TEMPLATE_VAE = "template_vae"
+"""Role of an SDT-VAE run's pose VAE in ``RunMetadata.provenance``: ``{"path": …, "sha256": …}``."""
 
 ENCODE_BATCH = 256
 """Training windows encoded per VAE forward pass when the bank is filled."""
@@ -282,15 +284,20 @@ class TemplateRecipe(AdversarialRecipe):
 
     # ------------------------------------------------------------------------------------------ checkpoints
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        if self.vae_record is not None:
-            checkpoint[TEMPLATE_VAE_KEY] = dict(self.vae_record)
+    def run_metadata(self) -> RunMetadata:
+        """The base's metadata, with an SDT-VAE run's pose VAE in ``provenance``."""
+        metadata = super().run_metadata()
+        if self.vae_record is None:
+            return metadata
+        return dataclasses.replace(
+            metadata, provenance={**metadata.provenance, TEMPLATE_VAE: self.vae_record}
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a resume whose pose VAE differs from the one the bank was filled from."""
         super().on_load_checkpoint(checkpoint)
-        stored, current = checkpoint.get(TEMPLATE_VAE_KEY), self.vae_record
+        stored = ((checkpoint.get(METADATA_KEY) or {}).get("provenance") or {}).get(TEMPLATE_VAE)
+        current = self.vae_record
         if self.data_spec is None or (stored or {}).get("sha256") == (current or {}).get("sha256"):
             return
         source = (self._trainer.ckpt_path if self._trainer is not None else None) or "checkpoint"
