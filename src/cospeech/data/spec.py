@@ -129,6 +129,9 @@ class DataSpec:
 
     def model_fields(self) -> dict[str, int]:
         """Values of the ``from_data`` fields of model configs, by field name."""
+        from cospeech.features import get_feature, is_registered  # features import the data package
+
+        subframes = get_feature(self.audio_key).subframes if is_registered(self.audio_key) else 1
         return {
             "pose_dim": self.pose_dim,
             "audio_dim": self.audio_dim,
@@ -137,6 +140,7 @@ class DataSpec:
             "text_dim": self.text_dim,
             "text_vocab": self.text_vocab,
             "train_windows": self.train_windows,
+            "audio_subframes": subframes,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -76,9 +76,10 @@ class SDTConfig:
     """Pose features per output frame, 2J in the ``[x…, y…]`` layout (from the data)."""
     audio_dim: int = from_data(SDT_AUDIO_DIM)
     """Audio features per pose frame, ``audio_subframes · bins`` (from the data)."""
-    audio_subframes: int = 7
-    """Mel columns packed side by side in one pose frame's features (7 for ``audio/mel_80``, 1 for a
-    feature on the pose clock such as ``audio/log_mel_400``)."""
+    audio_subframes: int = from_data(7)
+    """Mel columns packed side by side in one pose frame's features: the audio feature's ``subframes``
+    (7 for ``audio/mel_80``, 1 for a feature on the pose clock such as ``audio/log_mel_400``; from the
+    data)."""
     train_windows: int = from_data(0)
     """Rows of the template bank: one per training window (from the data)."""
     template_dim: int = 32
