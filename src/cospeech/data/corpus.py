@@ -34,7 +34,7 @@ SPLITS = ("train", "dev", "test")
 SYNTH_COMMAND = "cospeech data synth"
 """The command that makes the built-in corpus; named in every "no corpus here" error."""
 
-BUILTIN_FORMAT_MODULES = ("cospeech.data.pats",)
+BUILTIN_FORMAT_MODULES = ("cospeech.data.pats", "cospeech.data.sdt")
 """Modules of the shipped formats, imported on the first registry lookup (not on import of this module,
 so that the pose helpers stay free of h5py and pandas)."""
 
@@ -49,6 +49,9 @@ class Corpus(ABC):
 
     format: ClassVar[str]
     """Registered name, set by `register_format`."""
+    clips: ClassVar[bool] = False
+    """Whether intervals are pre-cut clips of one window each (SDT's 64 frames), so a window may end at an
+    interval's last frame; False: the PATS loader's strict ``range(0, T − window, hop)`` (``windows``)."""
     root: Path
     """The directory this corpus was opened from."""
 
@@ -126,6 +129,12 @@ class Corpus(ABC):
     def feature_width(self, key: str) -> int:
         """Width of the last axis of a stored 2-D key (pose keys: ``2·J_stored``); a key without a fixed
         width is a `DataError` listing those with one."""
+
+    @property
+    def default_pose_key(self) -> str:
+        """The pose key models learn unless a run names one (PATS: ``pose/normalize``; SDT: ``pose``); a
+        format without one raises `DataError`."""
+        raise DataError(f"{self.root}: the {self.format} format has no default pose key; name one (pose_key)")
 
     @abstractmethod
     def is_pose_key(self, key: str) -> bool:

@@ -38,15 +38,17 @@ def corpus_table(root: str | Path, speakers: Sequence[str] | None = None) -> lis
         frames_total = 0
         windows = dict.fromkeys(SPLITS, 0)
         training_windows = 0
-        intervals = 0
+        seen: set[str] = set()  # SDT tests on the dev clips where it has no test rows: count them once
         for split in SPLITS:
             for interval_id in corpus.interval_ids(speaker, split):
                 frames = corpus.pose_frames(speaker, interval_id)
-                frames_total += frames
-                windows[split] += max(spec.count({"pose": frames}), 0)
+                windows[split] += max(spec.count({"pose": frames}, clips=corpus.clips), 0)
                 if split == "train":
-                    training_windows += max(training_spec.count({"pose": frames}), 0)
-                intervals += 1
+                    training_windows += max(training_spec.count({"pose": frames}, clips=corpus.clips), 0)
+                if interval_id not in seen:
+                    frames_total += frames
+                    seen.add(interval_id)
+        intervals = len(seen)
         minutes = frames_total / POSE_FPS / 60
         rows.append(SpeakerSummary(speaker, intervals, minutes, windows, training_windows))
     return rows
