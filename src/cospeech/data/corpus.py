@@ -111,6 +111,12 @@ class Corpus(ABC):
         ends before the poses."""
         return None
 
+    def source_span(self, speaker: str, interval_id: str) -> tuple[str, int] | None:
+        """(source recording, first pose frame in it) of an interval cut from a longer recording whose
+        intervals may overlap (SDT's clips, every 5 frames), so summaries count each frame once; None
+        (the default) where intervals never overlap (PATS)."""
+        return None
+
     def transcript(self, speaker: str, interval_id: str) -> list[Word] | None:
         """The interval's words with their spans in seconds, or None if it (or the format) has none."""
         return None

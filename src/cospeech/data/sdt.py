@@ -84,6 +84,10 @@ class _Clip:
     interval_id: str
     split: str
     pose_fn: str
+    video_fn: str
+    """Source video (``video_fn``; the clip id when the table has none)."""
+    start: int
+    """First frame in the video (``start``; 0 when the table has none)."""
 
 
 @register_format("sdt")
@@ -200,6 +204,12 @@ class SdtCorpus(Corpus):
         audio = clip["audio"].astype(np.float32)[:n]
         return np.pad(audio, (0, n - len(audio)))
 
+    def source_span(self, speaker: str, interval_id: str) -> tuple[str, int]:
+        """(``video_fn``, ``start``) of the clip's row."""
+        self.interval_path(speaker, interval_id)  # a clip not in the table fails here
+        clip = self._by_id[speaker][interval_id]
+        return clip.video_fn, clip.start
+
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """None: the speech lives inside the clip file (`waveform`), not in an audio file."""
         return None
@@ -250,9 +260,14 @@ def _read_table(path: Path) -> list[_Clip]:
     unknown = sorted(set(table["dataset"].astype(str)) - set(SPLIT_LABELS))
     if unknown:
         raise DataError(f"{path}: unknown dataset value(s) {unknown}; expected {list(SPLIT_LABELS)}")
+    ids = [Path(pose_fn).stem for pose_fn in table["pose_fn"]]
+    videos = table["video_fn"].astype(str) if "video_fn" in table.columns else ids
+    starts = table["start"] if "start" in table.columns else [0] * len(table)
     clips = [
-        _Clip(Path(pose_fn).stem, SPLIT_LABELS[label], pose_fn)
-        for label, pose_fn in zip(table["dataset"], table["pose_fn"], strict=True)
+        _Clip(clip_id, SPLIT_LABELS[label], pose_fn, video, int(start))
+        for clip_id, label, pose_fn, video, start in zip(
+            ids, table["dataset"], table["pose_fn"], videos, starts, strict=True
+        )
         if SPLIT_LABELS[label] is not None
     ]
     ids = [c.interval_id for c in clips]
