@@ -131,6 +131,18 @@ class Corpus(ABC):
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file (for rendering with sound), or None if the corpus has none."""
 
+    def waveform(self, speaker: str, interval_id: str) -> np.ndarray | None:
+        """The interval's speech, ``(n,)`` float32 mono at 16 kHz, that unstored audio features are
+        computed from (``cospeech.features``); None if the corpus has none. By default `raw_audio`
+        decoded (``cospeech.audio.load_audio``); a format keeping the speech elsewhere (SDT: inside each
+        clip's npz) overrides this."""
+        path = self.raw_audio(speaker, interval_id)
+        if path is None:
+            return None
+        from cospeech.audio import load_audio  # decoders only when speech is read
+
+        return load_audio(path)
+
     @abstractmethod
     def feature_width(self, key: str) -> int:
         """Width of the last axis of a stored 2-D key (pose keys: ``2·J_stored``); a key without a fixed
