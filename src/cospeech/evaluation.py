@@ -215,7 +215,9 @@ def evaluate(
     def new_suite(style: int) -> GestureMetricSuite:
         mean, std = normalizer.mean["pose"][style], normalizer.std["pose"][style]
         if extractor is None:
-            return GestureMetricSuite(mean, std, reference_pck=reference_pck, decode=decode)
+            return GestureMetricSuite(
+                mean, std, reference_pck=reference_pck, skeleton=spec.skeleton, decode=decode
+            )
         model, name = extractor
         suite = GestureMetricSuite(
             mean,
@@ -224,6 +226,7 @@ def evaluate(
             extractor_features=model.config.latent_dim,
             extractor_name=name,
             reference_pck=reference_pck,
+            skeleton=spec.skeleton,
             decode=decode,
         )
         result.extractor = suite.extractor_id

@@ -18,8 +18,16 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from cospeech.data.poses import flat_to_joints
-from cospeech.metrics.functional import POSE_FPS, ArrayLike, _check_flat, _check_pair, _to_numpy64
+from cospeech.metrics.functional import (
+    LIP_JOINTS,
+    POSE_FPS,
+    ArrayLike,
+    _check_flat,
+    _check_pair,
+    _to_numpy64,
+)
 from cospeech.metrics.registry import GT_SUFFIX, MetricNeed, MetricSpec, joint_keys, metric_specs
+from cospeech.skeletons import Skeleton, get_skeleton
 
 
 class _Slot(NamedTuple):
@@ -66,6 +74,8 @@ class GestureMetricSuite(nn.Module):
         mean, std: the normaliser's per-feature statistics, 2J values each in the ``[x…, y…]`` layout (any
             shape holding 2J values, e.g. ``(1, 1, 2J)``). The mean (decoded) is also the diversity
             reference pose.
+        skeleton: the poses' skeleton (or its name); one with a face (``sdt121``) enables SDT's
+            ``lip_sync_error_n``. None: no skeleton-specific metric.
         decode: the pose representation's ``decode`` (``cospeech.data.representation``): denormalised
             ``(…, 2J)`` → global neck-relative pixels; linear, so it maps the mean to the mean pose.
             None: the identity (flat joints).
@@ -92,6 +102,7 @@ class GestureMetricSuite(nn.Module):
         beat_align: bool = False,
         fps: float = POSE_FPS,
         reference_pck: bool = False,
+        skeleton: Skeleton | str | None = None,
         decode: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
@@ -124,6 +135,9 @@ class GestureMetricSuite(nn.Module):
             inputs["beats"] = {"fps": fps}
         if reference_pck:
             inputs["box_joints"] = {}
+        skeleton = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
+        if skeleton is not None and all(name in skeleton.joint_names for name in LIP_JOINTS):
+            inputs["lips"] = {"upper": skeleton.index(LIP_JOINTS[0]), "lower": skeleton.index(LIP_JOINTS[1])}
         self._slots: list[_Slot] = []
         metrics = {}
         for spec in metric_specs():

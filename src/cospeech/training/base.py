@@ -118,6 +118,7 @@ class GestureModule(L.LightningModule):
                     normalizer.mean["pose"][s],
                     normalizer.std["pose"][s],
                     reference_pck=reference_pck,
+                    skeleton=spec.skeleton,
                     decode=decode,
                 )
                 for s in range(spec.num_styles)
