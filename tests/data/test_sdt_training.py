@@ -14,6 +14,7 @@ from cospeech.cli.main import main
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.data.poses import joints_to_flat
 from cospeech.data.synth import synthesize_corpus
+from cospeech.evaluation import evaluate
 from cospeech.inference import GestureGenerator
 from cospeech.metrics import GestureMetricSuite, lip_sync_error
 from cospeech.models import run_generator
@@ -97,3 +98,8 @@ def test_speech2gesture_trains_on_sdt_clips_in_the_hierarchical_representation(s
         pred = run_generator(pipe.generator, batch, training=False).poses
     pixels = representation.to_pixels(pred.double(), batch["style"])
     assert pixels.shape == ground_truth.shape and pixels.abs().max() < 4 * ground_truth.abs().max()
+
+    # `cospeech evaluate` reads the run's format, pose key and representation back
+    result = evaluate(run, cache_dir=str(tmp_path / "c"))
+    for scores in result.scores.values():
+        assert 0 < scores["mean"]["lip_sync_error_n"] < 5
