@@ -45,6 +45,14 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sdt_synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One speaker (ava) × 1 minute of the built-in corpus in the SDT clip layout, built once per session."""
+    root = tmp_path_factory.mktemp("corpus") / "synth_sdt"
+    synthesize_corpus(root, speakers=1, minutes=1.0, seed=1, format="sdt")
+    return root
+
+
+@pytest.fixture(scope="session")
 def short_dev_root(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small corpus, except that ben's only dev interval lasts 3 s, less than one 4.3 s window: ben has
     no dev windows. The interval is made by the corpus generator and written by the real PATS writer."""

@@ -2,7 +2,8 @@
 
 Like litgpt's ``tests/test_config_hub.py``: the list comes from the directory, so a new YAML is tested
 without touching this file. Each is checked statically (model names, kinds and config keys through the
-registry) and then run for two training batches and one dev batch by the real engine on the tiny corpus.
+registry) and then run for two training batches and one dev batch by the real engine on the tiny corpus
+(in the SDT clip layout for configs that read ``data.format: sdt``).
 """
 
 from __future__ import annotations
@@ -63,13 +64,22 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("config_cache")
 
 
+def corpus_for(path: Path, request: pytest.FixtureRequest) -> Path:
+    """The session's built-in corpus in the layout the config reads (``data.format``: PATS or SDT)."""
+    data_format = (yaml.safe_load(path.read_text()).get("data") or {}).get("format", "pats")
+    return request.getfixturevalue("sdt_synth_root" if data_format == "sdt" else "synth_root")
+
+
 @pytest.fixture(scope="module")
-def pose_vae(synth_root: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pose_vae(
+    cache_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Path:
     """A tiny run of ``pose_vae_sdt.yaml`` (ava), for the configs that take templates from a pose VAE."""
     root = tmp_path_factory.mktemp("pose_vae")
+    config = CONFIG_DIR / "pose_vae_sdt.yaml"
     run_cli([
-        "fit", "--config", str(CONFIG_DIR / "pose_vae_sdt.yaml"),
-        "--data.root", str(synth_root), "--data.speakers", "[ava]", "--data.batch_size", "4",
+        "fit", "--config", str(config),
+        "--data.root", str(corpus_for(config, request)), "--data.speakers", "[ava]", "--data.batch_size", "4",
         "--data.cache_dir", str(cache_dir), "--run.root", str(root),
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
         "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
@@ -81,7 +91,7 @@ def pose_vae(synth_root: Path, cache_dir: Path, tmp_path_factory: pytest.TempPat
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
 def test_config_trains_and_validates(
-    path: Path, synth_root: Path, cache_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+    path: Path, cache_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
 ):
     """Two training batches (so a GAN's coin flips, seeded by step, give one D and one G step: every
     optimiser steps) and one dev batch, through the run engine exactly as ``cospeech fit`` runs it.
@@ -96,7 +106,7 @@ def test_config_trains_and_validates(
         narrow += ["--model.init_args.pose_vae", str(request.getfixturevalue("pose_vae"))]
     cli = run_cli([
         "fit", "--config", str(path),
-        "--data.root", str(synth_root), "--data.speakers", "[ava]", "--data.batch_size", "4",
+        "--data.root", str(corpus_for(path, request)), "--data.speakers", "[ava]", "--data.batch_size", "4",
         "--data.cache_dir", str(cache_dir), "--run.root", str(tmp_path / "runs"),
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
         "--trainer.num_sanity_val_steps", "0", "--trainer.log_every_n_steps", "1",

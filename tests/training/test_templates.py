@@ -1,5 +1,6 @@
-"""TemplateRecipe (SDT-BP, SDT-VAE) on tiny runs of the built-in corpus, and test-time templates: the
-learned bank, the VAE's μ bank and its record, SDT's schedule, and one seeded template per utterance."""
+"""TemplateRecipe (SDT-BP, SDT-VAE) on tiny runs of the built-in corpus in the SDT clip layout (hierarchical
+poses, SDT's mel), and test-time templates: the learned bank, the VAE's μ bank and its record, SDT's
+schedule, and one seeded template per utterance."""
 
 from __future__ import annotations
 
@@ -34,7 +35,13 @@ NARROW = {"channels": 16}
 
 
 def _fit(
-    workdir: Path, synth_root: Path, name: str, model: dict[str, Any], seed: int = 0, **trainer: Any
+    workdir: Path,
+    synth_root: Path,
+    name: str,
+    model: dict[str, Any],
+    seed: int = 0,
+    representation: str = "hierarchical",
+    **trainer: Any,
 ) -> Path:
     config = {
         "seed_everything": seed,
@@ -44,7 +51,9 @@ def _fit(
             "root": str(synth_root),
             "speakers": ["ava"],
             "batch_size": 4,
-            "window_hop": 16,
+            "format": "sdt",
+            "representation": representation,
+            "normalization": "per_speaker",
             "audio_key": "audio/mel_80",
             "audio_level": "none",
             "cache_dir": str(workdir.parent / "cache"),
@@ -73,13 +82,15 @@ def _recipe(**init_args: Any) -> dict[str, Any]:
     }
 
 
-def _vae(workdir: Path, synth_root: Path, name: str, seed: int) -> Path:
+def _vae(workdir: Path, synth_root: Path, name: str, seed: int, representation: str = "hierarchical") -> Path:
     """A tiny variational pose auto-encoder run (one batch)."""
     model = {
         "class_path": "cospeech.training.autoencoder.PoseAutoencoderModule",
         "init_args": {"autoencoder_config": {"variational": True, "channels": 16}},
     }
-    return _fit(workdir, synth_root, name, model, seed=seed, limit_train_batches=1)
+    return _fit(
+        workdir, synth_root, name, model, seed=seed, representation=representation, limit_train_batches=1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +101,16 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bp_run(workdir: Path, synth_root: Path) -> Path:
+def bp_run(workdir: Path, sdt_synth_root: Path) -> Path:
     """SDT-BP, 3 epochs of 2 batches, templates at 10× the lr, SDT's multistep schedule."""
     return _fit(
-        workdir, synth_root, "sdt_bp", _recipe(templates="learned", template_lr_scale=10.0), max_epochs=3
+        workdir, sdt_synth_root, "sdt_bp", _recipe(templates="learned", template_lr_scale=10.0), max_epochs=3
     )
 
 
 @pytest.fixture(scope="module")
-def pose_vae(workdir: Path, synth_root: Path) -> Path:
-    return _vae(workdir, synth_root, "pose_vae", seed=0)
+def pose_vae(workdir: Path, sdt_synth_root: Path) -> Path:
+    return _vae(workdir, sdt_synth_root, "pose_vae", seed=0)
 
 
 def test_template_kl_is_the_batch_statistics_kl_and_skipped_without_variance() -> None:
@@ -128,14 +139,15 @@ def test_sdt_bp_learns_the_rows_of_the_windows_it_trained_on(bp_run: Path) -> No
 
 
 def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(
-    workdir: Path, synth_root: Path, pose_vae: Path
+    workdir: Path, sdt_synth_root: Path, pose_vae: Path
 ) -> None:
-    run = _fit(workdir, synth_root, "sdt_vae", _recipe(templates="vae", pose_vae=str(pose_vae)))
+    run = _fit(workdir, sdt_synth_root, "sdt_vae", _recipe(templates="vae", pose_vae=str(pose_vae)))
     bank = read_run(run).state_dict["generator.templates"]
     vae, _ = load_autoencoder(str(pose_vae))
     cache = str(workdir.parent / "cache")
     dm = PatsDataModule(
-        str(synth_root), ["ava"], batch_size=4, window_hop=16, audio_key="audio/mel_80", audio_level="none",
+        str(sdt_synth_root), ["ava"], format="sdt", representation="hierarchical",
+        normalization="per_speaker", batch_size=4, audio_key="audio/mel_80", audio_level="none",
         cache_dir=cache,
     )  # fmt: skip
     dm.setup("fit")
@@ -152,12 +164,12 @@ def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(
 
 
 def test_a_resume_after_the_pose_vae_changed_is_refused(
-    workdir: Path, synth_root: Path, pose_vae: Path
+    workdir: Path, sdt_synth_root: Path, pose_vae: Path
 ) -> None:
     vae = workdir / "vae_copy"
     shutil.copytree(pose_vae, vae)
-    run = _fit(workdir, synth_root, "sdt_vae_resume", _recipe(templates="vae", pose_vae=str(vae)))
-    other = _vae(workdir, synth_root, "other_vae", seed=1)
+    run = _fit(workdir, sdt_synth_root, "sdt_vae_resume", _recipe(templates="vae", pose_vae=str(vae)))
+    other = _vae(workdir, sdt_synth_root, "other_vae", seed=1)
     for name in ("best.ckpt", "last.ckpt"):  # the VAE run retrained in place
         shutil.copy(other / "checkpoints" / name, vae / "checkpoints" / name)
     config = workdir / "sdt_vae_resume.yaml"
@@ -166,9 +178,18 @@ def test_a_resume_after_the_pose_vae_changed_is_refused(
         run_cli(["fit", "--config", str(config), *resume])
 
 
-def test_vae_templates_need_a_variational_pose_vae_run(workdir: Path, synth_root: Path) -> None:
+def test_vae_templates_need_a_pose_vae_of_this_runs_model_space(
+    workdir: Path, sdt_synth_root: Path, pose_vae: Path
+) -> None:
     with pytest.raises(ConfigError, match=r"templates=vae takes its templates from a pose VAE"):
-        _fit(workdir, synth_root, "no_vae", _recipe(templates="vae"))
+        _fit(workdir, sdt_synth_root, "no_vae", _recipe(templates="vae"))
+    flat = _vae(workdir, sdt_synth_root, "flat_vae", seed=0, representation="z_flat")
+    with pytest.raises(ConfigError, match=r"representation: VAE z_flat, this run hierarchical"):
+        _fit(workdir, sdt_synth_root, "mixed", _recipe(templates="vae", pose_vae=str(flat)))
+    with pytest.raises(ConfigError, match=r"code size: VAE 32, this run 8"):
+        narrow = _recipe(templates="vae", pose_vae=str(pose_vae))
+        narrow["init_args"]["generator_config"] = {**NARROW, "template_dim": 8}
+        _fit(workdir, sdt_synth_root, "narrow", narrow)
 
 
 def test_one_template_per_utterance_seeded_and_diverse(bp_run: Path) -> None:

@@ -166,27 +166,41 @@ class TemplateRecipe(AdversarialRecipe):
     @torch.no_grad()
     def fill_bank_from_vae(self, train_set: Any) -> None:
         """Write the pose VAE's μ of each training window (``WindowDataset``, batches give ``pose`` and the
-        global ``index``) into the generator's bank, freeze the bank and record the VAE."""
-        from cospeech.training.autoencoder import load_autoencoder
+        global ``index``) into the generator's bank, freeze the bank and record the VAE.
 
+        Raises ``ConfigError`` unless the VAE is variational and encodes this run's model space: the same
+        skeleton, representation, window and pose statistics (train it on the same data), into
+        ``template_dim`` values."""
         source = self.hparams.pose_vae
-        vae, name = load_autoencoder(source)
-        config = vae.config
-        if not getattr(config, "variational", False):
+        run = read_run(source)
+        vae = run.metadata.model.build(run.state_dict, run.path)
+        config, trained = vae.config, run.metadata
+        if run.metadata.model.kind != "autoencoder" or not getattr(config, "variational", False):
             raise ConfigError(
-                f"pose_vae {source}: {name} is not variational (train it with variational: true)"
+                f"pose_vae {run.path}: not a variational pose auto-encoder run (variational: true)"
             )
-        bank = self.generator.templates
-        spec = self.data_spec
-        if (config.pose_dim, config.window, config.latent_dim) != (
-            spec.pose_dim,
-            spec.window_frames,
-            bank.shape[1],
+        bank, spec = self.generator.templates, self.data_spec
+        differ = [
+            f"{what}: VAE {theirs}, this run {ours}"
+            for what, theirs, ours in (
+                ("skeleton", trained.data.skeleton, spec.skeleton),
+                ("representation", trained.data.representation, spec.representation),
+                ("window", config.window, spec.window_frames),
+                ("code size", config.latent_dim, bank.shape[1]),
+            )
+            if theirs != ours
+        ]
+        mine, theirs = self.normalizer.state_dict(), trained.normalizer.state_dict()
+        if not differ and not all(
+            mine[k].shape == theirs[k].shape and torch.allclose(mine[k], theirs[k], rtol=1e-4, atol=1e-4)
+            for k in mine
+            if "pose" in k
         ):
+            differ.append("pose statistics (another speaker set or data)")
+        if differ:
             raise ConfigError(
-                f"pose_vae {source}: encodes {config.window}-frame windows of {config.pose_dim} features "
-                f"into {config.latent_dim}; this run has {spec.window_frames} frames of {spec.pose_dim} and "
-                f"template_dim {bank.shape[1]}"
+                f"pose_vae {run.path} does not encode this run's poses ({'; '.join(differ)}); train it on "
+                "the same data (configs/pose_vae_sdt.yaml)"
             )
         vae = vae.to(bank.device)
         for first in range(0, len(train_set), ENCODE_BATCH):
@@ -195,8 +209,8 @@ class TemplateRecipe(AdversarialRecipe):
             self._check_index(index)
             bank[index] = vae.encode(batch["pose"].to(bank.device))
         bank.requires_grad_(False)
-        self.vae_record = {"path": str(read_run(source).path), "sha256": weights_sha256(vae)}
-        rank_zero_info(f"cospeech: SDT-VAE templates: μ of {len(train_set)} windows from {source}")
+        self.vae_record = {"path": str(run.path), "sha256": weights_sha256(vae)}
+        rank_zero_info(f"cospeech: SDT-VAE templates: μ of {len(train_set)} windows from {run.path}")
 
     def _check_index(self, index: torch.Tensor) -> None:
         N = len(self.generator.templates)
