@@ -92,6 +92,8 @@ INTERVAL_COLUMNS = (
 )  # fmt: skip
 """Columns of the interval tables, in the order of PATS' own files."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
+NORMALIZED_SHOULDER = 167.0
+"""``pose/normalize``: ‖RShoulder − Neck‖ in every frame, pixels (reference notes §1.4)."""
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,17 @@ def read_missing_intervals(root: str | Path) -> frozenset[str]:
 
 
 # ----------------------------------------------------------------------------------------------- writing
+
+
+def normalize_pose(data: np.ndarray) -> np.ndarray:
+    """PATS ``pose/normalize`` from ``pose/data`` joints (T, 52, 2) (neck absolute, other joints offsets from
+    it, pixels): the offsets rescaled per frame so that ‖RShoulder − Neck‖ = 167, the neck kept absolute
+    (reference notes §1.4). Returns (T, 52, 2) float64; a frame with RShoulder on the neck gives inf/NaN."""
+    data = np.asarray(data, dtype=np.float64)
+    shoulder = np.linalg.norm(data[:, PATS52.index("RShoulder")], axis=-1)
+    out = data * (NORMALIZED_SHOULDER / shoulder)[:, None, None]
+    out[:, 0] = data[:, 0]
+    return out
 
 
 def write_interval(
