@@ -44,7 +44,7 @@ from cospeech.data.pats import (
 from cospeech.data.poses import joints_to_flat
 from cospeech.data.synth.corpus import FRAME_RATES
 from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
-from cospeech.errors import ConfigError, DataError
+from cospeech.errors import AudioError, ConfigError, DataError
 from cospeech.files import atomic_write
 
 WINDOW_FRAMES = int(WINDOW_SECONDS * POSE_FPS)
@@ -53,6 +53,8 @@ MIN_PIECE = WINDOW_FRAMES + 1
 SPLIT_GAP = WINDOW_FRAMES + 1
 """Frames left out between train and dev and between dev and test (SDT: 13 × 5 = 65)."""
 TRAIN_SHARE, HELD_OUT_SHARE = 0.8, 0.1
+SPEECH_SLACK = 0.01
+"""Share of a frame a pose frame may end after the speech (sample rounding of the speech's length)."""
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 REPORT_PREFIX = "import_"
 
@@ -109,7 +111,10 @@ def import_recording(
     if any(r.speaker == name for r in previous) and not overwrite:
         raise ConfigError(f"{out}: already has speaker {name!r}; choose another --name or pass --overwrite")
     speech_path = Path(audio if audio is not None else video)
-    waveform = load_audio(speech_path)  # fails first (e.g. a video without audio), before any work
+    try:  # fails first (e.g. a video without audio), before any work
+        waveform = load_audio(speech_path)
+    except AudioError as err:
+        raise AudioError(f"{err} (the speech: --{'audio' if audio is not None else 'video'})") from None
     if fps is None and video is not None:
         fps = video_frame_rate(Path(video))
     detections = read_detections(keypoints, fps=fps)
@@ -258,7 +263,7 @@ def _within_speech(segments: list[Segment], seconds: float) -> tuple[list[Segmen
     """Segments cut where their frames end after the speech does; how many frames were cut."""
     kept, cut = [], 0
     for s in segments:
-        frames = min(s.frames, max(0, int(np.floor((seconds - s.start) * POSE_FPS + 1e-6))))
+        frames = min(s.frames, max(0, int(np.floor((seconds - s.start) * POSE_FPS + SPEECH_SLACK))))
         cut += s.frames - frames
         if frames:
             kept.append(Segment(s.start, s.joints[:frames], s.confidence[:frames]))
@@ -277,3 +282,23 @@ def _clock(seconds: float) -> str:
     """``H:MM:SS.ffffff``, PATS' ``start_time`` form."""
     whole, micro = divmod(round(seconds * 1e6), 1_000_000)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}.{micro:06d}"
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The import report as a few printed lines: what was read, kept, dropped and why, and the splits."""
+    dropped = {k: v for k, v in report["frames_dropped"].items() if v}
+    gaps = report["gaps_interpolated"]
+    short = report["segments_too_short"]
+    splits = report["split_seconds"]
+    return [
+        f"read {report['frames_read']} frames ({report['source']}, {report['input_fps']:g} fps), speech "
+        f"{report['speech']['seconds']:.1f} s",
+        "dropped frames: " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"),
+        f"gaps interpolated: {gaps['count']} ({gaps['seconds']:.2f} s); recording split at "
+        f"{report['splits_at_long_gaps']} long gap(s); {short['count']} piece(s) too short for a window "
+        f"({short['seconds']:.1f} s); {report['frames_beyond_speech']} frame(s) after the speech ends",
+        f"usable {report['usable_seconds']:.1f} s → train {splits['train']:.1f} s, "
+        f"dev {splits['dev']:.1f} s, test {splits['test']:.1f} s (gaps between splits "
+        f"{report['split_gap_seconds']:.1f} s, left out "
+        f"{report['pieces_too_short_seconds'] + report['train_beyond_minutes_seconds']:.1f} s more)",
+    ]
