@@ -26,12 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from cospeech.continual.methods import get_method
 from cospeech.continual.runner import Chain, check_overrides, load_preset, read_mix_stage, run_chain
 from cospeech.data.importers.recording import import_recording
-from cospeech.data.pats import INTERVALS_CSV, PROCESSED_DIR, RAW_DIR, IntervalRecord, write_intervals_table
+from cospeech.data.pats import (
+    INTERVALS_CSV,
+    PROCESSED_DIR,
+    RAW_DIR,
+    read_intervals_table,
+    write_intervals_table,
+)
 from cospeech.data.synth.recording import MANIFEST
 from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.errors import ConfigError, DataError
@@ -124,7 +128,7 @@ def personalise(
     check_overrides(overrides)
     started = time.perf_counter()
     corpus = out / CORPUS_DIR
-    if (corpus / INTERVALS_CSV).is_file() and name in pd.read_csv(corpus / INTERVALS_CSV)["speaker"].values:
+    if (corpus / INTERVALS_CSV).is_file() and any(r.speaker == name for r in read_intervals_table(corpus)):
         say(f"using the imported recording in {corpus}")
         report = json.loads((corpus / f"import_{name}.json").read_text())
     else:
@@ -236,18 +240,7 @@ def _link_speakers(source: Path, corpus: Path, speakers: Sequence[str]) -> None:
             if target.is_dir() and not link.exists():
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(target, target_is_directory=True)
-    rows = base.intervals[base.intervals["speaker"].isin(speakers)].fillna("")
-    records = [
-        IntervalRecord(
-            **{
-                k: str(v)
-                for k, v in row.items()
-                if k in IntervalRecord.__dataclass_fields__ and k != "delta_time"
-            },
-            delta_time=float(row.get("delta_time") or 0.0),
-        )
-        for row in rows.to_dict("records")
-    ]
+    records = [r for r in read_intervals_table(source) if r.speaker in speakers]
     write_intervals_table(corpus, records)
 
 

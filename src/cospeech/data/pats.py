@@ -467,6 +467,20 @@ def write_intervals_table(root: str | Path, records: Sequence[IntervalRecord]) -
     return path
 
 
+def read_intervals_table(root: str | Path) -> list[IntervalRecord]:
+    """The rows of ``cmu_intervals_df.csv`` as written (every column a string but ``delta_time``), to
+    rewrite the table with rows added or removed."""
+    table = pd.read_csv(Path(root) / INTERVALS_CSV, dtype=str, keep_default_na=False)
+    fields = IntervalRecord.__dataclass_fields__
+    return [
+        IntervalRecord(
+            **{k: v for k, v in row.items() if k in fields and k != "delta_time"},
+            delta_time=float(row.get("delta_time") or 0.0),
+        )
+        for row in table.to_dict("records")
+    ]
+
+
 def write_missing_intervals(root: str | Path, interval_ids: Iterable[str]) -> Path:
     """Write ``missing_intervals.h5`` (variable-length strings, as PATS does) atomically."""
     path = Path(root) / MISSING_H5

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import soundfile
 
 from cospeech.audio import SAMPLE_RATE, load_audio, log_mel_400, log_mel_512
@@ -37,6 +36,7 @@ from cospeech.data.pats import (
     RAW_DIR,
     IntervalRecord,
     normalize_pose,
+    read_intervals_table,
     write_interval,
     write_intervals_table,
     write_missing_intervals,
@@ -107,7 +107,7 @@ def import_recording(
     existing = (out / INTERVALS_CSV).is_file()
     if out.exists() and not existing and any(out.iterdir()):
         raise ConfigError(f"{out}: exists and is not a PATS root; choose another --out")
-    previous = _table(out) if existing else []
+    previous = read_intervals_table(out) if existing else []
     if any(r.speaker == name for r in previous) and not overwrite:
         raise ConfigError(f"{out}: already has speaker {name!r}; choose another --name or pass --overwrite")
     speech_path = Path(audio if audio is not None else video)
@@ -268,14 +268,6 @@ def _within_speech(segments: list[Segment], seconds: float) -> tuple[list[Segmen
         if frames:
             kept.append(Segment(s.start, s.joints[:frames], s.confidence[:frames]))
     return kept, cut
-
-
-def _table(root: Path) -> list[IntervalRecord]:
-    table = pd.read_csv(root / INTERVALS_CSV, dtype=str, keep_default_na=False)
-    return [
-        IntervalRecord(**{**row, "delta_time": float(row["delta_time"] or 0)})
-        for row in table.to_dict("records")
-    ]
 
 
 def _clock(seconds: float) -> str:
