@@ -54,6 +54,7 @@ NOT_RUN = {
     "continual": "trains task sequences for minutes; tests/continual runs a tiny one end to end",
     "continual-compare": "reads the chains `cospeech continual` makes",
     "adapt": "reads a first task `cospeech continual` makes; tests/continual runs one",
+    "personalise": "trains for minutes; tests/personalise runs a tiny one end to end",
 }
 """Why a README command is only parsed here: its command group, or a path only a long run creates."""
 

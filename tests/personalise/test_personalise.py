@@ -115,8 +115,17 @@ def test_generate_command_takes_the_new_speaker(personalised, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "maria.npz")]) == 0
 
 
-def test_a_base_speaker_name_or_a_text_model_is_refused(personalised, capsys):
+def test_a_taken_name_or_other_minutes_are_refused_and_a_rerun_trains_nothing(personalised, capsys):
     *_, argv = personalised
-    taken = [a if a != "maria" else "ava" for a in argv]
-    assert main(taken) == 1
+    assert main([a if a != "maria" else "ava" for a in argv]) == 1
     assert "--name ava: already a speaker of" in capsys.readouterr().err
+    assert main([*argv, "--minutes", "0.5"]) == 1
+    assert "the recording was imported with --minutes None, not 0.5" in capsys.readouterr().err
+    checkpoints = {p: p.stat().st_mtime_ns for p in argv_out(argv).rglob("*.ckpt")}
+    assert main(argv) == 0  # done markers: nothing retrained, the summary written again
+    assert "using the imported recording" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in argv_out(argv).rglob("*.ckpt")} == checkpoints
+
+
+def argv_out(argv: list[str]) -> Path:
+    return Path(argv[argv.index("--out") + 1])

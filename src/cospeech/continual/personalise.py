@@ -131,6 +131,11 @@ def personalise(
     if (corpus / INTERVALS_CSV).is_file() and any(r.speaker == name for r in read_intervals_table(corpus)):
         say(f"using the imported recording in {corpus}")
         report = json.loads((corpus / f"import_{name}.json").read_text())
+        if report.get("max_train_minutes") != minutes:
+            raise ConfigError(
+                f"{out}: the recording was imported with --minutes {report.get('max_train_minutes')}, "
+                f"not {minutes}; use another --out"
+            )
     else:
         _link_speakers(Path(hparams["root"]), corpus, known)
         say(f"importing {files.keypoints} with the speech of {files.video or files.audio} …")

@@ -129,6 +129,7 @@ def import_recording(
         "speech": {"file": str(speech_path), "seconds": round(speech_seconds, 3)},
         **track.as_dict(),
         "frames_beyond_speech": beyond,
+        "max_train_minutes": max_train_minutes,
         **split_report,
     }
     records = [r for r in previous if r.speaker != name]
