@@ -31,8 +31,8 @@ import torch
 from cospeech.cli.main import main as cospeech
 from cospeech.data.pats import PatsCorpus
 from cospeech.data.synth import synthesize_corpus
-from cospeech.data.synth.recording import MANIFEST
 from cospeech.evaluation import evaluate, gap_closed
+from cospeech.render.recording import MANIFEST
 
 BASE_SPEAKERS = ("ava", "ben", "cleo", "dia")
 HELD_OUT = "eli"

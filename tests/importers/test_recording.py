@@ -13,8 +13,8 @@ from cospeech.audio import SAMPLE_RATE, load_audio
 from cospeech.cli.main import main
 from cospeech.data.importers.recording import SPLIT_GAP, import_recording
 from cospeech.data.pats import PatsCorpus
-from cospeech.data.synth.recording import MANIFEST, export_recording
 from cospeech.errors import ConfigError, DataError
+from cospeech.render.recording import MANIFEST, export_recording
 from cospeech.render.video import write_video
 from cospeech.skeletons import PATS52
 

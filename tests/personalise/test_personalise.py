@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from cospeech.cli.main import main
-from cospeech.data.synth.recording import export_recording
+from cospeech.render.recording import export_recording
 
 TINY_MIX_STAGE = {"channels": 16, "unet_depth": 3, "fusion_heads": 2, "style_dim": 4, "num_clusters": 2}
 TINY_TRAINER = {

@@ -116,7 +116,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export_recording(args: argparse.Namespace) -> int:
-    from cospeech.data.synth.recording import export_recording
+    from cospeech.render.recording import export_recording
 
     recording = export_recording(args.root, args.speaker, args.out, video=not args.no_video)
     print(

@@ -36,10 +36,10 @@ from cospeech.data.pats import (
     read_intervals_table,
     write_intervals_table,
 )
-from cospeech.data.synth.recording import MANIFEST
 from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
+from cospeech.render.recording import MANIFEST
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")

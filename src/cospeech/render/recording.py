@@ -23,6 +23,7 @@ from cospeech.data.poses import flat_to_joints
 from cospeech.data.windows import POSE_FPS
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
+from cospeech.render.video import write_video
 from cospeech.skeletons import PATS52
 
 KEYPOINTS_DIR = "keypoints"
@@ -52,8 +53,6 @@ def export_recording(
     ``recording.json`` (each interval's id, split, first frame and frame count).
 
     Raises `DataError` for an unknown speaker or an interval without its speech file under ``raw/``."""
-    from cospeech.render.video import write_video  # PyAV and OpenCV only when exporting
-
     corpus = PatsCorpus(root)
     corpus.check_speakers([speaker])
     out = Path(out)
