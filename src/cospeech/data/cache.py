@@ -22,6 +22,10 @@ per interval (``cospeech.audio.normalize_level``) on their stored frames, before
 levels each input file; the option is part of the hash. ``text/*`` keys are on the pose clock already and
 are stored as they are (``text/tokens`` ids as float32, exact below 2²⁴).
 
+A registered audio feature (``cospeech.features``) that an interval does not store is computed from the
+interval's speech file (`Corpus.raw_audio`, decoded to 16 kHz) and put on the model clock with its
+``subframes`` (`cospeech.features.pose_clock`); its recipe and the speech files' sizes and times are hashed.
+
 Real data has holes. A window is skipped when it touches a frame holding NaN or ±inf in any cached key
 (OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence unless levelling has mapped
 them to its floor) or when it extends past the end of the audio. What was left out is counted per interval
@@ -41,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from cospeech.audio import AUDIO_LEVELS, AudioLevel, level_floor, normalize_level, speech_level
+from cospeech.audio import AUDIO_LEVELS, AudioLevel, level_floor, load_audio, normalize_level, speech_level
 from cospeech.data.corpus import Corpus
 from cospeech.data.text import WordTimings, uses_word_timings
 from cospeech.data.windows import (
@@ -52,7 +56,8 @@ from cospeech.data.windows import (
     audio_clock,
     audio_coverage,
 )
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
+from cospeech.features import get_feature, is_registered
 from cospeech.files import OutputError, atomic_write
 
 CACHE_FORMAT = 2  # 2: non-finite frames of every key and short audio drop windows; drop report
@@ -219,12 +224,19 @@ def cache_key(
     spec: WindowSpec,
     audio_level: AudioLevel = "none",
 ) -> str:
+    ids = corpus.interval_ids(speaker, split)
+    computed = _computed_keys(corpus, speaker, ids[0], keys) if ids else []
     files = []
-    for interval_id in corpus.interval_ids(speaker, split):
-        path = corpus.interval_path(speaker, interval_id)
-        stat = path.stat() if path.is_file() else None
-        files.append([interval_id, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1])
+    for interval_id in ids:
+        paths = [corpus.interval_path(speaker, interval_id)]
+        if computed:
+            paths.append(corpus.raw_audio(speaker, interval_id))
+        for path in paths:
+            stat = path.stat() if path is not None and path.is_file() else None
+            files.append([interval_id, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1])
     payload = {"format": CACHE_FORMAT, "keys": list(keys), "spec": asdict(spec), "files": files}
+    if computed:  # absent when every key is stored, so caches built before features were computed stay valid
+        payload["computed"] = {key: get_feature(key).recipe for key in computed}
     if audio_level != "none":  # absent for "none", so caches built before the option stay valid
         payload["audio_level"] = audio_level
     if any(uses_word_timings(k) for k in keys):  # caches of these keys made before words.npz are stale
@@ -248,6 +260,9 @@ def load_split(
     the result."""
     if audio_level not in AUDIO_LEVELS:
         raise DataError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+    for key in keys:
+        if audio_level == "utterance" and is_registered(key) and not get_feature(key).levellable:
+            raise ConfigError(f"{key} is not a log-domain feature; use audio_level='none' with it")
     if not corpus.is_pose_key(keys[0]):
         raise DataError(
             f"{corpus.root}: the first cached key must be a {corpus.format} pose key, got {keys[0]!r}"
@@ -357,7 +372,10 @@ def _prepare(
     the audio reaches), and per key its non-finite frames (counted after levelling, which maps ``-inf`` to
     the floor, and before alignment, so audio counts feature frames)."""
     stored = {key: key.removeprefix(BOX_JOINTS_PREFIX) for key in keys}
-    raw = corpus.read(speaker, interval_id, list(dict.fromkeys(stored.values())))
+    computed = _computed_keys(corpus, speaker, interval_id, keys)
+    raw = corpus.read(speaker, interval_id, [k for k in dict.fromkeys(stored.values()) if k not in computed])
+    if computed:
+        raw.update(_compute_features(corpus, speaker, interval_id, computed))
     n_pose = len(raw[keys[0]])
     out = {}
     nonfinite = {}
@@ -374,13 +392,41 @@ def _prepare(
         if key.startswith("audio/") and spec.stored_key_is_aligned(key):
             if len(array) == 0:
                 raise DataError(f"{corpus.interval_path(speaker, interval_id)}: {key} has no frames")
-            rate, offset = audio_clock(
-                key, len(array), n_pose, rate=corpus.frame_rate(speaker, interval_id, key)
-            )
+            if key in computed:
+                rate, offset = get_feature(key).rate, get_feature(key).offset
+            else:
+                recorded = corpus.frame_rate(speaker, interval_id, key)
+                rate, offset = audio_clock(key, len(array), n_pose, rate=recorded)
+            subframes = get_feature(key).subframes if is_registered(key) else 1
             reached = audio_coverage(len(array), n_pose, rate=rate, offset=offset)
-            array = align_to_pose_clock(array, n_pose, rate=rate, offset=offset)[:reached]
+            array = align_to_pose_clock(array, n_pose, rate=rate, offset=offset, subframes=subframes)[
+                :reached
+            ]
         out[key] = array
     return out, nonfinite
+
+
+def _computed_keys(corpus: Corpus, speaker: str, interval_id: str, keys: Sequence[str]) -> list[str]:
+    """The registered audio features among ``keys`` that the interval does not store."""
+    registered = [k for k in keys if k.startswith("audio/") and is_registered(k)]
+    if not registered:
+        return []
+    present = set(corpus.keys(speaker, interval_id))
+    return [k for k in registered if k not in present]
+
+
+def _compute_features(
+    corpus: Corpus, speaker: str, interval_id: str, keys: list[str]
+) -> dict[str, np.ndarray]:
+    """``keys`` (registered features) computed from the interval's speech file at 16 kHz."""
+    path = corpus.raw_audio(speaker, interval_id)
+    if path is None:
+        raise DataError(
+            f"{corpus.interval_path(speaker, interval_id)}: stores no {', '.join(keys)} and has no speech "
+            "file to compute it from"
+        )
+    waveform = load_audio(path)
+    return {key: get_feature(key).compute(waveform) for key in keys}
 
 
 def _levelled(key: str, features: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ from cospeech.data.spec import DataSpec
 from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, change_points, token_rows, uses_word_timings
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
+from cospeech.features import get_feature, is_registered
 
 ORACLE_KEY = "oracle/normalize"
 BOX_JOINTS = "box_joints"
@@ -309,6 +310,8 @@ class PatsDataModule(L.LightningDataModule):
             raise ConfigError(f"batch_size={batch_size} must be ≥ 1")
         if audio_level not in AUDIO_LEVELS:
             raise ConfigError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+        if audio_level == "utterance" and is_registered(audio_key) and not get_feature(audio_key).levellable:
+            raise ConfigError(f"audio_key={audio_key!r} is not a log-domain feature; set audio_level: none")
         if text_key is not None and text_key not in TEXT_KEYS:
             raise ConfigError(f"text_key={text_key!r}; expected None or one of {', '.join(TEXT_KEYS)}")
         if not isinstance(repeat_text, bool):
@@ -436,7 +439,7 @@ class PatsDataModule(L.LightningDataModule):
             skeleton=self.corpus.model_skeleton.name,
             pose_key=hp.pose_key,
             audio_key=hp.audio_key,
-            audio_dim=self.corpus.feature_width(hp.audio_key),
+            audio_dim=self._audio_dim(),
             speakers=self.speakers,
             fps=POSE_FPS,
             window_seconds=hp.window_seconds,
@@ -452,6 +455,11 @@ class PatsDataModule(L.LightningDataModule):
             pose_clusters=hp.pose_clusters,
             box_joints=self.corpus.box_joints,
         )
+
+    def _audio_dim(self) -> int:
+        """F the models see: ``subframes · bins`` of a registered feature, else the corpus's stored width."""
+        key = self.hparams.audio_key
+        return get_feature(key).audio_dim if is_registered(key) else self.corpus.feature_width(key)
 
     def _read_text_featurizer(self, corpus: Corpus) -> str | None:
         """What made the text key, as the first training interval of the first speaker records it."""

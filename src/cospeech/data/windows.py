@@ -103,36 +103,41 @@ class WindowSpec:
 
 
 def align_to_pose_clock(
-    features: np.ndarray, n_pose_frames: int, *, rate: float, offset: float
+    features: np.ndarray, n_pose_frames: int, *, rate: float, offset: float, subframes: int = 1
 ) -> np.ndarray:
-    """Average feature frames onto the 15 fps pose clock.
+    """Average feature frames onto the 15 fps pose clock, or onto ``subframes`` sub-frames of each pose frame.
 
     Parameters
     ----------
     features : np.ndarray [shape=(Ta, F)], frame k centred at ``offset + k / rate`` seconds.
-    n_pose_frames : int, T; pose frame t spans ``[t/15, (t+1)/15)``.
+    n_pose_frames : int, T; pose frame t spans ``[t/15, (t+1)/15)``, its sub-frame j
+        ``[(t·s + j) / (15·s), (t·s + j + 1) / (15·s))`` for ``s = subframes``.
+    subframes : int ≥ 1, s; 1 gives the pose clock itself.
 
     Returns
     -------
-    aligned : np.ndarray [shape=(T, F)]; pose frames that no feature frame falls in (audio shorter than
-    the poses, or rate < 15) take the nearest feature frame.
+    aligned : np.ndarray [shape=(T, s·F)], float32, the s sub-frames of each pose frame side by side
+    (``[sub0 F…, sub1 F…, …]``); sub-frames that no feature frame falls in (audio shorter than the poses,
+    or rate < 15·s) take the nearest feature frame.
     """
     ta = len(features)
-    out = np.empty((n_pose_frames, features.shape[1]), dtype=np.float32)
+    clock = POSE_FPS * subframes
+    n = n_pose_frames * subframes
+    out = np.empty((n, features.shape[1]), dtype=np.float32)
     if ta == 0:
         raise ValueError("cannot align an empty feature array")
-    owner = np.floor((offset + np.arange(ta) / rate) * POSE_FPS).astype(np.int64)
-    keep = (owner >= 0) & (owner < n_pose_frames)
+    owner = np.floor((offset + np.arange(ta) / rate) * clock).astype(np.int64)
+    keep = (owner >= 0) & (owner < n)
     sums = np.zeros_like(out, dtype=np.float64)
     np.add.at(sums, owner[keep], features[keep])
-    counts = np.bincount(owner[keep], minlength=n_pose_frames)[:n_pose_frames]
+    counts = np.bincount(owner[keep], minlength=n)[:n]
     filled = counts > 0
     out[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
     if not filled.all():
-        centres = (np.arange(n_pose_frames) + 0.5) / POSE_FPS
+        centres = (np.arange(n) + 0.5) / clock
         nearest = np.clip(np.rint((centres - offset) * rate), 0, ta - 1).astype(np.int64)
         out[~filled] = features[nearest[~filled]]
-    return out
+    return out.reshape(n_pose_frames, subframes * features.shape[1])
 
 
 def audio_clock(
