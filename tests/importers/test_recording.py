@@ -80,6 +80,11 @@ def test_minutes_limit_the_training_data_and_a_root_takes_more_speakers(recordin
     assert PatsCorpus(out).speakers == ["john", "maria"]
     with pytest.raises(ConfigError, match="already has speaker 'maria'"):
         import_recording(recording.keypoints, out, "maria", audio=audio, fps=15)
+    stale = out / "processed" / "maria" / "maria_0099.h5"
+    stale.write_bytes(b"")  # left by an earlier import with more intervals
+    again = import_recording(recording.keypoints, out, "maria", audio=audio, fps=15, overwrite=True)
+    assert again.report["split_seconds"]["train"] > 30 and not stale.exists()
+    assert PatsCorpus(out).speakers == ["john", "maria"]
     with pytest.raises(ConfigError, match="--name .Maria.: use lower-case"):
         import_recording(recording.keypoints, out, "Maria", audio=audio, fps=15)
 

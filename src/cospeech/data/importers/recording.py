@@ -137,9 +137,6 @@ def import_recording(
     # a new root appears complete or not at all; an existing one gets its files one by one, the table last
     with nullcontext(out) if existing else atomic_write(out) as root:
         root.mkdir(exist_ok=True)
-        for old in ((root / PROCESSED_DIR / name), (root / RAW_DIR / f"{name}_cropped")):
-            for stale in old.glob("*") if old.is_dir() else ():
-                stale.unlink()
         raw = root / RAW_DIR / f"{name}_cropped"
         raw.mkdir(parents=True, exist_ok=True)
         for k, (split, start, joints, confidence) in enumerate(pieces):
@@ -148,7 +145,8 @@ def import_recording(
             speech = waveform[first : first + round(len(joints) / POSE_FPS * SAMPLE_RATE)]
             write_interval(root, name, interval_id, interval_arrays(joints, confidence, speech),
                            frame_rates=FRAME_RATES)  # fmt: skip
-            soundfile.write(raw / f"{interval_id}.flac", speech, SAMPLE_RATE, subtype="PCM_16")
+            with atomic_write(raw / f"{interval_id}.flac") as tmp:
+                soundfile.write(tmp, speech, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
             seconds = len(joints) / POSE_FPS
             records.append(
                 IntervalRecord(
@@ -159,6 +157,10 @@ def import_recording(
             written.append({"id": interval_id, "split": split, "start": round(start, 3),
                             "seconds": round(seconds, 3)})  # fmt: skip
         write_intervals_table(root, records)
+        kept = {f"{w['id']}{suffix}" for w in written for suffix in (".h5", ".flac")}
+        for folder in (root / PROCESSED_DIR / name, raw):  # a replaced speaker's files the table dropped
+            for stale in [p for p in folder.iterdir() if p.name not in kept]:
+                stale.unlink()
         if not existing:
             write_missing_intervals(root, [])
         report["intervals"] = written
