@@ -129,3 +129,30 @@ def test_a_taken_name_or_other_minutes_are_refused_and_a_rerun_trains_nothing(pe
 
 def argv_out(argv: list[str]) -> Path:
     return Path(argv[argv.index("--out") + 1])
+
+
+def test_a_recording_folder_is_read_as_keypoints_and_one_speech_file(tmp_path):
+    from cospeech.continual.personalise import find_recording
+    from cospeech.errors import DataError
+
+    (tmp_path / "talk.json").write_text("[]")  # one COCO-WholeBody prediction file
+    with pytest.raises(DataError, match="no video .* or audio file with the speech"):
+        find_recording(tmp_path)
+    (tmp_path / "talk.wav").write_bytes(b"")
+    found = find_recording(tmp_path)
+    assert (found.keypoints, found.audio, found.video) == (
+        tmp_path / "talk.json",
+        tmp_path / "talk.wav",
+        None,
+    )
+    (tmp_path / "keypoints").mkdir()
+    (tmp_path / "talk.mp4").write_bytes(b"")
+    found = find_recording(tmp_path)  # an OpenPose folder; the video's track is preferred to the audio file
+    assert (found.keypoints, found.audio, found.video) == (
+        tmp_path / "keypoints",
+        None,
+        tmp_path / "talk.mp4",
+    )
+    (tmp_path / "other.mov").write_bytes(b"")
+    with pytest.raises(DataError, match="several speech files"):
+        find_recording(tmp_path)
