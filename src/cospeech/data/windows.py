@@ -2,7 +2,8 @@
 
 A window is ``int(seconds · 15)`` pose frames (64 for the default 4.3 s). Starts follow the reference
 exactly: ``range(0, n − window, hop)`` per modality (strict ``<``: an interval of exactly 64 frames gives no
-window, and the tail after the last full window is dropped); the interval yields as many windows as its
+window, and the tail after the last full window is dropped; a format of pre-cut clips, SDT's, lets the last
+window end at the last frame, so each 64-frame clip is one window); the interval yields as many windows as its
 shortest modality allows. The window cache (``cache``) also skips windows touching a frame with a NaN or
 infinite value (a lost detection, a ``-inf`` log-mel frame of digital silence) and windows extending past
 the end of the audio.
@@ -89,9 +90,14 @@ class WindowSpec:
         window, stride = self.geometry(key)
         return window if self.hop == 0 else self.hop * stride
 
-    def count(self, lengths: dict[str, int]) -> int:
-        """Windows an interval yields, given each key's stored length (min over keys)."""
-        return min(len(range(0, n - self.geometry(k)[0], self.hop_for(k))) for k, n in lengths.items())
+    def count(self, lengths: dict[str, int], *, clips: bool = False) -> int:
+        """Windows an interval yields, given each key's stored length (min over keys). ``clips``: the
+        interval is a pre-cut clip (`Corpus.clips`, SDT), whose window may end at its last frame, so a
+        64-frame clip gives one window (``range(0, n − window + 1, hop)``); otherwise the reference's strict
+        range."""
+        return min(
+            len(range(0, n - self.geometry(k)[0] + clips, self.hop_for(k))) for k, n in lengths.items()
+        )
 
     def starts(self, key: str, count: int) -> np.ndarray:
         """Start offsets (in ``key``'s frames) of the first ``count`` windows."""
