@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cospeech.data.importers import read_detections
+from cospeech.data.importers.detections import PATS52_POINTS
 from cospeech.data.importers.track import clean_segments
 from cospeech.errors import DataError
 from cospeech.skeletons import PATS52
@@ -23,6 +24,7 @@ WHOLEBODY = {"Nose": 0, "LEye": 1, "REye": 2, "LShoulder": 5, "RShoulder": 6, "L
              "LWrist": 9, "RWrist": 10}  # fmt: skip
 BODY_NAMES = PATS52.joint_names[:10]
 HAND = 21
+P = list(PATS52_POINTS)  # the pats52 joints among OpenPose's 137 points the readers return
 
 
 def person(t: np.ndarray, scale: float = 1.0, origin: tuple[float, float] = (400.0, 200.0)) -> np.ndarray:
@@ -83,8 +85,9 @@ def test_openpose_two_people_at_30_fps_follows_the_biggest_and_resamples_to_15(t
     (segment,), report = clean_segments(detections)
     assert report.input_fps == pytest.approx(30) and report.people_per_frame == {2: 300}
     assert segment.frames == 150  # every 1/15 s from 0 to 9.93 s
-    np.testing.assert_allclose(segment.joints, speaker[::2, :, :2], atol=1e-6)  # the big one, never the other
-    np.testing.assert_allclose(segment.confidence, 0.9)
+    np.testing.assert_allclose(segment.joints[:, P], speaker[::2, :, :2], atol=1e-6)  # the big one, always
+    np.testing.assert_allclose(segment.confidence[:, P], 0.9)
+    assert not segment.confidence[:, 25:95].any()  # no face in these files: undetected
 
 
 def test_openpose_coco18_maps_the_eyes_from_their_own_indices(tmp_path):
@@ -93,7 +96,7 @@ def test_openpose_coco18_maps_the_eyes_from_their_own_indices(tmp_path):
     frames = [[speaker[k]] for k in range(len(t))]
     detections = read_detections(write_openpose(tmp_path / "coco", frames, COCO18, 18), fps=15)
     assert detections.source == "openpose COCO"
-    np.testing.assert_allclose(detections.frames[5][0], speaker[5])
+    np.testing.assert_allclose(detections.frames[5][0][P], speaker[5])
 
 
 def test_short_gaps_are_interpolated_and_long_gaps_split_the_recording(tmp_path):
@@ -123,9 +126,11 @@ def test_short_gaps_are_interpolated_and_long_gaps_split_the_recording(tmp_path)
     }
     first = segments[0]
     assert first.frames == 150  # 0 … 9.93 s: the last kept frame before the long gap is at 9.967 s
-    np.testing.assert_allclose(first.joints[:50], speaker[:100:2, :, :2], atol=1e-6)  # before any gap: exact
-    np.testing.assert_allclose(first.joints, speaker[:300:2, :, :2], atol=0.1)  # linear across 0.23 s
-    assert np.isfinite(first.joints).all() and (first.joints > 3).all()  # no zeros stored as positions
+    np.testing.assert_allclose(
+        first.joints[:50, P], speaker[:100:2, :, :2], atol=1e-6
+    )  # before any gap: exact
+    np.testing.assert_allclose(first.joints[:, P], speaker[:300:2, :, :2], atol=0.1)  # linear across 0.23 s
+    assert np.isfinite(first.joints).all() and (first.joints[:, P] > 3).all()  # no zeros stored as positions
 
 
 def test_a_person_lost_among_others_is_not_swapped_for_them(tmp_path):
@@ -137,7 +142,7 @@ def test_a_person_lost_among_others_is_not_swapped_for_them(tmp_path):
     segments, report = clean_segments(read_detections(write_openpose(tmp_path / "op", frames), fps=15))
     assert report.dropped["followed person not found (others only)"] == 3
     (segment,) = segments
-    assert np.abs(segment.joints[:, 0, 0] - 400).max() < 50  # always near the speaker's neck
+    assert np.abs(segment.joints[:, P[0], 0] - 400).max() < 50  # always near the speaker's neck
 
 
 def test_wholebody_video_json_and_per_frame_files(tmp_path):
@@ -153,16 +158,16 @@ def test_wholebody_video_json_and_per_frame_files(tmp_path):
     expected[0, :2] = (
         speaker[7, PATS52.index("RShoulder"), :2] + speaker[7, PATS52.index("LShoulder"), :2]
     ) / 2
-    np.testing.assert_allclose(detections.frames[7][0], expected)  # the neck: the shoulders' midpoint
+    np.testing.assert_allclose(detections.frames[7][0][P], expected)  # the neck: the shoulders' midpoint
     folder = tmp_path / "frames"
     folder.mkdir()
     for k in range(len(t)):
         (folder / f"img_{k:05d}.json").write_text(json.dumps([wholebody_person(speaker[k])]))
     per_frame = read_detections(folder, fps=25)
-    np.testing.assert_allclose(per_frame.frames[7][0], expected)
+    np.testing.assert_allclose(per_frame.frames[7][0][P], expected)
     (segment,), _ = clean_segments(per_frame)
     assert segment.frames == 90  # 25 → 15 fps over 5.96 s
-    np.testing.assert_allclose(segment.joints[::3, 1:], speaker[::5, 1:, :2])  # where the two clocks meet
+    np.testing.assert_allclose(segment.joints[::3, P[1:]], speaker[::5, 1:, :2])  # where the two clocks meet
 
 
 def test_missing_frame_rate_and_malformed_files_are_one_line_errors(tmp_path):

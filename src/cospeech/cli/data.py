@@ -70,7 +70,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     imported.add_argument("--out", type=Path, required=True, help="corpus root to create or to add to")
     imported.add_argument("--fps", type=float, help="frame rate of the keypoints (default: the video's)")
     imported.add_argument("--minutes", type=float, help="keep only the first M minutes of training data")
-    imported.add_argument("--format", choices=("pats",), default="pats", help="corpus layout (default pats)")
+    imported.add_argument(
+        "--format",
+        choices=("pats", "sdt"),
+        default="pats",
+        help="corpus layout: pats (52 joints, default) or sdt (SDT clips of 137 points; needs the face)",
+    )
     imported.add_argument("--overwrite", action="store_true", help="replace a speaker of that name")
     imported.set_defaults(run=run_import)
 
@@ -128,6 +133,7 @@ def run_import(args: argparse.Namespace) -> int:
         fps=args.fps,
         max_train_minutes=args.minutes,
         overwrite=args.overwrite,
+        layout=args.format,
     )
     print("\n".join(summary_lines(result.report)))
     print(f"wrote speaker {result.speaker} to {result.root} (report: {result.report_path})")

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile
 
 from cospeech.audio import SAMPLE_RATE, load_audio
+from cospeech.data.importers.detections import PATS52_POINTS
 from cospeech.data.importers.openpose import write_openpose
 from cospeech.data.pats import PatsCorpus
 from cospeech.data.poses import flat_to_joints
@@ -24,7 +25,7 @@ from cospeech.data.windows import POSE_FPS
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
 from cospeech.render.video import write_video
-from cospeech.skeletons import PATS52
+from cospeech.skeletons import OPENPOSE137, PATS52
 
 KEYPOINTS_DIR = "keypoints"
 MANIFEST = "recording.json"
@@ -82,7 +83,10 @@ def export_recording(
     all_joints, all_confidence = np.concatenate(joints), np.concatenate(confidence)
     waveform = np.concatenate(speech).astype(np.float32)
     keypoints = out / KEYPOINTS_DIR
-    write_openpose(keypoints, all_joints, all_confidence, name=speaker)
+    points = np.zeros((len(all_joints), OPENPOSE137.num_joints, 3))  # OpenPose's 137, undetected: zeros
+    points[:, list(PATS52_POINTS), :2] = all_joints
+    points[:, list(PATS52_POINTS), 2] = all_confidence
+    write_openpose(keypoints, points, name=speaker)
     with atomic_write(out / f"{speaker}.flac") as tmp:
         soundfile.write(tmp, waveform, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
     movie = None

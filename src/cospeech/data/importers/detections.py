@@ -1,5 +1,6 @@
-"""What every keypoint reader returns: the people detected in each frame, on the ``pats52`` skeleton, and
-the frame times; and the one entry point that recognises the format of a path."""
+"""What every keypoint reader returns: the people detected in each frame, on OpenPose's 137 points
+(``openpose137``: BODY_25, face 70, two hands), and the frame times; and the one entry point that recognises
+the format of a path. ``PATS52_POINTS`` picks the ``pats52`` joints out of them."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from pathlib import Path
 import numpy as np
 
 from cospeech.errors import DataError
-from cospeech.skeletons import PATS52
+from cospeech.skeletons import OPENPOSE137, PATS52
 
 CHANNELS = 3
 """x, y (pixels, image axes: y down) and the estimator's confidence (0 = not detected)."""
+POINTS = OPENPOSE137.num_joints
+PATS52_POINTS = tuple(OPENPOSE137.index(name) for name in PATS52.joint_names)
+"""Index in ``openpose137`` of each ``pats52`` joint (the same names: BODY_25's and OpenPose's hands)."""
 
 
 @dataclass(frozen=True)
 class Detections:
     """The people a pose estimator found in each frame of a recording.
 
-    ``frames[f]`` is ``(P_f, 52, 3)`` float64: P_f people (0 if none), the ``pats52`` joints, and x, y
-    (pixels) and confidence in [0, 1]. A point the estimator did not find has confidence 0 (its x, y are
-    meaningless, OpenPose writes 0, 0). ``times`` (F,) are the frames' times in seconds from the start of
-    the recording (the speech's time 0), increasing.
+    ``frames[f]`` is ``(P_f, 137, 3)`` float64: P_f people (0 if none), the ``openpose137`` points, and x,
+    y (pixels) and confidence in [0, 1]. A point the estimator did not find (or the format lacks) has
+    confidence 0 and x, y = 0, 0, as OpenPose writes it. ``times`` (F,) are the frames' times in seconds
+    from the start of the recording (the speech's time 0), increasing.
     """
 
     times: np.ndarray
@@ -34,8 +38,8 @@ class Detections:
         if len(self.times) != len(self.frames):
             raise ValueError(f"{len(self.times)} frame times for {len(self.frames)} frames")
         for people in self.frames:
-            if people.ndim != 3 or people.shape[1:] != (PATS52.num_joints, CHANNELS):
-                raise ValueError(f"people of shape {people.shape}; expected (P, {PATS52.num_joints}, 3)")
+            if people.ndim != 3 or people.shape[1:] != (POINTS, CHANNELS):
+                raise ValueError(f"people of shape {people.shape}; expected (P, {POINTS}, 3)")
 
 
 def frame_times(indices: list[int], fps: float | None, where: Path) -> np.ndarray:

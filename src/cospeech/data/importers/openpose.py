@@ -9,8 +9,9 @@ lists (every hand point then counts as undetected). The body layouts (OpenPose `
   9–14 legs, 15 REye, 16 LEye, 17 REar, 18 LEar, 19–24 feet;
 * COCO 18: 0–7 as BODY_25, 8–13 legs, 14 REye, 15 LEye, 16 REar, 17 LEar.
 
-Hands are OpenPose's 21-point model (wrist root, then thumb, index, middle, ring, little, 4 points each),
-the order of ``pats52``'s hands. The frame number is the last group of digits in the file name; times are
+Face (70 points, with ``--face``) and hands (21-point model: wrist root, then thumb, index, middle, ring,
+little, 4 points each, with ``--hand``) complete OpenPose's 137 points (``openpose137``); a COCO 18 body
+fills the BODY_25 slots it has. The frame number is the last group of digits in the file name; times are
 frame / fps (OpenPose writes none).
 """
 
@@ -23,20 +24,26 @@ from pathlib import Path
 
 import numpy as np
 
-from cospeech.data.importers.detections import CHANNELS, Detections, frame_times
+from cospeech.data.importers.detections import CHANNELS, POINTS, Detections, frame_times
 from cospeech.errors import DataError
-from cospeech.skeletons import HAND_JOINTS, PATS52
+from cospeech.skeletons import HAND_JOINTS
 
 SUFFIX = "_keypoints.json"
-PATS_BODY = ("Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "Nose", "REye", "LEye")
-"""The ``pats52`` body joints, in its order."""
+BODY25_POINTS = 25
+FACE_POINTS = 70
+COCO18_IN_BODY25 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+"""BODY_25 index of each COCO 18 point (COCO 18 has no MidHip, 8, nor feet, 19–24)."""
 BODY_LAYOUTS: Mapping[int, tuple[str, tuple[int, ...]]] = {
-    25: ("BODY_25", (1, 2, 3, 4, 5, 6, 7, 0, 15, 16)),
-    18: ("COCO", (1, 2, 3, 4, 5, 6, 7, 0, 14, 15)),
+    25: ("BODY_25", tuple(range(BODY25_POINTS))),
+    18: ("COCO", COCO18_IN_BODY25),
 }
-"""Body points per person → (model name, index of each `PATS_BODY` joint in that model)."""
-HAND_KEYS = ("hand_left_keypoints_2d", "hand_right_keypoints_2d")
-"""``pats52`` stores the left hand first, then the right."""
+"""Body points per person → (model name, ``openpose137`` index of each of its points)."""
+PARTS = (
+    ("face_keypoints_2d", BODY25_POINTS, FACE_POINTS),
+    ("hand_left_keypoints_2d", BODY25_POINTS + FACE_POINTS, HAND_JOINTS),
+    ("hand_right_keypoints_2d", BODY25_POINTS + FACE_POINTS + HAND_JOINTS, HAND_JOINTS),
+)
+"""OpenPose's per-part lists: key, first ``openpose137`` index, points (an empty list: not estimated)."""
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -79,7 +86,7 @@ def _read_frame(path: Path) -> tuple[np.ndarray, set[str]]:
             raise TypeError("'people' is not a list")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not an OpenPose keypoint file ({exc.__class__.__name__}: {exc})") from None
-    out = np.zeros((len(people), PATS52.num_joints, CHANNELS))
+    out = np.zeros((len(people), POINTS, CHANNELS))
     layouts = set()
     for p, person in enumerate(people):
         body = _points(person.get("pose_keypoints_2d"), path, "pose_keypoints_2d")
@@ -89,14 +96,13 @@ def _read_frame(path: Path) -> tuple[np.ndarray, set[str]]:
             )
         name, indices = BODY_LAYOUTS[len(body)]
         layouts.add(name)
-        out[p, : len(PATS_BODY)] = body[list(indices)]
-        for h, key in enumerate(HAND_KEYS):
-            hand = _points(person.get(key), path, key)
-            if len(hand) == HAND_JOINTS:
-                first = len(PATS_BODY) + h * HAND_JOINTS
-                out[p, first : first + HAND_JOINTS] = hand
-            elif len(hand):
-                raise DataError(f"{path}: {key} has {len(hand)} points; expected {HAND_JOINTS}")
+        out[p, list(indices)] = body
+        for key, first, count in PARTS:
+            part = _points(person.get(key), path, key)
+            if len(part) == count:
+                out[p, first : first + count] = part
+            elif len(part):
+                raise DataError(f"{path}: {key} has {len(part)} points; expected {count}")
     return out, layouts
 
 
@@ -108,34 +114,26 @@ def _points(values: Sequence[float] | None, path: Path, key: str) -> np.ndarray:
     return array.reshape(-1, CHANNELS)
 
 
-def write_openpose(
-    folder: str | Path, joints: np.ndarray, confidence: np.ndarray, *, name: str = "frame"
-) -> list[Path]:
-    """Write one person per frame as OpenPose BODY_25 + hands JSON: ``folder/<name>_<k:012d>_keypoints.json``.
+def write_openpose(folder: str | Path, points: np.ndarray, *, name: str = "frame") -> list[Path]:
+    """Write one person per frame as OpenPose JSON: ``folder/<name>_<k:012d>_keypoints.json``.
 
-    ``joints`` (T, 52, 2) absolute pixels and ``confidence`` (T, 52) in [0, 1] of the ``pats52`` joints.
-    BODY_25 points ``pats52`` lacks (MidHip, legs, ears, feet) are written as OpenPose writes undetected
-    points, 0, 0 with confidence 0; the face list is empty (as without ``--face``). Files are written
-    atomically; returns their paths.
+    ``points`` (T, 137, 3): ``openpose137`` x, y (absolute pixels) and confidence; points not found are
+    0, 0 with confidence 0, as OpenPose writes them. The body is written as BODY_25; a part none of whose
+    points was found in the whole recording (the face, say) as an empty list, as OpenPose writes a part it
+    did not estimate. Files are written atomically; returns their paths.
     """
     from cospeech.files import atomic_write
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _, indices = BODY_LAYOUTS[25]
-    points = np.concatenate(
-        [np.asarray(joints, np.float64), np.asarray(confidence, np.float64)[..., None]], -1
-    )
+    points = np.asarray(points, dtype=np.float64)
+    estimated = {key: bool((points[:, first : first + n, 2] > 0).any()) for key, first, n in PARTS}
     paths = []
     for k, frame in enumerate(points):
-        body = np.zeros((25, CHANNELS))
-        body[list(indices)] = frame[: len(PATS_BODY)]
-        hands = [frame[len(PATS_BODY) + h * HAND_JOINTS :][:HAND_JOINTS] for h in range(2)]
         person = {
             "person_id": [-1],
-            "pose_keypoints_2d": _flat(body),
-            "face_keypoints_2d": [],
-            **{key: _flat(hand) for key, hand in zip(HAND_KEYS, hands, strict=True)},
+            "pose_keypoints_2d": _flat(frame[:BODY25_POINTS]),
+            **{key: _flat(frame[first : first + n]) if estimated[key] else [] for key, first, n in PARTS},
             **{f"{part}_keypoints_3d": [] for part in ("pose", "face", "hand_left", "hand_right")},
         }
         path = folder / f"{name}_{k:012d}{SUFFIX}"

@@ -28,7 +28,7 @@ import numpy as np
 import soundfile
 
 from cospeech.audio import SAMPLE_RATE, load_audio, log_mel_400, log_mel_512
-from cospeech.data.importers.detections import read_detections
+from cospeech.data.importers.detections import PATS52_POINTS, read_detections
 from cospeech.data.importers.track import Segment, TrackSettings, clean_segments
 from cospeech.data.pats import (
     INTERVALS_CSV,
@@ -42,10 +42,20 @@ from cospeech.data.pats import (
     write_missing_intervals,
 )
 from cospeech.data.poses import joints_to_flat
-from cospeech.data.synth.corpus import FRAME_RATES
+from cospeech.data.sdt import (
+    CLIP_FRAMES,
+    CLIP_TABLE,
+    NPZ_DIR,
+    SdtClip,
+    SdtCorpus,
+    clip_samples,
+    write_sdt_corpus,
+)
+from cospeech.data.synth.corpus import FRAME_RATES, SDT_CLIP_HOP, SDT_SHOULDER_WIDTH
 from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.errors import AudioError, ConfigError, DataError
 from cospeech.files import atomic_write
+from cospeech.skeletons import OPENPOSE137, SDT_MODEL_JOINTS
 
 WINDOW_FRAMES = int(WINDOW_SECONDS * POSE_FPS)
 MIN_PIECE = WINDOW_FRAMES + 1
@@ -57,6 +67,9 @@ SPEECH_SLACK = 0.01
 """Share of a frame a pose frame may end after the speech (sample rounding of the speech's length)."""
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 REPORT_PREFIX = "import_"
+FORMATS = ("pats", "sdt")
+SDT_POINTS = tuple(sorted({OPENPOSE137.index("Neck"), *SDT_MODEL_JOINTS}))
+"""The ``openpose137`` points an SDT clip must have detected: SDT's 121 and the neck they hang from."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ def import_recording(
     max_train_minutes: float | None = None,
     settings: TrackSettings | None = None,
     overwrite: bool = False,
+    layout: str = "pats",
 ) -> ImportResult:
     """Write the recording (``keypoints`` + speech from ``audio`` or ``video``) as speaker ``name`` of the
     PATS root ``out``.
@@ -90,6 +104,8 @@ def import_recording(
     audio, video : exactly one: the speech (WAV/FLAC/MP3…) or the video whose audio track holds it.
     fps : frame rate of the keypoint files; default: the video's, else an error.
     max_train_minutes : keep only the first this many minutes of the training split.
+    layout : ``"pats"`` (PATS intervals of the ``pats52`` joints) or ``"sdt"`` (SDT clips of OpenPose's 137
+        points, `cospeech.data.sdt`; the face must then be in the keypoints).
 
     Raises
     ------
@@ -103,12 +119,17 @@ def import_recording(
         raise ConfigError("give the speech as exactly one of --audio FILE or --video FILE")
     if max_train_minutes is not None and not max_train_minutes > 0:
         raise ConfigError(f"--minutes {max_train_minutes}: must be > 0")
+    if layout not in FORMATS:
+        raise ConfigError(f"--format {layout!r}: expected one of {', '.join(FORMATS)}")
     out = Path(out)
-    existing = (out / INTERVALS_CSV).is_file()
+    existing = (out / INTERVALS_CSV).is_file() if layout == "pats" else SdtCorpus.looks_like(out)
     if out.exists() and not existing and any(out.iterdir()):
-        raise ConfigError(f"{out}: exists and is not a PATS root; choose another --out")
-    previous = read_intervals_table(out) if existing else []
-    if any(r.speaker == name for r in previous) and not overwrite:
+        raise ConfigError(f"{out}: exists and is not a {layout.upper()} root; choose another --out")
+    previous = read_intervals_table(out) if existing and layout == "pats" else []
+    taken = any(r.speaker == name for r in previous) or (
+        layout == "sdt" and (out / name / CLIP_TABLE).exists()
+    )
+    if taken and not overwrite:
         raise ConfigError(f"{out}: already has speaker {name!r}; choose another --name or pass --overwrite")
     speech_path = Path(audio if audio is not None else video)
     try:  # fails first (e.g. a video without audio), before any work
@@ -118,13 +139,15 @@ def import_recording(
     if fps is None and video is not None:
         fps = video_frame_rate(Path(video))
     detections = read_detections(keypoints, fps=fps)
-    segments, track = clean_segments(detections, settings or TrackSettings())
+    used = PATS52_POINTS if layout == "pats" else SDT_POINTS
+    segments, track = clean_segments(detections, settings or TrackSettings(), used)
     speech_seconds = len(waveform) / SAMPLE_RATE
     segments, beyond = _within_speech(segments, speech_seconds)
     pieces, split_report = split_in_time(segments, max_train_minutes)
 
     report: dict[str, Any] = {
         "speaker": name,
+        "format": layout,
         "keypoints": str(keypoints),
         "speech": {"file": str(speech_path), "seconds": round(speech_seconds, 3)},
         **track.as_dict(),
@@ -132,42 +155,95 @@ def import_recording(
         "max_train_minutes": max_train_minutes,
         **split_report,
     }
-    records = [r for r in previous if r.speaker != name]
-    written = []
     # a new root appears complete or not at all; an existing one gets its files one by one, the table last
     with nullcontext(out) if existing else atomic_write(out) as root:
         root.mkdir(exist_ok=True)
-        raw = root / RAW_DIR / f"{name}_cropped"
-        raw.mkdir(parents=True, exist_ok=True)
-        for k, (split, start, joints, confidence) in enumerate(pieces):
-            interval_id = f"{name}_{k:04d}"
-            first = round(start * SAMPLE_RATE)
-            speech = waveform[first : first + round(len(joints) / POSE_FPS * SAMPLE_RATE)]
-            write_interval(root, name, interval_id, interval_arrays(joints, confidence, speech),
-                           frame_rates=FRAME_RATES)  # fmt: skip
-            with atomic_write(raw / f"{interval_id}.flac") as tmp:
-                soundfile.write(tmp, speech, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
-            seconds = len(joints) / POSE_FPS
-            records.append(
-                IntervalRecord(
-                    interval_id, name, split, seconds, _clock(start), _clock(start + seconds),
-                    video_fn=speech_path.name,
-                )
-            )  # fmt: skip
-            written.append({"id": interval_id, "split": split, "start": round(start, 3),
-                            "seconds": round(seconds, 3)})  # fmt: skip
-        write_intervals_table(root, records)
-        kept = {f"{w['id']}{suffix}" for w in written for suffix in (".h5", ".flac")}
-        for folder in (root / PROCESSED_DIR / name, raw):  # a replaced speaker's files the table dropped
-            for stale in [p for p in folder.iterdir() if p.name not in kept]:
-                stale.unlink()
-        if not existing:
-            write_missing_intervals(root, [])
-        report["intervals"] = written
+        if layout == "pats":
+            report["intervals"] = _write_pats(root, name, pieces, waveform, speech_path.name, previous)
+            if not existing:
+                write_missing_intervals(root, [])
+        else:
+            report["intervals"] = _write_sdt(root, name, pieces, waveform, speech_path.stem)
         report_path = root / f"{REPORT_PREFIX}{name}.json"
         with atomic_write(report_path) as tmp:
             tmp.write_text(json.dumps(report, indent=1))
     return ImportResult(out, name, report, out / report_path.name)
+
+
+Piece = tuple[str, float, np.ndarray, np.ndarray]
+"""(split, start s, joints (T, 137, 2) px, confidence (T, 137)) of one stretch written."""
+
+
+def _write_pats(
+    root: Path, name: str, pieces: list[Piece], waveform: np.ndarray, video_fn: str,
+    previous: list[IntervalRecord],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One PATS interval per piece (``pats52`` joints, features, speech under ``raw/``), then the table
+    with ``previous``'s other speakers; a replaced speaker's leftover files removed last."""
+    records = [r for r in previous if r.speaker != name]
+    raw = root / RAW_DIR / f"{name}_cropped"
+    raw.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k, (split, start, joints, confidence) in enumerate(pieces):
+        interval_id = f"{name}_{k:04d}"
+        first = round(start * SAMPLE_RATE)
+        speech = waveform[first : first + round(len(joints) / POSE_FPS * SAMPLE_RATE)]
+        arrays = interval_arrays(joints[:, list(PATS52_POINTS)], confidence[:, list(PATS52_POINTS)], speech)
+        write_interval(root, name, interval_id, arrays, frame_rates=FRAME_RATES)
+        with atomic_write(raw / f"{interval_id}.flac") as tmp:
+            soundfile.write(tmp, speech, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+        seconds = len(joints) / POSE_FPS
+        records.append(
+            IntervalRecord(
+                interval_id, name, split, seconds, _clock(start), _clock(start + seconds), video_fn=video_fn
+            )
+        )
+        written.append(
+            {"id": interval_id, "split": split, "start": round(start, 3), "seconds": round(seconds, 3)}
+        )
+    write_intervals_table(root, records)
+    kept = {f"{w['id']}{suffix}" for w in written for suffix in (".h5", ".flac")}
+    for folder in (root / PROCESSED_DIR / name, raw):  # a replaced speaker's files the table dropped
+        for stale in [p for p in folder.iterdir() if p.name not in kept]:
+            stale.unlink()
+    return written
+
+
+def _write_sdt(
+    root: Path, name: str, pieces: list[Piece], waveform: np.ndarray, video_fn: str
+) -> list[dict[str, Any]]:
+    """SDT clips of the pieces, as SDT's ``2_3`` and ``3_1`` make them (notes SDT §1.7): x, y rescaled so
+    the recording's mean shoulder width is 331.085 px (undetected points stay at the origin), then every
+    64-frame window at stride 5 with its 68,266 samples of speech, in its piece's split."""
+    right, left = OPENPOSE137.index("RShoulder"), OPENPOSE137.index("LShoulder")
+    widths = np.concatenate([np.linalg.norm(j[:, right] - j[:, left], axis=-1) for _, _, j, _ in pieces])
+    scale = SDT_SHOULDER_WIDTH / float(widths.mean())
+    samples = clip_samples(CLIP_FRAMES)
+    clips, written = [], []
+    for split, start, joints, confidence in pieces:
+        seen = confidence[..., None] > 0
+        pose = np.concatenate([np.where(seen, joints * scale, 0.0), confidence[..., None]], -1)  # (T, 137, 3)
+        pose = pose.transpose(0, 2, 1)  # (T, 3, 137)
+        first_frame = round(start * POSE_FPS)
+        count = 0
+        for offset in range(0, len(pose) - CLIP_FRAMES + 1, SDT_CLIP_HOP):
+            first = round(start * SAMPLE_RATE) + int(offset * SAMPLE_RATE / POSE_FPS)
+            audio = waveform[first : first + samples]
+            audio = np.pad(audio, (0, samples - len(audio)))
+            clips.append(
+                SdtClip(
+                    name, split, video_fn, first_frame + offset, pose[offset : offset + CLIP_FRAMES], audio
+                )
+            )
+            count += 1
+        written.append({"split": split, "start": round(start, 3), "seconds": round(len(pose) / POSE_FPS, 3),
+                        "clips": count})  # fmt: skip
+    folder = root / name / NPZ_DIR
+    write_sdt_corpus(root, clips)
+    kept = {f"{clip.name}.npz" for clip in clips}
+    for stale in [p for p in folder.iterdir() if p.name not in kept]:  # a replaced speaker's old clips
+        stale.unlink()
+    return written
 
 
 def interval_arrays(joints: np.ndarray, confidence: np.ndarray, speech: np.ndarray) -> dict[str, np.ndarray]:

@@ -5,7 +5,8 @@
    is taken if it lies within ``max_jump`` of its size (the box diagonal), otherwise the frame has lost the
    person. After a loss longer than ``max_gap`` the nearest candidate is taken again, wherever it is.
 2. **Frame cleaning** (SDT's preprocessing, ``speech_drives_templates.md`` §1.7, 2_1/2_2): a frame is dropped
-   if any of the 52 points is undetected (confidence 0, or at the image origin: x ≤ 3 and y ≤ 3, SDT's
+   if any of the points the target format uses (``used``: the 52 PATS joints, or SDT's 121 and the neck)
+   is undetected (confidence 0, or at the image origin: x ≤ 3 and y ≤ 3, SDT's
    test), if the mean confidence is below ``min_confidence`` (the estimator's low-confidence frames), or if
    it is an outlier: shoulder width (RShoulder–LShoulder) more than ``shoulder_outlier`` off the
    recording's median (a mis-detection or another person's body), or RShoulder on the neck (no scale).
@@ -13,7 +14,7 @@
    1/15 s from its first kept frame, each point linearly interpolated in time between the kept frames around
    it (so short gaps are bridged and any input rate becomes 15 fps; an input already at 15 fps is copied).
    Longer gaps end the segment: undetected poses are never stored as positions. Segments shorter than one
-   training window are left out.
+   training window are left out. Points outside ``used`` are written as undetected (0, 0, score 0).
 
 Every count is kept for the import report (`TrackReport`).
 """
@@ -21,19 +22,21 @@ Every count is kept for the import report (`TrackReport`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from cospeech.data.importers.detections import Detections
+from cospeech.data.importers.detections import PATS52_POINTS, POINTS, Detections
 from cospeech.data.windows import POSE_FPS
 from cospeech.errors import DataError
-from cospeech.skeletons import PATS52
+from cospeech.skeletons import OPENPOSE137, PATS52
 
 ORIGIN_PX = 3.0
 """SDT's undetected-point test: x ≤ 3 and y ≤ 3 (OpenPose writes 0, 0 for points it did not find)."""
-BODY = tuple(range(PATS52.groups["body"][-1] + 1))
-NECK, RSHOULDER, LSHOULDER = (PATS52.index(n) for n in ("Neck", "RShoulder", "LShoulder"))
+BODY = PATS52_POINTS[: len(PATS52.groups["body"])]
+"""The upper body (neck, arms, nose, eyes) whose box is a person's position and size."""
+NECK, RSHOULDER, LSHOULDER = (OPENPOSE137.index(n) for n in ("Neck", "RShoulder", "LShoulder"))
 TIME_TOLERANCE = 1e-6
 """Seconds within which a resampled frame counts as a kept frame's own time (not interpolated)."""
 
@@ -56,8 +59,8 @@ class TrackSettings:
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of clean 15 fps poses: ``start`` (s in the recording) and ``joints`` (T, 52, 2) absolute
-    pixels, ``confidence`` (T, 52)."""
+    """A stretch of clean 15 fps poses: ``start`` (s in the recording) and ``joints`` (T, 137, 2) absolute
+    pixels, ``confidence`` (T, 137) of the ``openpose137`` points (0 and 0, 0 outside the used ones)."""
 
     start: float
     joints: np.ndarray
@@ -102,11 +105,13 @@ class TrackReport:
 
 
 def clean_segments(
-    detections: Detections, settings: TrackSettings | None = None
+    detections: Detections, settings: TrackSettings | None = None, used: Sequence[int] = PATS52_POINTS
 ) -> tuple[list[Segment], TrackReport]:
     """Follow one person through ``detections``, drop unusable frames, resample to 15 fps.
 
-    Returns the segments in time order and the report. Raises `DataError` if no frame is usable.
+    ``used``: the ``openpose137`` points the target keeps (default the ``pats52`` joints); each must be
+    detected in a kept frame. Returns the segments in time order and the report. Raises `DataError` if no
+    frame is usable.
     """
     settings = settings or TrackSettings()
     times = np.asarray(detections.times, dtype=np.float64)
@@ -117,17 +122,18 @@ def clean_segments(
     report.people_per_frame = dict(Counter(len(p) for p in detections.frames))
     chosen = _follow(detections, settings, report)
     kept = np.zeros(len(times), dtype=bool)
-    joints = np.zeros((len(times), PATS52.num_joints, 2))
-    confidence = np.zeros((len(times), PATS52.num_joints))
+    joints = np.zeros((len(times), POINTS, 2))
+    confidence = np.zeros((len(times), POINTS))
+    used = list(used)
     for f, person in enumerate(chosen):
         if person is None:
             continue
-        reason = _unusable(person, settings.min_confidence)
+        reason = _unusable(person[used], settings.min_confidence)
         if reason:
             report.dropped[reason] += 1
             continue
         kept[f] = True
-        joints[f], confidence[f] = person[:, :2], person[:, 2]
+        joints[f, used], confidence[f, used] = person[used, :2], person[used, 2]
     if kept.any():
         width = np.linalg.norm(joints[:, RSHOULDER] - joints[:, LSHOULDER], axis=-1)
         median = np.median(width[kept])
@@ -174,10 +180,10 @@ def _follow(detections: Detections, settings: TrackSettings, report: TrackReport
 
 def _box(person: np.ndarray) -> tuple[np.ndarray, float] | None:
     """Centre and diagonal of the detected body points; None without neck and both shoulders."""
-    detected = _detected(person[list(BODY)])
-    if not detected[[NECK, RSHOULDER, LSHOULDER]].all():
+    if not _detected(person[[NECK, RSHOULDER, LSHOULDER]]).all():
         return None
-    points = person[list(BODY)][detected, :2]
+    body = person[list(BODY)]
+    points = body[_detected(body), :2]
     return points.mean(axis=0), float(np.linalg.norm(points.max(axis=0) - points.min(axis=0)))
 
 
