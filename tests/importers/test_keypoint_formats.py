@@ -182,3 +182,65 @@ def test_missing_frame_rate_and_malformed_files_are_one_line_errors(tmp_path):
         read_detections(tmp_path)
     with pytest.raises(DataError, match="no usable frame"):
         clean_segments(read_detections(write_openpose(tmp_path / "empty", [[], []]), fps=15))
+
+
+def with_face(body: np.ndarray) -> np.ndarray:
+    """(T, 137, 3) OpenPose points: ``body``'s pats52 joints and a 70-point face around the nose."""
+    points = np.zeros((len(body), 137, 3))
+    points[:, P] = body
+    ring = np.stack([np.cos(np.arange(70)), np.sin(np.arange(70))], -1) * 20  # (70, 2)
+    points[:, 25:95, :2] = body[:, [PATS52.index("Nose")], :2] + ring
+    points[:, 25:95, 2] = 0.8
+    return points
+
+
+def test_sdt_layout_takes_the_face_and_cuts_64_frame_clips(tmp_path):
+    import soundfile
+
+    from cospeech.audio import SAMPLE_RATE
+    from cospeech.data.importers.recording import import_recording
+    from cospeech.data.sdt import SdtCorpus
+
+    t = np.arange(40 * 15) / 15.0  # 40 s at 15 fps
+    points = with_face(person(t))
+    folder = tmp_path / "op"
+    folder.mkdir()
+    for k, frame in enumerate(points):
+        entry = openpose_person(frame[P], BODY25, 25)
+        entry["face_keypoints_2d"] = frame[25:95].ravel().tolist()
+        (folder / f"talk_{k:012d}_keypoints.json").write_text(json.dumps({"people": [entry]}))
+    speech = tmp_path / "talk.wav"
+    soundfile.write(speech, np.random.default_rng(0).uniform(-0.1, 0.1, 40 * SAMPLE_RATE), SAMPLE_RATE)
+    result = import_recording(folder, tmp_path / "sdt", "maria", audio=speech, fps=15, layout="sdt")
+    corpus = SdtCorpus(tmp_path / "sdt")
+    ids = {split: corpus.interval_ids("maria", split) for split in ("train", "dev", "test")}
+    pieces = {p["split"]: p for p in result.report["intervals"]}
+    for split, clips in ids.items():
+        frames = round(pieces[split]["seconds"] * 15)
+        assert len(clips) == pieces[split]["clips"] == len(range(0, frames - 64 + 1, 5)) > 0
+    clip = corpus.read("maria", ids["train"][1], ["pose"])["pose"]  # (64, 274): x then y of 137 points
+    scale = 331.0850066245443 / 100.0  # the shoulders are 100 px apart in `person`
+    xy = np.stack([clip[:, :137], clip[:, 137:]], -1)
+    np.testing.assert_allclose(xy[:, P], points[5:69, P, :2] * scale, rtol=1e-5)  # the second clip: frame 5
+    np.testing.assert_allclose(xy[:, 25:95], points[5:69, 25:95, :2] * scale, rtol=1e-5)
+    assert (xy[:, 8] == 0).all()  # MidHip: not in the keypoints, written as undetected
+    assert len(corpus.waveform("maria", ids["train"][0])) == 68_266
+    with pytest.raises(DataError, match="no usable frame"):  # without the face, SDT has no usable frame
+        no_face = write_openpose(tmp_path / "no_face", [[p] for p in person(t)])
+        import_recording(no_face, tmp_path / "sdt2", "maria", audio=speech, fps=15, layout="sdt")
+
+
+def test_wholebody_face_and_feet_land_in_openpose_slots(tmp_path):
+    face = np.random.default_rng(1).uniform(300, 500, (68, 2))
+    points = np.zeros((133, 3))
+    points[:, 2] = 0.9
+    points[:, :2] = np.random.default_rng(2).uniform(300, 500, (133, 2))
+    points[23:91, :2] = face
+    (tmp_path / "img_00001.json").write_text(
+        json.dumps([{"keypoints": points[:, :2].tolist(), "keypoint_scores": points[:, 2].tolist()}])
+    )
+    (person137,) = read_detections(tmp_path, fps=25).frames[0]
+    np.testing.assert_allclose(person137[25:93, :2], face)  # face 0–67
+    np.testing.assert_allclose(person137[93, :2], face[36:42].mean(axis=0))  # right pupil: the eye's centre
+    np.testing.assert_allclose(person137[19:25], points[17:23])  # feet in BODY_25's order
+    np.testing.assert_allclose(person137[8, :2], points[[11, 12], :2].mean(axis=0))  # MidHip
