@@ -17,12 +17,13 @@ from cospeech.cli import (
     fit,
     generate,
     models,
+    plot,
     quickstart,
     render,
 )
 from cospeech.errors import CospeechError
 
-COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, export, quickstart, continual)
+COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, plot, export, quickstart, continual)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -203,8 +203,8 @@ def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], sp
     """Mean-over-speakers scores of every run that has an ``evaluation_<split>.json`` in its folder: the
     run's own model under its label, then each baseline and the oracle once (from the first run holding
     them). Runs without an evaluation get no row."""
+    from cospeech.continual.results import higher_is_better
     from cospeech.evaluation import ORACLE
-    from cospeech.metrics import metric_specs
 
     rows: dict[str, dict[str, float]] = {}
     legend: dict[str, str] = {}
@@ -231,8 +231,8 @@ def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], sp
         legend.setdefault("mean_pose", "baseline: each speaker's mean training pose on every frame")
         if ORACLE in baselines:
             legend.setdefault(ORACLE, "the noise-free gesture the built-in corpus generator intended")
-    directions = {key: spec.higher_is_better for spec in metric_specs() for key in spec.keys}
-    return GalleryMetrics(rows, directions, legend)
+    columns = dict.fromkeys(key for row in rows.values() for key in row)
+    return GalleryMetrics(rows, {key: higher_is_better(key) for key in columns}, legend)
 
 
 def _every_speaker_first(
