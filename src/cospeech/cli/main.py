@@ -12,6 +12,7 @@ from cospeech.cli import (
     console,
     continual,
     data,
+    demo,
     evaluate,
     export,
     fit,
@@ -23,7 +24,7 @@ from cospeech.cli import (
 )
 from cospeech.errors import CospeechError
 
-COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, plot, export, quickstart, continual)
+COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, plot, demo, export, quickstart, continual)
 
 
 def build_parser() -> argparse.ArgumentParser:
