@@ -10,7 +10,7 @@ import pytest
 
 from cospeech.cli.main import main
 from cospeech.errors import ConfigError
-from cospeech.inference.clips import render_clips, with_pats_head
+from cospeech.inference.clips import render_clips, run_labels, unique_labels, with_pats_head
 from cospeech.skeletons import PATS48, PATS52
 
 
@@ -89,3 +89,15 @@ def test_bad_requests(tiny_run):
         render_clips([tiny_run], split="val")
     with pytest.raises(ConfigError, match="at least one"):
         render_clips([])
+
+
+def test_run_labels_name_runs_checkpoints_and_exports_apart():
+    checkpoints = [
+        "runs/s2g/version_3",
+        "runs/s2g/version_3/checkpoints/last.ckpt",
+        "models/s2g",
+        "runs/s2g/version_3",
+    ]
+    labels = run_labels(checkpoints)
+    assert labels == ["s2g/version_3", "s2g/version_3 (last)", "s2g", "s2g/version_3"]
+    assert unique_labels(labels)[-1] == "s2g/version_3 (2)"

@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cospeech.render.plots import plot_run
+    from cospeech.plots import plot_run
 
     for path in plot_run(args.folder, args.out):
         print(f"plot: {path}")

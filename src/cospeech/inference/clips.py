@@ -157,14 +157,15 @@ def render_clips(
 
 
 def run_labels(checkpoints: Sequence[str | Path]) -> list[str]:
-    """A label per run for panels and tables: ``<name>/version_<n>`` for a run folder (or a checkpoint in
-    one), else the folder's or file's name (an exported model)."""
+    """A label per run for panels and tables: ``<name>/version_<n>`` for a run folder, ``<name>/version_<n>
+    (best)`` for a checkpoint in one, else the folder's or file's name (an exported model)."""
     labels = []
     for checkpoint in checkpoints:
-        path = Path(checkpoint)
+        path, stem = Path(checkpoint), None
         if path.suffix == ".ckpt":
-            path = path.parent.parent
-        labels.append(f"{path.parent.name}/{path.name}" if path.name.startswith("version_") else path.name)
+            path, stem = path.parent.parent, path.stem
+        label = f"{path.parent.name}/{path.name}" if path.name.startswith("version_") else path.name
+        labels.append(label if stem is None else f"{label} ({stem})")
     return labels
 
 

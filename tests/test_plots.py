@@ -11,7 +11,7 @@ import pytest
 from cospeech.cli.main import main
 from cospeech.continual.results import ChainResults, task_matrices
 from cospeech.errors import DataError
-from cospeech.render.plots import curves_figure, evaluation_figure, plot_run
+from cospeech.plots import curves_figure, evaluation_figure, plot_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
