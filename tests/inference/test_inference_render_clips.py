@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import av
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 
 from cospeech.cli.main import main
 from cospeech.errors import ConfigError
-from cospeech.inference.clips import render_clips, run_labels, unique_labels, with_pats_head
+from cospeech.inference.clips import (
+    gallery_metrics,
+    render_clips,
+    run_labels,
+    unique_labels,
+    with_pats_head,
+)
 from cospeech.skeletons import PATS48, PATS52
 
 
@@ -101,3 +108,14 @@ def test_run_labels_name_runs_checkpoints_and_exports_apart():
     labels = run_labels(checkpoints)
     assert labels == ["s2g/version_3", "s2g/version_3 (last)", "s2g", "s2g/version_3"]
     assert unique_labels(labels)[-1] == "s2g/version_3 (2)"
+
+
+def test_the_gallery_shows_an_evaluation_only_for_the_checkpoint_it_scored(tiny_run, tmp_path):
+    run = tmp_path / "runs" / "tiny" / "version_0"
+    shutil.copytree(tiny_run, run)
+    scores = {"checkpoint": str(run), "scores": {"speech2gesture": {"mean": {"L1": 0.5}}}}
+    (run / "evaluation_test.json").write_text(json.dumps(scores))
+    best, last = run / "checkpoints" / "best.ckpt", run / "checkpoints" / "last.ckpt"
+    table = gallery_metrics([best, last], run_labels([best, last]), "test")
+    assert table.rows == {"tiny/version_0 (best)": {"L1": 0.5}}
+    assert table.directions == {"L1": False}

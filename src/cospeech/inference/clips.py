@@ -25,12 +25,13 @@ import numpy as np
 
 from cospeech.data.corpus import SPLITS, open_corpus
 from cospeech.data.poses import flat_to_joints
-from cospeech.errors import ConfigError, DataError
+from cospeech.errors import CheckpointError, ConfigError, DataError
 from cospeech.inference.pipeline import GeneratedGestures, GestureGenerator
 from cospeech.render.figure import HEAD_JOINTS
 from cospeech.render.gallery import ClipEntry, write_gallery
 from cospeech.render.video import write_video
 from cospeech.skeletons import PATS48, PATS52, PATS_MODEL_JOINTS, get_skeleton
+from cospeech.training.checkpoints import resolve_checkpoint
 from cospeech.training.metadata import read_run
 
 
@@ -190,6 +191,18 @@ def with_pats_head(poses: np.ndarray, head: np.ndarray) -> np.ndarray:
     return full
 
 
+def _scored_checkpoint(document: dict, folder: Path) -> str | None:
+    """File name of the checkpoint an evaluation scored: the one it names, or the one its run folder
+    resolves to (``best.ckpt``, else ``last.ckpt``)."""
+    scored = Path(str(document.get("checkpoint", "")))
+    if scored.suffix == ".ckpt":
+        return scored.name
+    try:
+        return resolve_checkpoint(folder).name
+    except CheckpointError:
+        return None
+
+
 @dataclass(frozen=True)
 class GalleryMetrics:
     """The gallery's metrics table: rows (run label or baseline → metric → value), each metric's direction
@@ -203,7 +216,8 @@ class GalleryMetrics:
 def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], split: str) -> GalleryMetrics:
     """Mean-over-speakers scores of every run that has an ``evaluation_<split>.json`` in its folder: the
     run's own model under its label, then each baseline and the oracle once (from the first run holding
-    them). Runs without an evaluation get no row."""
+    them). Runs without an evaluation get no row, as do checkpoint files other than the one the run's
+    evaluation scored (``best.ckpt`` by default)."""
     from cospeech.continual.results import higher_is_better
     from cospeech.evaluation import ORACLE
 
@@ -217,6 +231,8 @@ def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], sp
         if not scores_file.is_file():
             continue
         document = json.loads(scores_file.read_text())
+        if path.suffix == ".ckpt" and _scored_checkpoint(document, folder) != path.name:
+            continue  # the run's evaluation scored another of its checkpoints
         means = {
             m: {k: v for k, v in r["mean"].items() if v is not None} for m, r in document["scores"].items()
         }
