@@ -48,10 +48,11 @@ def test_a_request_gives_a_video_and_every_download_and_the_cache_stays_bounded(
     assert "style ben" in result.message
     for _ in range(2):
         session.generate(str(speech), "ava")
-    assert len(list((tmp_path / "cache" / "results").iterdir())) == 2  # the oldest result is gone
+    assert len(list((session.cache / "results").iterdir())) == 2  # the oldest result is gone
     assert not result.video.exists()
+    (tmp_path / "cache" / "mine.txt").write_text("the user's file")
     session.close()
-    assert not (tmp_path / "cache").exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["mine.txt"]  # only the session's folder went
 
 
 def test_bad_uploads_get_one_clear_line(tiny_run, speech, tmp_path):
@@ -73,7 +74,7 @@ def test_bad_uploads_get_one_clear_line(tiny_run, speech, tmp_path):
     soundfile.write(short, data[: 2 * rate], rate)
     with pytest.raises(ConfigError, match="unknown speaker 'zoe'"):
         session.generate(str(short), "zoe")
-    assert not list((tmp_path / "cache" / "results").iterdir())  # refused requests leave nothing
+    assert not list((session.cache / "results").iterdir())  # refused requests leave nothing
     session.close()
 
 
@@ -149,8 +150,8 @@ def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
         with np.load(saved, allow_pickle=False) as npz:
             assert saved.name == "tiny_version_0.npz" and npz["poses"].shape[1:] == (48, 2)
         assert (tmp_path / "demo.png").stat().st_size > 10_000
-        assert cache.is_dir()
+        assert any(cache.iterdir())
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
-    assert not cache.exists()  # stopping the server leaves nothing behind
+    assert not any(cache.iterdir())  # stopping the server leaves nothing behind

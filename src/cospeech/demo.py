@@ -64,7 +64,8 @@ class DemoSession:
     ----------
     checkpoints : run folders, ``.ckpt`` files or exported models; panels side by side, in order.
     labels : a name per checkpoint (default: the run's folder, ``name/version_N``).
-    cache : folder for results (created; default a new temporary folder); removed by ``close``.
+    cache : folder to keep results in (created if missing; default the system's temporary folder): they go
+        into a new ``cospeech-demo-*`` folder inside it, which ``close`` removes, leaving the rest alone.
     cache_size : results kept, ≥ 1.
     max_seconds : longest speech accepted.
 
@@ -116,8 +117,9 @@ class DemoSession:
         self.seeded = any(any(s.sampled for s in g.generator.inputs.values()) for g in self.generators)
         self.max_seconds = max_seconds
         self.cache_size = cache_size
-        self.cache = Path(cache) if cache is not None else Path(tempfile.mkdtemp(prefix="cospeech-demo-"))
-        self.cache.mkdir(parents=True, exist_ok=True)
+        if cache is not None:
+            Path(cache).mkdir(parents=True, exist_ok=True)
+        self.cache = Path(tempfile.mkdtemp(prefix="cospeech-demo-", dir=cache))
         self._results = self.cache / "results"
         self._results.mkdir(exist_ok=True)
         self._count = itertools.count()
@@ -193,7 +195,7 @@ class DemoSession:
         return folder
 
     def close(self) -> None:
-        """Delete the cache folder and everything in it."""
+        """Delete the session's cache folder and everything in it."""
         shutil.rmtree(self.cache, ignore_errors=True)
 
 
@@ -271,13 +273,16 @@ def serve(
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         app = build_app(session)
-        print(
-            f"cospeech demo: {', '.join(session.labels)} on http://{host}:{port or 7860} (Ctrl-C stops)",
-            flush=True,
-        )
         app.launch(
-            server_name=host, server_port=port, ssr_mode=False, quiet=True, allowed_paths=[str(session.cache)]
+            server_name=host,
+            server_port=port,
+            ssr_mode=False,
+            quiet=True,
+            allowed_paths=[str(session.cache)],
+            prevent_thread_lock=True,
         )
+        print(f"cospeech demo: {', '.join(session.labels)} on {app.local_url} (Ctrl-C stops)", flush=True)
+        app.block_thread()  # until Ctrl-C or SIGTERM, which close the server
     except KeyboardInterrupt:
         pass
     finally:

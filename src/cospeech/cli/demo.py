@@ -32,7 +32,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--port", type=int, help="port (default: Gradio's, 7860, or the next free one)")
     parser.add_argument(
-        "--cache", type=Path, help="folder for results (default: a temporary one; deleted on exit)"
+        "--cache",
+        type=Path,
+        help="where results are kept (default: the temporary folder); the demo's subfolder goes on exit",
     )
     parser.add_argument(
         "--cache-size",
