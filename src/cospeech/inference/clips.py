@@ -219,7 +219,7 @@ def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], sp
     them). Runs without an evaluation get no row, as do checkpoint files other than the one the run's
     evaluation scored (``best.ckpt`` by default)."""
     from cospeech.continual.results import higher_is_better
-    from cospeech.evaluation import ORACLE
+    from cospeech.evaluation import ROW_LEGEND
 
     rows: dict[str, dict[str, float]] = {}
     legend: dict[str, str] = {}
@@ -244,11 +244,12 @@ def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], sp
             baselines.setdefault(name, means[name])
         legend.update(document.get("legend") or {})
     rows.update(baselines)
-    if baselines:
-        legend.setdefault("mean_pose", "baseline: each speaker's mean training pose on every frame")
-        if ORACLE in baselines:
-            legend.setdefault(ORACLE, "the noise-free gesture the built-in corpus generator intended")
+    legend.update({name: ROW_LEGEND[name] for name in baselines if name in ROW_LEGEND})
     columns = dict.fromkeys(key for row in rows.values() for key in row)
+    if "diversity" in columns:
+        legend["diversity"] = (
+            "neither higher nor lower is better: compare with diversity_gt, the ground truth's"
+        )
     return GalleryMetrics(rows, {key: higher_is_better(key) for key in columns}, legend)
 
 
