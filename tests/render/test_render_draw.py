@@ -193,3 +193,20 @@ def test_loudness_strip_shows_the_envelope_and_a_moving_cursor() -> None:
     assert not (early[strip] == late[strip]).all()  # the cursor moved
     grey = np.abs(first[strip].astype(int) - STYLE.separator).max(axis=2) < 10
     assert grey[:, 330:].sum() > 10 * grey[:, :310].sum()  # loud second half, silent first half
+
+
+def test_an_sdt_face_is_drawn_inside_its_head() -> None:
+    """sdt121 has a 70-point face: its contours are drawn (thin, in the face colour) over the head."""
+    pose = np.zeros((SDT121.num_joints, 2), np.float32)
+    for name, at in (("Nose", (0, -200)), ("REye", (-30, -230)), ("LEye", (30, -230)),
+                     ("RShoulder", (-160, 0)), ("LShoulder", (160, 0))):  # fmt: skip
+        pose[SDT121.index(name)] = at
+    jaw = [SDT121.index(f"Face{k}") for k in range(17)]  # the jaw line, ear to ear below the eyes
+    pose[jaw] = np.stack([np.linspace(-80, 80, 17), -150 + 40 * np.sin(np.linspace(0, np.pi, 17))], axis=1)
+    canvas = np.full((720, 720, 3), STYLE.background, np.uint8)
+    draw_pose(canvas, pose, SDT121, scale=1.0, origin=(360, 500), style=STYLE)
+    chin = canvas[500 - 110 - 2 : 500 - 110 + 3, 360]  # the jaw's lowest point, (0, −110)
+    assert any(_close(pixel, STYLE.colour("face"), tol=60) for pixel in chin)
+    shapes = figure_shapes(pose, SDT121)
+    np.testing.assert_allclose(shapes.head_centre, (0, -230))  # between the eyes
+    assert _close(canvas[500 - 230 - 60, 360], STYLE.colour("head"), tol=8)
