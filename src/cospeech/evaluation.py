@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from cospeech.data.datamodule import BOX_JOINTS, PatsDataModule, WindowDataset
+from cospeech.data.representation import make_representation
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
 from cospeech.inference.export import read_checkpoint
@@ -174,6 +175,7 @@ def evaluate(
         window_seconds=spec.window_seconds,
         audio_rate_mode=spec.audio_rate_mode,
         audio_level=spec.audio_level,
+        representation=spec.representation,
         text_key=spec.text_key,
         repeat_text=spec.repeat_text,
         batch_size=batch_size,
@@ -215,10 +217,14 @@ def evaluate(
     extractor = load_autoencoder(str(fgd_extractor)) if fgd_extractor else None
     reference_pck = BOX_JOINTS in held_out.keys  # the corpus stores the reference box's face joints
 
+    decode = make_representation(spec.representation, spec.skeleton).decode
+
     def new_suite(style: int) -> GestureMetricSuite:
         mean, std = normalizer.mean["pose"][style], normalizer.std["pose"][style]
         if extractor is None:
-            return GestureMetricSuite(mean, std, reference_pck=reference_pck)
+            return GestureMetricSuite(
+                mean, std, reference_pck=reference_pck, skeleton=spec.skeleton, decode=decode
+            )
         model, name = extractor
         suite = GestureMetricSuite(
             mean,
@@ -227,6 +233,8 @@ def evaluate(
             extractor_features=model.config.latent_dim,
             extractor_name=name,
             reference_pck=reference_pck,
+            skeleton=spec.skeleton,
+            decode=decode,
         )
         result.extractor = suite.extractor_id
         return suite

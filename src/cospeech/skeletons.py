@@ -7,8 +7,11 @@ Every joint count in cospeech comes from here; no other module writes 52, 48, 49
   mask ``[0, 7, 8, 9]``). Coordinates are offsets from the neck, so the neck is the implicit origin.
 * ``s2g49``: the Speech2Gesture (Ginosar et al. 2019) keypoints: Neck, arms, 2 × 21 hand joints; the same
   joints as ``pats52`` without Nose and eyes.
-* ``sdt121``: the Speech Drives Templates keypoints: OpenPose BODY_25 + face 70 + hands 2 × 21, with legs,
-  ears and feet removed and the neck subtracted and dropped.
+* ``openpose137``: what OpenPose writes with face and hands on, in its order: BODY_25 (0–24), face 70
+  (25–94), left hand 21 (95–115), right hand 21 (116–136); the joints of the Speech Drives Templates files
+  (SDT notes §1.3).
+* ``sdt121``: the Speech Drives Templates keypoints: ``openpose137`` with legs, ears and feet removed and the
+  neck subtracted and dropped (`SDT_MODEL_JOINTS`).
 """
 
 from __future__ import annotations
@@ -133,13 +136,20 @@ _FACE_POINTS = 70
 _FACE_NOSE_TIP = 30  # the SDT hierarchical representation makes face points relative to this one
 
 
-def _sdt121() -> Skeleton:
-    body = ["Nose", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "REye", "LEye"]
-    body_parents = [-1, -1, 1, 2, -1, 4, 5, 0, 0]
+BODY25 = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
+    "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe", "LSmallToe",
+    "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)  # fmt: skip
+"""OpenPose BODY_25 keypoints in its output order."""
+_BODY25_PARENTS = (1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11)
+
+
+def _openpose137() -> Skeleton:
+    body = list(BODY25)
     face_first = len(body)
     face_names = [f"Face{k}" for k in range(_FACE_POINTS)]
-    nose_tip = face_first + _FACE_NOSE_TIP
-    face_parents = [nose_tip] * _FACE_POINTS
+    face_parents = [face_first + _FACE_NOSE_TIP] * _FACE_POINTS
     for start, end in _FACE_CHAINS:
         for k in range(start + 1, end + 1):
             face_parents[k] = face_first + k - 1
@@ -149,9 +159,9 @@ def _sdt121() -> Skeleton:
     right_first = left_first + HAND_JOINTS
     right_names, right_parents = _hand("R", right_first, wrist=body.index("RWrist"))
     return Skeleton(
-        name="sdt121",
+        name="openpose137",
         joint_names=tuple(body + face_names + left_names + right_names),
-        parents=tuple(body_parents + face_parents + left_parents + right_parents),
+        parents=tuple(_BODY25_PARENTS + tuple(face_parents) + tuple(left_parents + right_parents)),
         groups={
             "body": tuple(range(face_first)),
             "face": tuple(range(face_first, left_first)),
@@ -166,9 +176,19 @@ PATS_MASKED_JOINTS = tuple(PATS52.index(n) for n in ("Neck", "Nose", "REye", "LE
 PATS_MODEL_JOINTS = tuple(j for j in range(PATS52.num_joints) if j not in PATS_MASKED_JOINTS)
 PATS48 = PATS52.subset(PATS_MODEL_JOINTS, name="pats48")
 S2G49 = PATS52.subset([j for j in range(PATS52.num_joints) if j not in PATS_MASKED_JOINTS[1:]], name="s2g49")
-SDT121 = _sdt121()
+OPENPOSE137 = _openpose137()
+SDT_DROPPED_BODY = ("Neck", "MidHip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REar", "LEar",
+                    "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")  # fmt: skip
+"""``openpose137`` points SDT's loader removes: the neck (the origin), legs, ears and feet (notes §1.3)."""
+SDT_MODEL_JOINTS = tuple(
+    j for j in range(OPENPOSE137.num_joints) if OPENPOSE137.joint_names[j] not in SDT_DROPPED_BODY
+)
+"""The 121 ``openpose137`` indices of ``sdt121``, in order."""
+SDT121 = OPENPOSE137.subset(SDT_MODEL_JOINTS, name="sdt121")
 
-SKELETONS: Mapping[str, Skeleton] = MappingProxyType({s.name: s for s in (PATS52, PATS48, S2G49, SDT121)})
+SKELETONS: Mapping[str, Skeleton] = MappingProxyType(
+    {s.name: s for s in (PATS52, PATS48, S2G49, OPENPOSE137, SDT121)}
+)
 
 
 def get_skeleton(name: str) -> Skeleton:

@@ -115,14 +115,14 @@ def toy_format() -> Iterator[type[ToyCorpus]]:
 
 def test_registry_knows_pats_and_refuses_duplicates_and_unknown_names(toy_format):
     assert corpus_format("pats") is PatsCorpus and corpus_format("toy") is ToyCorpus
-    assert {"pats", "toy"} <= set(list_formats())
+    assert {"pats", "sdt", "toy"} <= set(list_formats())
     with pytest.raises(ConfigError, match=r"'pats' is registered twice: by cospeech\.data\.pats\.PatsCorpus"):
         register_format("pats")(ToyCorpus)
     assert corpus_format("pats") is PatsCorpus
     with pytest.raises(
-        ConfigError, match=r"unknown corpus format 'sdt'; known corpus formats: .*pats.*toy"
+        ConfigError, match=r"unknown corpus format 'bvh'; known corpus formats: .*pats.*toy"
     ) as exc:
-        corpus_format("sdt")
+        corpus_format("bvh")
     assert exc.value.args[0].endswith(", ".join(list_formats()))
     with pytest.raises(TypeError, match="not a Corpus subclass"):
         register_format("plain")(dict)
@@ -153,7 +153,7 @@ def test_a_directory_that_is_no_corpus_gets_one_line_naming_root_and_formats(tmp
     with pytest.raises(DataError) as exc:
         open_corpus(tmp_path)
     message = str(exc.value)
-    assert message.startswith(f"{tmp_path}: not a corpus in any known format (tried pats")
+    assert message.startswith(f"{tmp_path}: not a corpus in any known format (tried pats, sdt")
     assert "cospeech data synth" in message and "\n" not in message
     with pytest.raises(DataError, match=r"nothing: corpus root directory not found .*cospeech data synth"):
         open_corpus(tmp_path / "nothing")

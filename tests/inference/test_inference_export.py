@@ -85,7 +85,7 @@ def test_export_replaces_an_earlier_export_but_not_other_directories(tiny_run, t
     ("change", "message"),
     [
         (lambda c: c.update(format_version=99), "format_version 99 is not supported"),
-        (lambda c: c["feature_recipe"].update(n_mels=80), "log-mel recipe"),
+        (lambda c: c["feature_recipe"].update(n_mels=80), "feature recipe"),
         (lambda c: c.update(format="something-else"), "not a cospeech exported model"),
         (
             lambda c: c["metadata"]["model"]["config"].update(channels=128),

@@ -39,7 +39,7 @@ def test_fit_logs_dev_pck_ref_equal_to_the_reference_definition(tiny_run, tmp_pa
         mean, std = (getattr(stats, k)["pose"][style].double().numpy() for k in ("mean", "std"))
         pixels = flat_to_joints(pred[rows] * std + mean)  # (N, T, 48, 2)
         stored = stored_windows(dm.corpus, dm.datasets["dev"], dm.speakers, batch["index"][rows].numpy(),
-                                dm.hparams.pose_key)  # fmt: skip
+                                dm.pose_key)  # fmt: skip
         speaker = dm.speakers[style]
         expected[speaker] = reference_pck(pixels, stored)
         for key, value in expected[speaker].items():

@@ -6,9 +6,13 @@ import argparse
 from pathlib import Path
 
 DEFAULT_CORPUS = Path("cospeech_data/synth")
+SYNTH_FORMATS = ("pats", "sdt")
+"""Layouts of ``data synth --format`` (`cospeech.data.synth.corpus.SYNTH_FORMATS`, not imported here so
+``--help`` stays fast)."""
 
 EXAMPLES = """examples:
   cospeech data synth --out cospeech_data/synth --speakers 5 --minutes 6 --seed 0
+  cospeech data synth --out cospeech_data/synth_sdt --format sdt --speakers 2 --minutes 2
   cospeech data info cospeech_data/synth
   cospeech data info /path/to/pats/data --speakers oliver maher
 """
@@ -17,13 +21,15 @@ EXAMPLES = """examples:
 def register(commands: argparse._SubParsersAction) -> None:
     group = commands.add_parser(
         "data",
-        help="make the built-in corpus; inspect a corpus (PATS…)",
+        help="make the built-in corpus; inspect a corpus (PATS, SDT…)",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    synth = actions.add_parser("synth", help="write the synthetic multi-speaker corpus (PATS format)")
+    synth = actions.add_parser(
+        "synth", help="write the synthetic multi-speaker corpus (PATS format, or SDT clips)"
+    )
     synth.add_argument(
         "--out", type=Path, default=DEFAULT_CORPUS, help=f"output root (default {DEFAULT_CORPUS})"
     )
@@ -31,6 +37,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--minutes", type=float, default=6.0, help="minutes of speech per speaker (default 6)")
     synth.add_argument("--seed", type=int, default=0, help="seed; the same seed gives the same corpus")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing corpus at --out")
+    synth.add_argument(
+        "--format",
+        choices=SYNTH_FORMATS,
+        default="pats",
+        help="layout: PATS intervals (default) or SDT's 64-frame npz clips with stride 5",
+    )
     synth.set_defaults(run=run_synth)
 
     info = actions.add_parser("info", help="per-speaker table: intervals, minutes, windows per split")
@@ -46,19 +58,26 @@ def run_synth(args: argparse.Namespace) -> int:
     from cospeech.data.synth import synthesize_corpus
 
     summary = synthesize_corpus(
-        args.out, speakers=args.speakers, minutes=args.minutes, seed=args.seed, overwrite=args.overwrite
+        args.out,
+        speakers=args.speakers,
+        minutes=args.minutes,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        format=args.format,
     )
     rate = summary.seconds / 60 / max(summary.elapsed, 1e-9)
     print(
         f"wrote {summary.root}: {len(summary.speakers)} speakers, {summary.intervals} intervals, "
         f"{summary.seconds / 60:.1f} min of speech in {summary.elapsed:.1f} s ({rate:.1f} min/s)"
     )
-    print(format_table(corpus_table(summary.root)))
+    print(format_table(corpus_table(summary.root), clips=args.format == "sdt"))
     return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from cospeech.data.corpus import open_corpus
     from cospeech.data.inspect import corpus_table, format_table
 
-    print(format_table(corpus_table(args.root, args.speakers)))
+    clips = open_corpus(args.root).clips
+    print(format_table(corpus_table(args.root, args.speakers), clips=clips))
     return 0

@@ -14,13 +14,21 @@ gets a new directory instead of silently reusing stale arrays. Directories are b
 name and renamed into place, so an interrupted build never looks complete.
 
 Pose keys are stored as the corpus' model joints (`Corpus.to_model_pose`; ``pats48`` for PATS) in the flat
-``[x…, y…]`` layout; a key ``box_joints/<pose key>`` holds that pose key's `Corpus.to_box_joints` (the GT
+``[x…, y…]`` layout, re-expressed in the run's pose representation (``representation``, e.g. SDT's
+``hierarchical``: `cospeech.data.representation`; part of the hash), so everything reading the cache
+(statistics, batches, baselines) sees one space; a key ``box_joints/<pose key>`` holds that pose key's
+`Corpus.to_box_joints` (the GT
 joints of the reference's PCK box, PATS: nose and eyes), on the pose clock. In ``"exact"`` audio mode
 ``audio/*`` keys are stored already aligned to the pose clock (see ``windows``) and cut where the audio
 ends. With ``audio_level="utterance"`` audio keys are levelled
 per interval (``cospeech.audio.normalize_level``) on their stored frames, before alignment, as inference
 levels each input file; the option is part of the hash. ``text/*`` keys are on the pose clock already and
 are stored as they are (``text/tokens`` ids as float32, exact below 2²⁴).
+
+A registered audio feature (``cospeech.features``) that an interval does not store is computed from the
+interval's speech (`Corpus.waveform`: its speech file decoded to 16 kHz, or SDT's npz audio) and put on
+the model clock with its ``subframes`` (`cospeech.features.pose_clock`); its recipe and the speech files'
+sizes and times are hashed.
 
 Real data has holes. A window is skipped when it touches a frame holding NaN or ±inf in any cached key
 (OpenPose's lost detections, ``-inf`` log-mel frames of exact digital silence unless levelling has mapped
@@ -43,6 +51,7 @@ import numpy as np
 
 from cospeech.audio import AUDIO_LEVELS, AudioLevel, level_floor, normalize_level, speech_level
 from cospeech.data.corpus import Corpus
+from cospeech.data.representation import DEFAULT_REPRESENTATION, PoseRepresentation, make_representation
 from cospeech.data.text import WordTimings, uses_word_timings
 from cospeech.data.windows import (
     PATS_LOADER_AUDIO_RATES,
@@ -52,7 +61,8 @@ from cospeech.data.windows import (
     audio_clock,
     audio_coverage,
 )
-from cospeech.errors import DataError
+from cospeech.errors import ConfigError, DataError
+from cospeech.features import get_feature, is_registered
 from cospeech.files import OutputError, atomic_write
 
 CACHE_FORMAT = 2  # 2: non-finite frames of every key and short audio drop windows; drop report
@@ -218,15 +228,25 @@ def cache_key(
     keys: Sequence[str],
     spec: WindowSpec,
     audio_level: AudioLevel = "none",
+    representation: str = DEFAULT_REPRESENTATION,
 ) -> str:
+    ids = corpus.interval_ids(speaker, split)
+    computed = _computed_keys(corpus, speaker, ids[0], keys) if ids else []
     files = []
-    for interval_id in corpus.interval_ids(speaker, split):
-        path = corpus.interval_path(speaker, interval_id)
-        stat = path.stat() if path.is_file() else None
-        files.append([interval_id, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1])
+    for interval_id in ids:
+        paths = [corpus.interval_path(speaker, interval_id)]
+        if computed:
+            paths.append(corpus.raw_audio(speaker, interval_id))
+        for path in paths:
+            stat = path.stat() if path is not None and path.is_file() else None
+            files.append([interval_id, stat.st_size if stat else -1, stat.st_mtime_ns if stat else -1])
     payload = {"format": CACHE_FORMAT, "keys": list(keys), "spec": asdict(spec), "files": files}
+    if computed:  # absent when every key is stored, so caches built before features were computed stay valid
+        payload["computed"] = {key: get_feature(key).recipe for key in computed}
     if audio_level != "none":  # absent for "none", so caches built before the option stay valid
         payload["audio_level"] = audio_level
+    if representation != DEFAULT_REPRESENTATION:  # likewise
+        payload["representation"] = representation
     if any(uses_word_timings(k) for k in keys):  # caches of these keys made before words.npz are stale
         payload["words"] = 1
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -241,24 +261,31 @@ def load_split(
     cache_root: str | Path,
     *,
     audio_level: AudioLevel = "none",
+    representation: str = DEFAULT_REPRESENTATION,
 ) -> SplitCache:
     """The cached windows of ``speaker``/``split``, built on first use. ``keys[0]`` must be a pose key:
-    it defines the pose clock; ``audio_level`` says how audio keys are levelled (``AudioLevel``). Warns
+    it defines the pose clock; ``audio_level`` says how audio keys are levelled (``AudioLevel``);
+    ``representation`` names the pose representation pose keys are stored in (an unknown one, or one the
+    corpus' model skeleton cannot take, is a `ConfigError`). Warns
     (`DataWarning`, one ``cospeech: …`` line) when windows were left out; the counts are in ``report`` of
     the result."""
     if audio_level not in AUDIO_LEVELS:
         raise DataError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+    for key in keys:
+        if audio_level == "utterance" and is_registered(key) and not get_feature(key).levellable:
+            raise ConfigError(f"{key} is not a log-domain feature; use audio_level='none' with it")
     if not corpus.is_pose_key(keys[0]):
         raise DataError(
             f"{corpus.root}: the first cached key must be a {corpus.format} pose key, got {keys[0]!r}"
         )
-    digest = cache_key(corpus, speaker, split, keys, spec, audio_level)
+    encoding = make_representation(representation, corpus.model_skeleton)
+    digest = cache_key(corpus, speaker, split, keys, spec, audio_level, representation)
     directory = Path(cache_root) / f"{speaker}-{split}-{digest}"
     if not (directory / "index.json").is_file():
         directory.parent.mkdir(parents=True, exist_ok=True)
         try:
             with atomic_write(directory, replace=False) as tmp:
-                _build(corpus, speaker, split, list(keys), spec, Path(tmp), audio_level)
+                _build(corpus, speaker, split, list(keys), spec, Path(tmp), audio_level, encoding)
         except OutputError:
             # Another process (a DDP rank) finished the same build first. The name is a hash of every
             # input, so its directory holds what ours would: use it, and never replace it under its reader.
@@ -278,7 +305,8 @@ def _build(
     keys: list[str],
     spec: WindowSpec,
     out: Path,
-    audio_level: AudioLevel = "none",
+    audio_level: AudioLevel,
+    encoding: PoseRepresentation,
 ) -> None:
     out.mkdir(parents=True)
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in keys}
@@ -292,14 +320,16 @@ def _build(
     timed = any(uses_word_timings(k) for k in keys)
     words: list[np.ndarray | None] = []
     for interval_id in corpus.interval_ids(speaker, split):
-        arrays, nonfinite = _prepare(corpus, speaker, interval_id, keys, spec, audio_level)
+        arrays, nonfinite = _prepare(corpus, speaker, interval_id, keys, spec, audio_level, encoding)
         for key in (k for k in keys if not spec.stored_key_is_aligned(k) and k not in misread):
             rate = corpus.frame_rate(speaker, interval_id, key)
             if rate is not None and abs(rate / PATS_LOADER_AUDIO_RATES[key] - 1) > MISREAD_TOLERANCE:
                 misread[key] = rate
         lengths = {k: len(a) for k, a in arrays.items()}
-        count = spec.count(lengths)
-        without_audio = spec.count({k: n for k, n in lengths.items() if not k.startswith("audio/")})
+        count = spec.count(lengths, clips=corpus.clips)
+        without_audio = spec.count(
+            {k: n for k, n in lengths.items() if not k.startswith("audio/")}, clips=corpus.clips
+        )
         usable = np.ones(count, dtype=bool)
         for key, array in arrays.items():  # skip windows touching a non-finite frame of any key
             bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
@@ -350,14 +380,18 @@ def _prepare(
     interval_id: str,
     keys: list[str],
     spec: WindowSpec,
-    audio_level: AudioLevel = "none",
+    audio_level: AudioLevel,
+    encoding: PoseRepresentation,
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """One interval's arrays as the cache stores them (model joints; audio levelled over the interval's
-    stored frames in ``"utterance"`` mode; in exact mode audio on the pose clock, cut at the last pose frame
-    the audio reaches), and per key its non-finite frames (counted after levelling, which maps ``-inf`` to
-    the floor, and before alignment, so audio counts feature frames)."""
+    """One interval's arrays as the cache stores them (model joints in ``encoding``'s space; audio levelled
+    over the interval's stored frames in ``"utterance"`` mode; in exact mode audio on the pose clock, cut at
+    the last pose frame the audio reaches), and per key its non-finite frames (counted after levelling, which
+    maps ``-inf`` to the floor, and before alignment, so audio counts feature frames)."""
     stored = {key: key.removeprefix(BOX_JOINTS_PREFIX) for key in keys}
-    raw = corpus.read(speaker, interval_id, list(dict.fromkeys(stored.values())))
+    computed = _computed_keys(corpus, speaker, interval_id, keys)
+    raw = corpus.read(speaker, interval_id, [k for k in dict.fromkeys(stored.values()) if k not in computed])
+    if computed:
+        raw.update(_compute_features(corpus, speaker, interval_id, computed))
     n_pose = len(raw[keys[0]])
     out = {}
     nonfinite = {}
@@ -367,20 +401,47 @@ def _prepare(
             box = corpus.to_box_joints(stored[key], array)
             array = np.where(np.isfinite(box), box, np.float32(0.0))
         elif corpus.is_pose_key(key):
-            array = corpus.to_model_pose(key, array)
+            array = encoding.encode(corpus.to_model_pose(key, array))
         elif key.startswith("audio/") and audio_level == "utterance":
             array = _levelled(key, array)
         nonfinite[key] = int((~np.isfinite(array.reshape(len(array), -1)).all(axis=1)).sum())
         if key.startswith("audio/") and spec.stored_key_is_aligned(key):
             if len(array) == 0:
                 raise DataError(f"{corpus.interval_path(speaker, interval_id)}: {key} has no frames")
-            rate, offset = audio_clock(
-                key, len(array), n_pose, rate=corpus.frame_rate(speaker, interval_id, key)
-            )
+            if key in computed:
+                rate, offset = get_feature(key).rate, get_feature(key).offset
+            else:
+                recorded = corpus.frame_rate(speaker, interval_id, key)
+                rate, offset = audio_clock(key, len(array), n_pose, rate=recorded)
+            subframes = get_feature(key).subframes if is_registered(key) else 1
             reached = audio_coverage(len(array), n_pose, rate=rate, offset=offset)
-            array = align_to_pose_clock(array, n_pose, rate=rate, offset=offset)[:reached]
+            array = align_to_pose_clock(array, n_pose, rate=rate, offset=offset, subframes=subframes)[
+                :reached
+            ]
         out[key] = array
     return out, nonfinite
+
+
+def _computed_keys(corpus: Corpus, speaker: str, interval_id: str, keys: Sequence[str]) -> list[str]:
+    """The registered audio features among ``keys`` that the interval does not store."""
+    registered = [k for k in keys if k.startswith("audio/") and is_registered(k)]
+    if not registered:
+        return []
+    present = set(corpus.keys(speaker, interval_id))
+    return [k for k in registered if k not in present]
+
+
+def _compute_features(
+    corpus: Corpus, speaker: str, interval_id: str, keys: list[str]
+) -> dict[str, np.ndarray]:
+    """``keys`` (registered features) computed from the interval's speech at 16 kHz (`Corpus.waveform`)."""
+    waveform = corpus.waveform(speaker, interval_id)
+    if waveform is None:
+        raise DataError(
+            f"{corpus.interval_path(speaker, interval_id)}: stores no {', '.join(keys)} and has no speech "
+            "to compute it from"
+        )
+    return {key: get_feature(key).compute(waveform) for key in keys}
 
 
 def _levelled(key: str, features: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ SPLITS = ("train", "dev", "test")
 SYNTH_COMMAND = "cospeech data synth"
 """The command that makes the built-in corpus; named in every "no corpus here" error."""
 
-BUILTIN_FORMAT_MODULES = ("cospeech.data.pats",)
+BUILTIN_FORMAT_MODULES = ("cospeech.data.pats", "cospeech.data.sdt")
 """Modules of the shipped formats, imported on the first registry lookup (not on import of this module,
 so that the pose helpers stay free of h5py and pandas)."""
 
@@ -49,6 +49,9 @@ class Corpus(ABC):
 
     format: ClassVar[str]
     """Registered name, set by `register_format`."""
+    clips: ClassVar[bool] = False
+    """Whether intervals are pre-cut clips of one window each (SDT's 64 frames), so a window may end at an
+    interval's last frame; False: the PATS loader's strict ``range(0, T − window, hop)`` (``windows``)."""
     root: Path
     """The directory this corpus was opened from."""
 
@@ -108,6 +111,12 @@ class Corpus(ABC):
         ends before the poses."""
         return None
 
+    def source_span(self, speaker: str, interval_id: str) -> tuple[str, int] | None:
+        """(source recording, first pose frame in it) of an interval cut from a longer recording whose
+        intervals may overlap (SDT's clips, every 5 frames), so summaries count each frame once; None
+        (the default) where intervals never overlap (PATS)."""
+        return None
+
     def transcript(self, speaker: str, interval_id: str) -> list[Word] | None:
         """The interval's words with their spans in seconds, or None if it (or the format) has none."""
         return None
@@ -122,10 +131,28 @@ class Corpus(ABC):
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file (for rendering with sound), or None if the corpus has none."""
 
+    def waveform(self, speaker: str, interval_id: str) -> np.ndarray | None:
+        """The interval's speech, ``(n,)`` float32 mono at 16 kHz, that unstored audio features are
+        computed from (``cospeech.features``); None if the corpus has none. By default `raw_audio`
+        decoded (``cospeech.audio.load_audio``); a format keeping the speech elsewhere (SDT: inside each
+        clip's npz) overrides this."""
+        path = self.raw_audio(speaker, interval_id)
+        if path is None:
+            return None
+        from cospeech.audio import load_audio  # decoders only when speech is read
+
+        return load_audio(path)
+
     @abstractmethod
     def feature_width(self, key: str) -> int:
         """Width of the last axis of a stored 2-D key (pose keys: ``2·J_stored``); a key without a fixed
         width is a `DataError` listing those with one."""
+
+    @property
+    def default_pose_key(self) -> str:
+        """The pose key models learn unless a run names one (PATS: ``pose/normalize``; SDT: ``pose``); a
+        format without one raises `DataError`."""
+        raise DataError(f"{self.root}: the {self.format} format has no default pose key; name one (pose_key)")
 
     @abstractmethod
     def is_pose_key(self, key: str) -> bool:

@@ -40,11 +40,13 @@ from cospeech.data.normalize import NormalizationMode, Normalizer
 from cospeech.data.pats import PATS_SPEAKERS
 from cospeech.data.poses import flat_to_joints
 from cospeech.data.replay import Memory, ReplayStrategy, get_replay, newest_share
+from cospeech.data.representation import DEFAULT_REPRESENTATION, check_representation
 from cospeech.data.sampling import EPOCH_STRIDE, DrawnBatchSampler
 from cospeech.data.spec import DataSpec
 from cospeech.data.text import TEXT_KEYS, TOKENS_KEY, change_points, token_rows, uses_word_timings
 from cospeech.data.windows import POSE_FPS, AudioRateMode, WindowSpec
 from cospeech.errors import ConfigError, DataError
+from cospeech.features import get_feature, is_registered
 
 ORACLE_KEY = "oracle/normalize"
 BOX_JOINTS = "box_joints"
@@ -231,7 +233,8 @@ class PatsDataModule(L.LightningDataModule):
         speakers: ``["a", "b"]``, ``[["source"], ["a", "b"]]`` or ``all`` (the 25 PATS speakers, also
             allowed as the sequence: ``[["oliver"], "all"]``); style id = position in the sequence.
         format: corpus format (``pats``…, see ``cospeech.data.corpus``); None detects it from the root.
-        pose_key: stored pose key the models learn (``pose/normalize`` as in the reference).
+        pose_key: stored pose key the models learn; None: the format's (`Corpus.default_pose_key`:
+            ``pose/normalize`` for PATS, as in the reference; ``pose`` for SDT).
         audio_key: stored audio feature (``audio/log_mel_400`` or ``audio/log_mel_512``).
         text_key: stored text key batches carry as ``text``: ``text/tokens`` (ids), ``text/bert`` (768) or
             ``text/w2v`` (300) features, z-normalised like audio; None for none.
@@ -248,6 +251,9 @@ class PatsDataModule(L.LightningDataModule):
             (``cospeech.audio.normalize_level``); inference repeats it. ``none``: features as stored (the
             reference's; the earlier default, and what runs whose metadata lacks the field used).
         normalization: ``pooled``, ``source`` or ``per_speaker`` statistics.
+        representation: pose representation of model space (``cospeech.data.representation``): ``z_flat``
+            (the flat joints) or ``hierarchical`` (SDT's: face relative to the nose tip, hands to the
+            wrists); statistics are fitted in its space, and it is saved with the run.
         k_shot: if set, train on ``k_shot`` windows per speaker drawn with replacement by ``fewshot_seed``
             (``cospeech.data.fewshot``; notes pats §3.6).
         fewshot_seed: seed of the few-shot draw.
@@ -279,7 +285,7 @@ class PatsDataModule(L.LightningDataModule):
         root: str,
         speakers: str | list[Any],
         format: str | None = None,
-        pose_key: str = "pose/normalize",
+        pose_key: str | None = None,
         audio_key: str = "audio/log_mel_400",
         text_key: str | None = None,
         repeat_text: bool = True,
@@ -290,6 +296,7 @@ class PatsDataModule(L.LightningDataModule):
         audio_rate_mode: AudioRateMode = "exact",
         audio_level: AudioLevel = "utterance",
         normalization: NormalizationMode = "pooled",
+        representation: str = DEFAULT_REPRESENTATION,
         k_shot: int | None = None,
         fewshot_seed: int = 1,
         replay: str | None = None,
@@ -309,6 +316,9 @@ class PatsDataModule(L.LightningDataModule):
             raise ConfigError(f"batch_size={batch_size} must be ≥ 1")
         if audio_level not in AUDIO_LEVELS:
             raise ConfigError(f"audio_level={audio_level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+        check_representation(representation)
+        if audio_level == "utterance" and is_registered(audio_key) and not get_feature(audio_key).levellable:
+            raise ConfigError(f"audio_key={audio_key!r} is not a log-domain feature; set audio_level: none")
         if text_key is not None and text_key not in TEXT_KEYS:
             raise ConfigError(f"text_key={text_key!r}; expected None or one of {', '.join(TEXT_KEYS)}")
         if not isinstance(repeat_text, bool):
@@ -323,6 +333,8 @@ class PatsDataModule(L.LightningDataModule):
         self.pose_clusters: PoseClusters | None = None
         """Fitted cluster centers when ``pose_clusters`` > 0 (after ``setup``)."""
         self.corpus: Corpus | None = None
+        self.pose_key: str | None = pose_key
+        """The stored pose key models learn (the format's default if none was named; after ``setup``)."""
         self.text_featurizer: str | None = None
 
     @property
@@ -337,7 +349,8 @@ class PatsDataModule(L.LightningDataModule):
         self._check_speakers(corpus)
         self.corpus = corpus
         self.text_featurizer = self._read_text_featurizer(corpus)  # read once, not per `spec`
-        keys = {"pose": hp.pose_key, "audio": hp.audio_key}
+        self.pose_key = hp.pose_key or corpus.default_pose_key
+        keys = {"pose": self.pose_key, "audio": hp.audio_key}
         if self._has_oracle(corpus):
             keys["oracle"] = ORACLE_KEY
         if hp.text_key is not None:
@@ -345,9 +358,18 @@ class PatsDataModule(L.LightningDataModule):
         stored = list(keys.values())
         cache_root = Path(hp.cache_dir) if hp.cache_dir else self.root / CACHE_DIRNAME
         everyone = list(dict.fromkeys([*self.speaker_set.sequence, *self.speaker_set.source]))
-        level = hp.audio_level
+        level, representation = hp.audio_level, hp.representation
         train = {
-            s: load_split(corpus, s, "train", stored, self.train_spec, cache_root, audio_level=level)
+            s: load_split(
+                corpus,
+                s,
+                "train",
+                stored,
+                self.train_spec,
+                cache_root,
+                audio_level=level,
+                representation=representation,
+            )
             for s in everyone
         }
         sequence = self.speaker_set.sequence
@@ -359,7 +381,9 @@ class PatsDataModule(L.LightningDataModule):
         )
         if hp.pose_clusters:
             source = [train[s] for s in self.speaker_set.source]
-            self.pose_clusters = fit_pose_clusters(source, hp.pose_key, hp.pose_clusters, hp.seed, cache_root)
+            self.pose_clusters = fit_pose_clusters(
+                source, self.pose_key, hp.pose_clusters, hp.seed, cache_root
+            )
 
         def dataset(
             caches: list[SplitCache], windows: np.ndarray | None = None, names: dict[str, str] = keys
@@ -382,11 +406,18 @@ class PatsDataModule(L.LightningDataModule):
         self.datasets["train"] = train_set
         eval_keys = dict(keys)
         if corpus.box_joints:  # dev/test batches carry them for PCK_ref
-            eval_keys[BOX_JOINTS] = BOX_JOINTS_PREFIX + hp.pose_key
+            eval_keys[BOX_JOINTS] = BOX_JOINTS_PREFIX + self.pose_key
         for split in SPLITS[1:]:
             caches = [
                 load_split(
-                    corpus, s, split, list(eval_keys.values()), self.eval_spec, cache_root, audio_level=level
+                    corpus,
+                    s,
+                    split,
+                    list(eval_keys.values()),
+                    self.eval_spec,
+                    cache_root,
+                    audio_level=level,
+                    representation=representation,
                 )
                 for s in sequence
             ]
@@ -434,9 +465,9 @@ class PatsDataModule(L.LightningDataModule):
         return DataSpec(
             format=self.corpus.format,
             skeleton=self.corpus.model_skeleton.name,
-            pose_key=hp.pose_key,
+            pose_key=self.pose_key,
             audio_key=hp.audio_key,
-            audio_dim=self.corpus.feature_width(hp.audio_key),
+            audio_dim=self._audio_dim(),
             speakers=self.speakers,
             fps=POSE_FPS,
             window_seconds=hp.window_seconds,
@@ -451,7 +482,13 @@ class PatsDataModule(L.LightningDataModule):
             text_featurizer=self.text_featurizer,
             pose_clusters=hp.pose_clusters,
             box_joints=self.corpus.box_joints,
+            representation=hp.representation,
         )
+
+    def _audio_dim(self) -> int:
+        """F the models see: ``subframes · bins`` of a registered feature, else the corpus's stored width."""
+        key = self.hparams.audio_key
+        return get_feature(key).audio_dim if is_registered(key) else self.corpus.feature_width(key)
 
     def _read_text_featurizer(self, corpus: Corpus) -> str | None:
         """What made the text key, as the first training interval of the first speaker records it."""

@@ -283,6 +283,10 @@ class PatsCorpus(Corpus):
             raise DataError(f"PATS key {key!r} has no fixed width; keys with one: {sorted(FEATURE_WIDTHS)}")
         return FEATURE_WIDTHS[key]
 
+    @property
+    def default_pose_key(self) -> str:
+        return "pose/normalize"
+
     def is_pose_key(self, key: str) -> bool:
         return key in POSE_KEYS
 

@@ -13,6 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from cospeech.audio import AUDIO_LEVELS
+from cospeech.data.representation import DEFAULT_REPRESENTATION, check_representation
 from cospeech.data.text import BERT_VOCAB_SIZE, TEXT_KEYS, TOKENS_KEY
 from cospeech.errors import ConfigError
 from cospeech.skeletons import get_skeleton
@@ -67,9 +68,13 @@ class DataSpec:
     """Joints of the stored skeleton that models do not predict and dev/test batches carry as
     ``box_joints`` for the reference's PCK box (``PCK_ref``; PATS: Nose, REye, LEye); empty when the corpus
     stores none (then there is no ``PCK_ref``)."""
+    representation: str = DEFAULT_REPRESENTATION
+    """Pose representation of model space (``cospeech.data.representation``: ``z_flat``, ``hierarchical``);
+    the normaliser's ``pose`` statistics are in its space. Defaulted so older metadata reads as ``z_flat``."""
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)  # an unknown skeleton fails here, listing the known ones
+        check_representation(self.representation)  # so does an unknown representation
         problems = [
             f"{name}={getattr(self, name)!r} must be an integer ≥ {low}"
             for name, low in (("audio_dim", 1), ("fps", 1), ("train_windows", 0), ("train_intervals", 0))

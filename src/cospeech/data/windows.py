@@ -2,7 +2,8 @@
 
 A window is ``int(seconds · 15)`` pose frames (64 for the default 4.3 s). Starts follow the reference
 exactly: ``range(0, n − window, hop)`` per modality (strict ``<``: an interval of exactly 64 frames gives no
-window, and the tail after the last full window is dropped); the interval yields as many windows as its
+window, and the tail after the last full window is dropped; a format of pre-cut clips, SDT's, lets the last
+window end at the last frame, so each 64-frame clip is one window); the interval yields as many windows as its
 shortest modality allows. The window cache (``cache``) also skips windows touching a frame with a NaN or
 infinite value (a lost detection, a ``-inf`` log-mel frame of digital silence) and windows extending past
 the end of the audio.
@@ -89,9 +90,14 @@ class WindowSpec:
         window, stride = self.geometry(key)
         return window if self.hop == 0 else self.hop * stride
 
-    def count(self, lengths: dict[str, int]) -> int:
-        """Windows an interval yields, given each key's stored length (min over keys)."""
-        return min(len(range(0, n - self.geometry(k)[0], self.hop_for(k))) for k, n in lengths.items())
+    def count(self, lengths: dict[str, int], *, clips: bool = False) -> int:
+        """Windows an interval yields, given each key's stored length (min over keys). ``clips``: the
+        interval is a pre-cut clip (`Corpus.clips`, SDT), whose window may end at its last frame, so a
+        64-frame clip gives one window (``range(0, n − window + 1, hop)``); otherwise the reference's strict
+        range."""
+        return min(
+            len(range(0, n - self.geometry(k)[0] + clips, self.hop_for(k))) for k, n in lengths.items()
+        )
 
     def starts(self, key: str, count: int) -> np.ndarray:
         """Start offsets (in ``key``'s frames) of the first ``count`` windows."""
@@ -103,36 +109,41 @@ class WindowSpec:
 
 
 def align_to_pose_clock(
-    features: np.ndarray, n_pose_frames: int, *, rate: float, offset: float
+    features: np.ndarray, n_pose_frames: int, *, rate: float, offset: float, subframes: int = 1
 ) -> np.ndarray:
-    """Average feature frames onto the 15 fps pose clock.
+    """Average feature frames onto the 15 fps pose clock, or onto ``subframes`` sub-frames of each pose frame.
 
     Parameters
     ----------
     features : np.ndarray [shape=(Ta, F)], frame k centred at ``offset + k / rate`` seconds.
-    n_pose_frames : int, T; pose frame t spans ``[t/15, (t+1)/15)``.
+    n_pose_frames : int, T; pose frame t spans ``[t/15, (t+1)/15)``, its sub-frame j
+        ``[(t·s + j) / (15·s), (t·s + j + 1) / (15·s))`` for ``s = subframes``.
+    subframes : int ≥ 1, s; 1 gives the pose clock itself.
 
     Returns
     -------
-    aligned : np.ndarray [shape=(T, F)]; pose frames that no feature frame falls in (audio shorter than
-    the poses, or rate < 15) take the nearest feature frame.
+    aligned : np.ndarray [shape=(T, s·F)], float32, the s sub-frames of each pose frame side by side
+    (``[sub0 F…, sub1 F…, …]``); sub-frames that no feature frame falls in (audio shorter than the poses,
+    or rate < 15·s) take the nearest feature frame.
     """
     ta = len(features)
-    out = np.empty((n_pose_frames, features.shape[1]), dtype=np.float32)
+    clock = POSE_FPS * subframes
+    n = n_pose_frames * subframes
+    out = np.empty((n, features.shape[1]), dtype=np.float32)
     if ta == 0:
         raise ValueError("cannot align an empty feature array")
-    owner = np.floor((offset + np.arange(ta) / rate) * POSE_FPS).astype(np.int64)
-    keep = (owner >= 0) & (owner < n_pose_frames)
+    owner = np.floor((offset + np.arange(ta) / rate) * clock).astype(np.int64)
+    keep = (owner >= 0) & (owner < n)
     sums = np.zeros_like(out, dtype=np.float64)
     np.add.at(sums, owner[keep], features[keep])
-    counts = np.bincount(owner[keep], minlength=n_pose_frames)[:n_pose_frames]
+    counts = np.bincount(owner[keep], minlength=n)[:n]
     filled = counts > 0
     out[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
     if not filled.all():
-        centres = (np.arange(n_pose_frames) + 0.5) / POSE_FPS
+        centres = (np.arange(n) + 0.5) / clock
         nearest = np.clip(np.rint((centres - offset) * rate), 0, ta - 1).astype(np.int64)
         out[~filled] = features[nearest[~filled]]
-    return out
+    return out.reshape(n_pose_frames, subframes * features.shape[1])
 
 
 def audio_clock(

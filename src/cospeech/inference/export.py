@@ -6,7 +6,8 @@ An **exported model** is a directory with two files, written atomically as a who
   the generator's own parameter names;
 * ``config.json``: format version, the run metadata (``cospeech.training.metadata.RunMetadata``: generator
   name and resolved config, data spec with speakers, skeleton, feature and window, the normaliser's
-  statistics as nested lists, recipe, versions), the joint names, and the log-mel recipe.
+  statistics as nested lists, recipe, versions), the joint names, and the audio feature's recipe
+  (``cospeech.features``).
 
 It is read with ``safetensors`` and ``json`` only, so loading one never unpickles anything, and it needs
 neither Lightning nor the training config. A Lightning checkpoint (``.ckpt`` or a run directory) carries
@@ -29,9 +30,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cospeech import __version__
-from cospeech.audio import LOG_MEL_400_RECIPE
 from cospeech.data.windows import POSE_FPS
-from cospeech.errors import CheckpointError
+from cospeech.errors import CheckpointError, ConfigError
+from cospeech.features import FeatureExtractor, get_feature, list_features
 from cospeech.files import OutputError, atomic_write
 from cospeech.models.interface import Generator
 from cospeech.skeletons import get_skeleton
@@ -42,8 +43,6 @@ EXPORT_FORMAT_VERSION = 2
 """Bumped when ``config.json`` changes incompatibly; other versions are refused with a clear message."""
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-AUDIO_KEY = "audio/log_mel_400"
-"""The only audio feature inference computes from a waveform (``cospeech.audio.log_mel_400``)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def export_model(run_or_ckpt: str | os.PathLike[str], out_dir: str | os.PathLike
         "exported_with": __version__,
         "metadata": metadata.to_dict(tensors=False),
         "joint_names": list(get_skeleton(metadata.data.skeleton).joint_names),
-        "feature_recipe": LOG_MEL_400_RECIPE,
+        "feature_recipe": json.loads(get_feature(metadata.data.audio_key).recipe),
     }
     weights = {k: v.detach().contiguous() for k, v in generator.state_dict().items()}
     with atomic_write(out_dir) as temporary:
@@ -126,7 +125,7 @@ def load_exported(directory: str | os.PathLike[str]) -> Pretrained:
     Raises
     ------
     CheckpointError : a file is missing or corrupt, the format is unknown or of another version, or the
-        log-mel recipe differs from the one this cospeech computes.
+        audio feature's recipe differs from the one this cospeech computes.
     """
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
@@ -147,12 +146,14 @@ def load_exported(directory: str | os.PathLike[str]) -> Pretrained:
             f"{config_path}: format_version {version!r} is not supported (this cospeech reads "
             f"{EXPORT_FORMAT_VERSION}); export the run again with this cospeech"
         )
-    recipe = config.get("feature_recipe")
-    if recipe != LOG_MEL_400_RECIPE:
-        raise CheckpointError(
-            f"{config_path}: log-mel recipe {recipe} differs from this cospeech's {LOG_MEL_400_RECIPE}"
-        )
     metadata = RunMetadata.from_dict(config.get("metadata"), config_path)
+    key = metadata.data.audio_key
+    expected = json.loads(_feature(key, config_path).recipe)
+    recipe = config.get("feature_recipe")
+    if recipe != expected:
+        raise CheckpointError(
+            f"{config_path}: {key} feature recipe {recipe} differs from this cospeech's {expected}"
+        )
     try:
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
@@ -181,9 +182,11 @@ def _checked(pretrained: Pretrained) -> Pretrained:
         raise CheckpointError(
             f"{source}: holds {metadata.model.name} ({metadata.model.kind}), not a generator"
         )
-    if data.audio_key != AUDIO_KEY:
+    feature = _feature(data.audio_key, source)
+    if data.audio_dim != feature.audio_dim:
         raise CheckpointError(
-            f"{source}: trained on {data.audio_key}; inference computes only {AUDIO_KEY} from speech"
+            f"{source}: audio_dim={data.audio_dim}, but {data.audio_key} gives {feature.audio_dim} features "
+            "per pose frame"
         )
     if data.fps != POSE_FPS:
         raise CheckpointError(f"{source}: poses at {data.fps} fps; this cospeech uses {POSE_FPS} fps")
@@ -196,3 +199,14 @@ def _checked(pretrained: Pretrained) -> Pretrained:
             stacklevel=3,
         )
     return pretrained
+
+
+def _feature(key: str, source: Path) -> FeatureExtractor:
+    """The registered extractor of ``key``, or a CheckpointError naming ``source``."""
+    try:
+        return get_feature(key)
+    except ConfigError:
+        raise CheckpointError(
+            f"{source}: trained on {key}; inference computes only registered features from speech: "
+            f"{', '.join(list_features())}"
+        ) from None

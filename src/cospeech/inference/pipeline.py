@@ -3,10 +3,12 @@
 Like a diffusers pipeline it holds a trained network and everything needed around it (normaliser, speakers,
 feature settings) and never trains. ``generate`` runs, for a waveform of n samples at 16 kHz:
 
-1. ``log_mel_400`` features, computed in blocks of ``FEATURE_BLOCK_FRAMES`` pose frames so the STFT of an
-   hour of speech never sits in memory at once, and averaged onto the pose clock exactly as the training
-   cache does (``align_to_pose_clock``, ``"exact"`` mode): ``T = round(n · 15 / 16000)`` frames, so the
-   output lasts as long as the speech, less a last frame the features do not reach (``pose_frames``);
+1. the run's audio feature (``DataSpec.audio_key`` through ``cospeech.features``; PATS' ``log_mel_400``
+   unless the run says otherwise), computed in blocks of ``FEATURE_BLOCK_FRAMES`` pose frames so the STFT
+   of an hour of speech never sits in memory at once, and averaged onto the pose clock exactly as the
+   training cache does (``cospeech.features.pose_clock``, ``"exact"`` mode): ``T = round(n · 15 / 16000)``
+   frames, so the output lasts as long as the speech, less a last frame the features do not reach
+   (``pose_frames``);
    if the run was trained with ``audio_level="utterance"``
    (``metadata.data.audio_level``), the features are levelled over the whole input first, exactly as the
    training cache levelled each interval (``cospeech.audio.normalize_level``);
@@ -46,23 +48,20 @@ import torch
 
 from cospeech.audio import (
     AUDIO_LEVELS,
-    MEL400_BINS,
-    MEL400_HOP,
-    MEL400_N_FFT,
     SAMPLE_RATE,
     AudioLevel,
     check_samples,
     decode_audio,
     level_floor,
-    log_mel_400,
     normalize_level,
     speech_level,
     to_waveform,
 )
 from cospeech.data.text import Word
-from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_clock, audio_coverage
+from cospeech.data.windows import POSE_FPS, align_to_pose_clock, audio_coverage
 from cospeech.errors import AudioError, ConfigError, DataError
-from cospeech.inference.export import AUDIO_KEY, load_pretrained
+from cospeech.features import FeatureExtractor, get_feature
+from cospeech.inference.export import load_pretrained
 from cospeech.inference.styles import StyleMix
 from cospeech.inference.text import is_token_key, transcript_text, window_text
 from cospeech.models.interface import Generator, run_generator
@@ -74,7 +73,10 @@ DEFAULT_OVERLAP = 16
 DEFAULT_BATCH_SIZE = 32
 """Windows per forward pass; with 64-frame windows, 32 windows ≈ 1.7 min of speech."""
 FEATURE_BLOCK_FRAMES = 60 * POSE_FPS
-"""Pose frames of log-mel computed at a time (60 s: a 12 MB STFT instead of 720 MB for an hour)."""
+"""Pose frames of features computed at a time (60 s of log_mel_400: a 12 MB STFT instead of 720 MB for an
+hour)."""
+DEFAULT_AUDIO_KEY = "audio/log_mel_400"
+"""The feature ``pose_frames`` and ``pose_clock_features`` compute unless told another."""
 
 
 @dataclass(eq=False)
@@ -157,6 +159,8 @@ class GestureGenerator:
         self.batch_size = batch_size
         self.name = metadata.model.name
         self.skeleton: Skeleton = self.representation.skeleton
+        self.feature: FeatureExtractor = get_feature(metadata.data.audio_key)
+        """The run's audio feature, computed from speech through the registry."""
 
     @classmethod
     def from_pretrained(
@@ -248,7 +252,7 @@ class GestureGenerator:
         style = self.style_mix(speaker)
         source, source_rate, waveform = self._speech(audio, sample_rate)
         words = None if transcript is None else _as_words(transcript)
-        raw = pose_clock_features(waveform, level=self.metadata.data.audio_level)  # (T, F)
+        raw = pose_clock_features(waveform, feature=self.feature, level=self.metadata.data.audio_level)
         z_audio = self.normalizer.normalize("audio", raw[None], np.array([style.dominant]))[0]
         z_poses = self.generate_features(z_audio, speaker=style, seed=seed, words=words)
         pixels = self.representation.to_pixels(z_poses[None], style.dominant)[0]
@@ -399,40 +403,51 @@ class GestureGenerator:
             samples, rate = decode_audio(audio)
         source = check_samples(samples, rate, name=name)  # (n, C)
         waveform = to_waveform(source, rate, sr=SAMPLE_RATE, name=name)
-        if pose_frames(len(waveform)) < 1:
+        if pose_frames(len(waveform), self.feature) < 1:
             raise AudioError(
                 f"{name}: {len(waveform) / SAMPLE_RATE:.3f} s of audio is too short for one pose frame "
-                f"(need ≥ {_MIN_SAMPLES / SAMPLE_RATE:.3f} s)"
+                f"(need ≥ {min_samples(self.feature) / SAMPLE_RATE:.3f} s)"
             )
         return np.ascontiguousarray(source.T), rate, waveform
 
 
-def pose_frames(n_samples: int) -> int:
+def pose_frames(n_samples: int, feature: FeatureExtractor | str = DEFAULT_AUDIO_KEY) -> int:
     """Pose frames for ``n_samples`` of speech at 16 kHz: ``round(seconds · 15)``, so the poses last as
-    long as the speech, except that a last frame whose middle the ``log_mel_400`` frames do not reach is
-    left out (the training cache's rule, ``cospeech.data.windows.audio_coverage``): its features would be
-    a copy of its neighbour's. The last feature frame reaches 15–25 ms less far than the samples, so this
-    drops one frame for about 28 % of lengths. 0 for fewer than ``MEL400_N_FFT`` samples."""
-    if n_samples < MEL400_N_FFT:
+    long as the speech, except that a last frame whose middle the ``feature`` frames do not reach is left
+    out (the training cache's rule, ``cospeech.data.windows.audio_coverage``): its features would be a copy
+    of its neighbour's. For ``log_mel_400`` the last feature frame reaches 15–25 ms less far than the
+    samples, so this drops one frame for about 28 % of lengths. 0 when too short for one feature frame."""
+    feature = get_feature(feature) if isinstance(feature, str) else feature
+    n_frames = feature.frame_count(n_samples)
+    if n_frames < 1:
         return 0
-    n_mel = 1 + (n_samples - MEL400_N_FFT) // MEL400_HOP
     T = round(n_samples * POSE_FPS / SAMPLE_RATE)
-    rate, offset = audio_clock(AUDIO_KEY, n_mel, T)
-    return audio_coverage(n_mel, T, rate=rate, offset=offset)
+    return audio_coverage(n_frames, T, rate=feature.rate, offset=feature.offset)
 
 
-_MIN_SAMPLES = next(n for n in range(MEL400_N_FFT, SAMPLE_RATE, MEL400_HOP) if pose_frames(n) >= 1)
-"""Samples (at 16 kHz) of the shortest speech with one pose frame: 832, three log-mel frames."""
+def min_samples(feature: FeatureExtractor) -> int:
+    """Samples (at 16 kHz) of the shortest speech with one pose frame (832 for ``log_mel_400``: three
+    log-mel frames)."""
+    return next(n for n in range(1, SAMPLE_RATE) if pose_frames(n, feature) >= 1)
+
+
+BLOCK_MARGIN = 2
+"""Feature frames each side of a block that a sub-frame without a frame of its own may take as nearest."""
 
 
 def pose_clock_features(
-    waveform: np.ndarray, *, level: AudioLevel = "none", block_frames: int = FEATURE_BLOCK_FRAMES
+    waveform: np.ndarray,
+    *,
+    feature: FeatureExtractor | str = DEFAULT_AUDIO_KEY,
+    level: AudioLevel = "none",
+    block_frames: int = FEATURE_BLOCK_FRAMES,
 ) -> np.ndarray:
-    """``log_mel_400`` of a 16 kHz waveform averaged onto the pose clock, in bounded memory.
+    """The registered ``feature`` of a 16 kHz waveform on the model clock, in bounded memory.
 
-    Equal (to float rounding) to ``align_to_pose_clock(log_mel_400(waveform), T, …)`` on the whole file:
-    each block of ``block_frames`` pose frames gets the feature frames whose centres fall in it (frames are
-    independent, ``center=False``), computed from just the samples they need.
+    Equal (to float rounding) to ``pose_clock(feature, feature.compute(waveform), T)`` on the whole file:
+    each block of ``block_frames`` pose frames gets the feature frames assigned to it (plus a margin of
+    ``BLOCK_MARGIN`` frames for the nearest-frame rule), computed from just the samples they read
+    (``FeatureExtractor.compute_frames``).
 
     ``level="utterance"`` levels the feature frames before alignment, as the training cache does per
     interval: ``normalize_level`` with the speech level of the whole waveform. The level needs every
@@ -440,41 +455,52 @@ def pose_clock_features(
 
     Returns
     -------
-    features : np.ndarray [shape=(T, 64)], float32, ``T = pose_frames(n)``.
+    features : np.ndarray [shape=(T, feature.audio_dim)], float32, ``T = pose_frames(n, feature)``.
+
+    Raises
+    ------
+    AudioError : too few samples for one feature frame or one pose frame.
+    ConfigError : an unknown ``level``, or ``"utterance"`` for a feature that is not levellable.
     """
+    feature = get_feature(feature) if isinstance(feature, str) else feature
     n = len(waveform)
-    T = pose_frames(n)
-    n_mel = 1 + (n - MEL400_N_FFT) // MEL400_HOP if n >= MEL400_N_FFT else 0
-    if n_mel < 1 or T < 1:
-        raise AudioError(f"{n} samples are too short for log-mel features (need ≥ {MEL400_N_FFT})")
+    T = pose_frames(n, feature)
+    n_frames = feature.frame_count(n)
+    if n_frames < 1 or T < 1:
+        raise AudioError(f"{n} samples are too short for {feature.key} features on the pose clock")
     if level not in AUDIO_LEVELS:
         raise ConfigError(f"level={level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
-    rate, offset = audio_clock(AUDIO_KEY, n_mel, T)
-    owner = np.floor((offset + np.arange(n_mel) / rate) * POSE_FPS).astype(np.int64)  # as align_to_pose_clock
-    blocks = []  # (t0, t1, k0, k1): pose frames [t0, t1) and the feature frames [k0, k1) they average
+    if level == "utterance" and not feature.levellable:
+        raise ConfigError(f"{feature.key} is not a log-domain feature; audio_level='utterance' needs one")
+    rate, offset = feature.rate, feature.offset
+    owner = np.floor((offset + np.arange(n_frames) / rate) * POSE_FPS).astype(np.int64)  # pose frame of each
+    blocks = []  # (t0, t1, k0, k1): pose frames [t0, t1) and the feature frames [k0, k1) they use
     for t0 in range(0, T, block_frames):
         t1 = min(t0 + block_frames, T)
-        k0 = min(int(np.searchsorted(owner, t0)), n_mel - 1)
-        k1 = n_mel if t1 == T else max(int(np.searchsorted(owner, t1)), k0 + 1)
+        k0 = max(min(int(np.searchsorted(owner, t0)), n_frames - 1) - BLOCK_MARGIN, 0)
+        k1 = n_frames if t1 == T else min(int(np.searchsorted(owner, t1)) + BLOCK_MARGIN, n_frames)
         blocks.append((t0, t1, k0, k1))
-
-    def mel_frames(k0: int, k1: int) -> np.ndarray:  # (k1 − k0, 64)
-        return log_mel_400(waveform[k0 * MEL400_HOP : (k1 - 1) * MEL400_HOP + MEL400_N_FFT])
 
     speech = None
     if level == "utterance":
         # the mean of every feature frame, each once, as on the whole file
-        means = np.full(n_mel, np.nan)
+        means = np.full(n_frames, np.nan)
         for _, _, k0, k1 in blocks:
-            means[k0:k1] = mel_frames(k0, k1).mean(axis=1)
+            means[k0:k1] = feature.compute_frames(waveform, k0, k1).mean(axis=1)
         speech = speech_level(means[:, None])
-        floor = level_floor(AUDIO_KEY, MEL400_BINS)
-    out = np.empty((T, MEL400_BINS), dtype=np.float32)
+        floor = level_floor(feature.key, feature.bins)
+    out = np.empty((T, feature.audio_dim), dtype=np.float32)
     for t0, t1, k0, k1 in blocks:
-        mel = mel_frames(k0, k1)
+        frames = feature.compute_frames(waveform, k0, k1)
         if speech is not None:
-            mel = normalize_level(mel, level=speech, floor=floor)
-        out[t0:t1] = align_to_pose_clock(mel, t1 - t0, rate=rate, offset=offset + k0 / rate - t0 / POSE_FPS)
+            frames = normalize_level(frames, level=speech, floor=floor)
+        out[t0:t1] = align_to_pose_clock(
+            frames,
+            t1 - t0,
+            rate=rate,
+            offset=offset + k0 / rate - t0 / POSE_FPS,
+            subframes=feature.subframes,
+        )
     return out
 
 

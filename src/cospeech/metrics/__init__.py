@@ -15,6 +15,7 @@ from cospeech.metrics.distribution import FGD, FID, W1
 from cospeech.metrics.functional import (
     BEAT_MIN_DROP,
     BEAT_SIGMA,
+    LIP_JOINTS,
     PCK_ALPHAS,
     POSE_FPS,
     W1_BIN_EDGES,
@@ -35,6 +36,8 @@ from cospeech.metrics.functional import (
     kinematic_beats,
     l1,
     l1_div,
+    lip_opening,
+    lip_sync_error,
     mean_joint_speed,
     pck,
     pck_per_joint,
@@ -42,7 +45,17 @@ from cospeech.metrics.functional import (
     w1,
     wasserstein_1,
 )
-from cospeech.metrics.pose import L1, PCK, Diversity, Expressiveness, L1Div, PCKPerJoint, PCKReference, VelL1
+from cospeech.metrics.pose import (
+    L1,
+    PCK,
+    Diversity,
+    Expressiveness,
+    L1Div,
+    LipSyncError,
+    PCKPerJoint,
+    PCKReference,
+    VelL1,
+)
 from cospeech.metrics.registry import (
     GT_SUFFIX,
     JOINT_SEPARATOR,
@@ -66,6 +79,7 @@ __all__ = [
     "GT_SUFFIX",
     "JOINT_SEPARATOR",
     "L1",
+    "LIP_JOINTS",
     "PCK",
     "PCK_ALPHAS",
     "POSE_FPS",
@@ -77,6 +91,7 @@ __all__ = [
     "GestureClusterF1",
     "GestureMetricSuite",
     "L1Div",
+    "LipSyncError",
     "MetricSpec",
     "PCKPerJoint",
     "PCKReference",
@@ -99,6 +114,8 @@ __all__ = [
     "kinematic_beats",
     "l1",
     "l1_div",
+    "lip_opening",
+    "lip_sync_error",
     "list_metrics",
     "logged_metrics",
     "mean_joint_speed",

@@ -800,3 +800,42 @@ def cluster_f1(preds: ArrayLike, target: ArrayLike, centres: ArrayLike) -> dict[
         centres: ``(k, 5J)`` from ``fit_gesture_clusters``.
     """
     return f1_from_confusion(_confusion_update(preds, target, centres))
+
+
+# ---------------------------------------------------------------- lip opening (SDT, pixels)
+
+LIP_JOINTS = ("Face62", "Face66")
+"""Upper and lower inner-lip middle points of the OpenPose face (``sdt121`` indices 71 and 75), whose
+distance is SDT's lip opening (notes SDT §5)."""
+LIP_EPSILON = 1e-4
+"""Added to the clip's largest GT opening before dividing by it (SDT's ``lip_sync_error_n``)."""
+
+
+def lip_opening(poses: ArrayLike, upper: int, lower: int) -> Tensor:
+    """``(B, T)`` distance between joints ``upper`` and ``lower`` of pixel-space poses ``(B, T, J, 2)``."""
+    poses = _as_tensor(poses)
+    _check_joints(poses, "poses")
+    return torch.linalg.vector_norm(poses[..., lower, :] - poses[..., upper, :], dim=-1)
+
+
+def _lip_sync_update(preds: ArrayLike, target: ArrayLike, upper: int, lower: int) -> tuple[Tensor, int]:
+    """Sum over frames of ``|o_pred − o_gt| / (max_t o_gt + 1e-4)`` (per clip, i.e. batch row) and the
+    number of frames; preds, target ``(B, T, J, 2)`` pixels."""
+    preds, target = _check_pair(preds, target, _check_joints)
+    predicted = lip_opening(preds.double(), upper, lower)
+    truth = lip_opening(target.double(), upper, lower)
+    scale = truth.amax(dim=1, keepdim=True) + LIP_EPSILON
+    return ((predicted - truth).abs() / scale).sum(), truth.numel()
+
+
+def lip_sync_error(preds: ArrayLike, target: ArrayLike, upper: int, lower: int) -> float:
+    """SDT's ``lip_sync_error_n`` (notes SDT §5): lip openings ``o = ‖P[lower] − P[upper]‖`` of generated
+    and GT poses, both divided by the clip's largest GT opening + 1e-4, mean absolute difference over every
+    frame. 0 for the ground truth itself.
+
+    Args:
+        preds, target: pixel-space poses ``(B, T, J, 2)``; each batch row is one clip.
+        upper, lower: joint indices of the inner-lip middle points (`LIP_JOINTS`).
+    """
+    total, count = _lip_sync_update(preds, target, upper, lower)
+    return float(total / count)

@@ -1,5 +1,5 @@
 """Frame-wise pose metrics as torchmetrics classes: L1 and VelL1 (z space); PCK (cospeech and reference
-boxes, per joint), diversity, L1div and expressiveness (pixels).
+boxes, per joint), diversity, L1div, expressiveness and SDT's lip-opening error (pixels).
 
 States are sums, so memory is constant, and every state reduces with ``sum`` across processes. The maths
 lives in ``cospeech.metrics.functional``; ``docs/metrics.md`` has the definitions.
@@ -21,6 +21,7 @@ from cospeech.metrics.functional import (
     _expressiveness_update,
     _l1_div_update,
     _l1_update,
+    _lip_sync_update,
     _pck_correct,
     _pck_result,
     _pck_update,
@@ -290,3 +291,36 @@ class Expressiveness(Metric):
 
     def compute(self) -> dict[str, Tensor]:
         return _expressiveness_result({name: getattr(self, name) for name in self._sums})
+
+
+@register_metric(
+    "lip_sync_error_n", space="pixels", arity="paired", needs=("lips",), logged=True, table=True, order=55
+)
+class LipSyncError(Metric):
+    """SDT's normalised lip-opening error ``lip_sync_error_n`` (``functional.lip_sync_error``, notes SDT §5):
+    per clip, generated and GT inner-lip openings over the clip's largest GT opening, mean absolute
+    difference over every frame. Only for skeletons with a face (``sdt121``); ``update(preds, target)``
+    takes pixel-space ``(B, T, J, 2)``, one clip per batch row.
+
+    Args:
+        upper, lower: joint indices of the upper and lower inner-lip middle points (``Face62``,
+            ``Face66``: ``sdt121`` 71 and 75).
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, upper: int, lower: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.upper, self.lower = upper, lower
+        self.add_state("error_sum", default=_zero(), dist_reduce_fx="sum")
+        self.add_state("frames", default=_zero(), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        total, count = _lip_sync_update(preds, target, self.upper, self.lower)
+        self.error_sum += total.to(self.error_sum.device)
+        self.frames += count
+
+    def compute(self) -> Tensor:
+        return self.error_sum / self.frames

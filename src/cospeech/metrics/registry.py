@@ -33,7 +33,9 @@ MetricArity = Literal["paired", "single"]
 one pose set; the suite keeps two instances, one for the generated poses (keys as declared) and one for the
 ground truth (keys + ``GT_SUFFIX``), since such scores only mean something next to the GT's."""
 
-MetricNeed = Literal["mean_pose", "num_features", "extractor", "cluster_centres", "beats", "box_joints"]
+MetricNeed = Literal[
+    "mean_pose", "num_features", "extractor", "cluster_centres", "beats", "box_joints", "lips"
+]
 """An input a metric cannot be built without. The suite passes each as keyword arguments to the class, and
 builds the metric only when every one of its needs is available:
 
@@ -46,6 +48,8 @@ builds the metric only when every one of its needs is available:
   batch's audio beat times after the poses.
 * ``box_joints``: nothing at construction, with ``reference_pck=True``; ``update`` then also receives the
   batch's ``(B, T, K, 2)`` GT pixel joints that widen the PCK box (PATS: nose and eyes) after the poses.
+* ``lips``: ``upper=``, ``lower=`` the indices of the inner-lip middle points (``functional.LIP_JOINTS``),
+  when the suite is given a skeleton that has them (a face: ``sdt121``; not ``pats48``).
 
 Inputs that ``update`` receives follow the poses in the order of the spec's ``needs``.
 """

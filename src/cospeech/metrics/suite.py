@@ -1,15 +1,16 @@
 """Every gesture metric from one ``update`` on model-space tensors.
 
-The suite goes back to pixel space itself (``pixel = z · std + mean`` in the flat ``[x…, y…]`` layout, then
-``flat_to_joints``), so a validation step only hands over what the model saw and produced. Which metrics
-it holds, in which space each is fed and which keys each reports all come from the metric registry
-(``cospeech.metrics.registry``). Optional metrics exist only when their inputs are given at construction
-(FGD: an extractor; F1: cluster centres; BeatAlign: ``beat_align=True``), never faked with a default.
+The suite goes back to pixel space itself (``pixel = decode(z · std + mean)`` in the flat ``[x…, y…]``
+layout, ``decode`` the run's pose representation's, identity for flat joints, then ``flat_to_joints``), so
+a validation step only hands over what the model saw and produced. Which metrics it holds, in which space
+each is fed and which keys each reports all come from the metric registry (``cospeech.metrics.registry``).
+Optional metrics exist only when their inputs are given at construction (FGD: an extractor; F1: cluster
+centres; BeatAlign: ``beat_align=True``), never faked with a default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 import torch
@@ -17,8 +18,16 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from cospeech.data.poses import flat_to_joints
-from cospeech.metrics.functional import POSE_FPS, ArrayLike, _check_flat, _check_pair, _to_numpy64
+from cospeech.metrics.functional import (
+    LIP_JOINTS,
+    POSE_FPS,
+    ArrayLike,
+    _check_flat,
+    _check_pair,
+    _to_numpy64,
+)
 from cospeech.metrics.registry import GT_SUFFIX, MetricNeed, MetricSpec, joint_keys, metric_specs
+from cospeech.skeletons import Skeleton, get_skeleton
 
 
 class _Slot(NamedTuple):
@@ -63,7 +72,13 @@ class GestureMetricSuite(nn.Module):
 
     Args:
         mean, std: the normaliser's per-feature statistics, 2J values each in the ``[x…, y…]`` layout (any
-            shape holding 2J values, e.g. ``(1, 1, 2J)``). The mean is also the diversity reference pose.
+            shape holding 2J values, e.g. ``(1, 1, 2J)``). The mean (decoded) is also the diversity
+            reference pose.
+        skeleton: the poses' skeleton (or its name); one with a face (``sdt121``) enables SDT's
+            ``lip_sync_error_n``. None: no skeleton-specific metric.
+        decode: the pose representation's ``decode`` (``cospeech.data.representation``): denormalised
+            ``(…, 2J)`` → global neck-relative pixels; linear, so it maps the mean to the mean pose.
+            None: the identity (flat joints).
         extractor: FGD feature extractor (``encode(poses (B, T, 2J)) -> (B, C)`` on model-space poses).
         extractor_features: C, required with ``extractor``.
         extractor_name: readable extractor name recorded in ``extractor_id``.
@@ -87,8 +102,11 @@ class GestureMetricSuite(nn.Module):
         beat_align: bool = False,
         fps: float = POSE_FPS,
         reference_pck: bool = False,
+        skeleton: Skeleton | str | None = None,
+        decode: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
+        self.decode = decode
         self.mean = _to_numpy64(mean).reshape(-1)
         self.std = _to_numpy64(std).reshape(-1)
         if self.mean.shape != self.std.shape or self.mean.size % 2:
@@ -96,7 +114,7 @@ class GestureMetricSuite(nn.Module):
                 f"mean and std must hold the same even number (2J) of values, "
                 f"got {self.mean.size} and {self.std.size}"
             )
-        mean_pose = flat_to_joints(self.mean)  # (J, 2)
+        mean_pose = flat_to_joints(self.mean if decode is None else decode(self.mean.copy()))  # (J, 2)
         inputs: dict[MetricNeed, dict[str, object]] = {
             "mean_pose": {"mean_pose": mean_pose},
             "num_features": {"num_features": self.mean.size},
@@ -117,6 +135,9 @@ class GestureMetricSuite(nn.Module):
             inputs["beats"] = {"fps": fps}
         if reference_pck:
             inputs["box_joints"] = {}
+        skeleton = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
+        if skeleton is not None and all(name in skeleton.joint_names for name in LIP_JOINTS):
+            inputs["lips"] = {"upper": skeleton.index(LIP_JOINTS[0]), "lower": skeleton.index(LIP_JOINTS[1])}
         self._slots: list[_Slot] = []
         metrics = {}
         for spec in metric_specs():
@@ -159,7 +180,8 @@ class GestureMetricSuite(nn.Module):
         """Model-space ``(B, T, 2J)`` → pixel-space ``(B, T, J, 2)`` float64 on the input's device."""
         mean = torch.as_tensor(self.mean, device=poses.device)
         std = torch.as_tensor(self.std, device=poses.device)
-        return flat_to_joints(poses.double() * std + mean)
+        flat = poses.double() * std + mean
+        return flat_to_joints(flat if self.decode is None else self.decode(flat))
 
     def update(
         self,

@@ -29,6 +29,7 @@ from torch import nn
 
 from cospeech.data.clusters import PoseClusters
 from cospeech.data.normalize import Normalizer
+from cospeech.data.representation import make_representation
 from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.metrics import GestureMetricSuite, logged_metrics
@@ -110,10 +111,15 @@ class GestureModule(L.LightningModule):
         }
         self.components.update(self.build_components(spec))
         reference_pck = bool(spec.box_joints)  # dev/test batches then carry box_joints
+        decode = make_representation(spec.representation, spec.skeleton).decode
         for split in ("dev", "test"):
             self.suites[split] = nn.ModuleList(
                 GestureMetricSuite(
-                    normalizer.mean["pose"][s], normalizer.std["pose"][s], reference_pck=reference_pck
+                    normalizer.mean["pose"][s],
+                    normalizer.std["pose"][s],
+                    reference_pck=reference_pck,
+                    skeleton=spec.skeleton,
+                    decode=decode,
                 )
                 for s in range(spec.num_styles)
             )

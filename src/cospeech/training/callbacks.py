@@ -18,7 +18,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from tensorboard.compat.proto.summary_pb2 import Summary
 
-from cospeech.data.representation import PoseRepresentation
+from cospeech.data.representation import make_representation
 from cospeech.files import atomic_write
 from cospeech.render.draw import draw_pose
 from cospeech.skeletons import Skeleton
@@ -169,7 +169,8 @@ class SkeletonImages(L.Callback):
             return
         if not torch.isfinite(example["pred"]).all():
             return  # a diverged model (MonitorCheck warns): drawing NaN poses would end the run
-        representation = PoseRepresentation(pl_module.data_spec.skeleton, pl_module.normalizer)
+        spec = pl_module.data_spec
+        representation = make_representation(spec.representation, spec.skeleton, pl_module.normalizer)
         style = example["style"].reshape(1).cpu()
         rows = []
         for key in ("pose", "pred"):

@@ -22,7 +22,11 @@ from torch import nn
 from cospeech import __version__
 from cospeech.data.clusters import PoseClusters
 from cospeech.data.normalize import Normalizer
-from cospeech.data.representation import PoseRepresentation
+from cospeech.data.representation import (
+    DEFAULT_REPRESENTATION,
+    PoseRepresentation,
+    make_representation,
+)
 from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.models.registry import ModelKind, build_model, check_kind, model_config
@@ -98,8 +102,6 @@ class RunMetadata:
     """Import path of the LightningModule (recipe) that trained it."""
     components: dict[str, Component] = field(default_factory=dict)
     """Other trained networks by role (``discriminator`` …), for resuming and provenance."""
-    representation: str = PoseRepresentation.name
-    """Pose representation name (``cospeech.data.representation``)."""
     pose_clusters: PoseClusters | None = None
     """The k-means centers (K, 5J) behind the batches' ``cluster`` labels when ``data.pose_clusters`` > 0
     (``cospeech.data.clusters``), so the labels a checkpoint was trained with can be reproduced."""
@@ -110,8 +112,14 @@ class RunMetadata:
     def speakers(self) -> tuple[str, ...]:
         return self.data.speakers
 
+    @property
+    def representation(self) -> str:
+        """Pose representation name (``cospeech.data.representation``), as the data spec records it."""
+        return self.data.representation
+
     def pose_representation(self) -> PoseRepresentation:
-        return PoseRepresentation(self.data.skeleton, self.normalizer)
+        """The run's pose representation with its statistics (model space ↔ global pixels)."""
+        return make_representation(self.data.representation, self.data.skeleton, self.normalizer)
 
     def to_dict(self, *, tensors: bool) -> dict[str, Any]:
         """Nested plain values; the normaliser and cluster centers as tensors (checkpoints) or lists
@@ -149,16 +157,19 @@ class RunMetadata:
         missing = [k for k in ("model", "data", "normalizer", "recipe") if meta.get(k) is None]
         if missing:
             raise CheckpointError(f"{source}: cospeech metadata lacks {', '.join(missing)}")
-        if meta.get("representation", PoseRepresentation.name) != PoseRepresentation.name:
+        representation = meta.get("representation", DEFAULT_REPRESENTATION)
+        data_dict = meta["data"] if isinstance(meta["data"], Mapping) else {}
+        recorded = data_dict.get("representation", representation)
+        if recorded != representation:
             raise CheckpointError(
-                f"{source}: pose representation {meta['representation']!r} is unknown to this cospeech "
-                f"(knows {PoseRepresentation.name!r})"
+                f"{source}: pose representation {representation!r} disagrees with the data spec's "
+                f"{recorded!r}"
             )
         try:
             normalizer = Normalizer.from_state_dict(
                 {k: torch.as_tensor(v, dtype=torch.float32) for k, v in meta["normalizer"].items()}
             )
-            data = DataSpec.from_dict(meta["data"])
+            data = DataSpec.from_dict({**data_dict, "representation": representation})
             model = Component(**meta["model"])
             components = {role: Component(**c) for role, c in meta.get("components", {}).items()}
             centers = meta.get("pose_clusters")
@@ -211,7 +222,7 @@ class RunMetadata:
         the data this model was trained for: speakers (style ids), skeleton, features, their levelling or
         window."""
         keys = ("speakers", "skeleton", "pose_key", "audio_key", "audio_dim", "fps", "window_seconds")
-        keys += ("audio_level", "text_key", "repeat_text", "text_featurizer")
+        keys += ("audio_level", "text_key", "repeat_text", "text_featurizer", "representation")
         differ = [k for k in keys if getattr(self.data, k) != getattr(spec, k)]
         if differ:
             what = "; ".join(

@@ -1,4 +1,5 @@
-"""Write a complete synthetic corpus in the PATS on-disk format (see ``gesture.py`` for the model).
+"""Write a complete synthetic corpus in the PATS on-disk format, or the SDT clip format (see ``gesture.py``
+and ``face.py`` for the model).
 
 Each speaker gets a voice and a gesture style from the seed; each interval (6–20 s, like PATS' 10.7 s mean)
 gets a timeline of words and their syllables, a waveform, and poses. Files written per interval: the PATS
@@ -7,6 +8,13 @@ keys (``pose/data`` in camera pixels with the neck absolute, ``pose/normalize``,
 ``text/tokens``, ``text/bert``, ``text/w2v`` and ``text/meta`` of ``words.py``), the oracle
 ``oracle/normalize`` and the speech as FLAC under ``raw/<speaker>_cropped/``. ``synth_speakers.json``
 records every style parameter and the vocabulary (which words bear gestures, and what gesture).
+
+Speakers are generated on the full OpenPose skeleton (``openpose137``: body, 70-point face, hands); the
+PATS files keep their 52 joints. ``format="sdt"`` writes the same intervals in the SDT clip layout
+(`cospeech.data.sdt`) instead: each interval rescaled as SDT's optional ``2_3`` step does (mean shoulder
+width 331.085 px) and cut into 64-frame clips with stride 5 as ``3_1`` does (notes SDT §1.7), each clip in
+its interval's split (intervals are split in time order, so no frame is in two splits); ``3_1``'s skip
+of each video's first 80 frames is not applied (an interval is not a video with an intro).
 
 The whole corpus is built in a temporary directory and renamed into place, so an interrupted run leaves
 nothing that looks like a corpus. The same seed gives byte-identical arrays on every machine (NumPy's
@@ -18,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +45,8 @@ from cospeech.data.pats import (
     write_missing_intervals,
 )
 from cospeech.data.poses import joints_to_flat
+from cospeech.data.sdt import CLIP_FRAMES, SdtClip, clip_samples, write_sdt_corpus
+from cospeech.data.synth.face import face_points, openpose_pose
 from cospeech.data.synth.gesture import (
     SHOULDER_OFFSET,
     GestureStyle,
@@ -64,7 +74,7 @@ from cospeech.data.synth.words import (
 from cospeech.data.windows import POSE_FPS
 from cospeech.errors import ConfigError
 from cospeech.files import atomic_write
-from cospeech.skeletons import PATS52
+from cospeech.skeletons import OPENPOSE137, PATS52
 
 SPEAKER_NAMES = ("ava", "ben", "cleo", "dia", "eli", "fay", "gus", "hana", "ivo", "june", "kai", "lena")
 STYLE_FILE = "synth_speakers.json"
@@ -76,6 +86,14 @@ FRAME_RATES = {
     "audio/log_mel_512": SAMPLE_RATE / MEL512_HOP,  # 31.25 Hz: computed at 16 kHz, not PATS' 44.1/48 kHz
 }
 """Feature rates recorded in every interval file (``frame_rate`` attribute)."""
+PATS_IN_OPENPOSE = [OPENPOSE137.index(name) for name in PATS52.joint_names]
+"""``openpose137`` index of each ``pats52`` joint."""
+SYNTH_FORMATS = ("pats", "sdt")
+"""Layouts `synthesize_corpus` writes."""
+SDT_SHOULDER_WIDTH = 331.0850066245443
+"""Mean shoulder width (px) SDT's ``2_3`` rescales every video to (Oliver's; notes SDT §1.7)."""
+SDT_CLIP_HOP = 5
+"""Pose frames between clip starts (``3_1``: FPS // 3)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,10 @@ class SynthInterval(NamedTuple):
     """PATS ``text/meta``: Word, start_frame, end_frame (`words.word_meta`)."""
     waveform: np.ndarray
     """(n,) float32 speech at 16 kHz."""
+    openpose: np.ndarray
+    """(T, 3, 137) ``openpose137`` x, y in camera pixels and confidence, as OpenPose writes them: the
+    observed body and hands of ``pose/data`` with a face (``face.py``) and ears; legs and feet are out of the
+    picture (0, 0, confidence 0)."""
 
 
 def synthesize_interval(
@@ -159,6 +181,12 @@ def synthesize_interval(
     neck = np.array(profile.neck_position) + np.cumsum(rng.normal(0, 0.3, (n_frames, 2)), axis=0)
     data = _camera(observed, profile.camera_scale / SHOULDER_OFFSET, neck)
     confidence = np.clip(rng.normal(0.85, 0.08, (n_frames, PATS52.num_joints)), 0.05, 1.0)
+    # the face draws come last, so the PATS arrays are those of a corpus without faces
+    face = face_points(syllables, observed[:, PATS52.index("Nose")], rng)
+    openpose = _openpose(openpose_pose(observed, face), profile.camera_scale / SHOULDER_OFFSET, neck)
+    scores = np.clip(rng.normal(0.8, 0.08, (n_frames, OPENPOSE137.num_joints)), 0.05, 1.0)
+    scores[:, PATS_IN_OPENPOSE] = confidence
+    openpose[:, 2] *= scores
     arrays = {
         "pose/data": joints_to_flat(data),
         "pose/normalize": joints_to_flat(_pats_normalize(data)),
@@ -168,7 +196,21 @@ def synthesize_interval(
         "audio/log_mel_512": log_mel_512(waveform, sr=SAMPLE_RATE),
         **{key: word_features(words, key, n_frames) for key in TEXT_KEYS},
     }
-    return SynthInterval(arrays, word_meta(words, n_frames), waveform)
+    return SynthInterval(arrays, word_meta(words, n_frames), waveform, openpose)
+
+
+def _openpose(pose: np.ndarray, scale: float, neck: np.ndarray) -> np.ndarray:
+    """``openpose137`` neck-relative points (T, 137, 2), NaN where not in the picture → (T, 3, 137) absolute
+    camera pixels and confidence (1 where seen, for the caller to draw; 0 at the origin where not). Like
+    ``pose/data`` (`_camera`), the neck is ``neck`` itself and the other points offsets from it."""
+    pose = pose.copy()
+    pose[:, OPENPOSE137.index("Neck")] = 0.0
+    absolute = pose * scale + neck[:, None]
+    seen = np.isfinite(absolute).all(axis=-1)
+    out = np.zeros((len(pose), 3, pose.shape[1]))
+    out[:, :2] = np.where(seen[..., None], absolute, 0.0).transpose(0, 2, 1)
+    out[:, 2] = seen
+    return out
 
 
 def _camera(pose: np.ndarray, scale: float, neck: np.ndarray) -> np.ndarray:
@@ -201,8 +243,10 @@ def synthesize_corpus(
     overwrite: bool = False,
     workers: int | None = None,
     gesture_word_probability: float = GESTURE_WORD_PROBABILITY,
+    format: str = "pats",
 ) -> SynthSummary:
-    """Write a synthetic PATS corpus of ``speakers`` × ``minutes`` to ``out`` (atomically).
+    """Write a synthetic corpus of ``speakers`` × ``minutes`` to ``out`` (atomically), in the PATS layout
+    or (``format="sdt"``) the SDT clip layout (`sdt_clips`); another ``format`` is a `ConfigError`.
 
     Each drawn word is each gesture-bearing word with ``gesture_word_probability`` (default: the shipped
     share, `words.GESTURE_WORD_PROBABILITY`; outside [0, 1/3) a `ConfigError`); tests use denser words.
@@ -213,6 +257,10 @@ def synthesize_corpus(
     if speakers < 1 or minutes <= 0:
         raise ConfigError(f"need speakers ≥ 1 and minutes > 0, got speakers={speakers}, minutes={minutes}")
     probabilities = word_probabilities(gesture_word_probability)  # refuses a bad value before any work
+    if format not in SYNTH_FORMATS:
+        raise ConfigError(
+            f"format={format!r}; the built-in corpus is written as {' or '.join(SYNTH_FORMATS)}"
+        )
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists; choose another --out or pass --overwrite")
@@ -225,7 +273,8 @@ def synthesize_corpus(
     with atomic_write(out) as tmp:
         tmp.mkdir()
         jobs = [
-            (tmp, s, profile, minutes, seed, gesture_word_probability) for s, profile in enumerate(profiles)
+            (tmp, s, profile, minutes, seed, gesture_word_probability, format)
+            for s, profile in enumerate(profiles)
         ]
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
@@ -233,8 +282,9 @@ def synthesize_corpus(
         else:
             per_speaker = [_write_speaker(job) for job in jobs]
         records = [record for speaker_records in per_speaker for record in speaker_records]
-        write_intervals_table(tmp, records)
-        write_missing_intervals(tmp, [])
+        if format == "pats":
+            write_intervals_table(tmp, records)
+            write_missing_intervals(tmp, [])
         style = {
             "speakers": [_profile_json(p) for p in profiles],
             "vocabulary": _vocabulary_json(probabilities),
@@ -244,17 +294,38 @@ def synthesize_corpus(
     return SynthSummary(out, [p.name for p in profiles], len(records), total, time.perf_counter() - started)
 
 
-def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int, float]) -> list[IntervalRecord]:
-    """Every interval of one speaker (files written under ``root``); its rows of the interval table."""
-    root, s, profile, minutes, seed, gesture_word_probability = job
-    records = []
+def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int, float, str]) -> list[IntervalRecord]:
+    """Every interval of one speaker (files written under ``root`` in ``layout``); its rows of the interval
+    table."""
+    root, s, profile, minutes, seed, gesture_word_probability, layout = job
+    records: list[IntervalRecord] = []
     lengths = _interval_lengths(minutes * 60.0, np.random.default_rng([seed, s, 1]))
+
+    def intervals() -> Iterator[tuple[str, str, SynthInterval]]:
+        for k, (seconds, split) in enumerate(zip(lengths, split_names(len(lengths)), strict=True)):
+            interval_id = interval_name(s, k)
+            rng = np.random.default_rng([seed, s, 2, k])
+            interval = synthesize_interval(profile, seconds, rng, gesture_word_probability)
+            # delta_time is the span the poses cover: whole frames, up to one frame shorter than the drawn
+            # length the speech keeps. Recording the drawn length made `data synth` report 75.3 minutes
+            # where `data info` (which counts pose frames) reports 75.1 on the quickstart corpus.
+            covered = len(interval.arrays["pose/normalize"]) / POSE_FPS
+            records.append(IntervalRecord(interval_id, profile.name, split, covered, video_fn=f"synth_{s}"))
+            yield interval_id, split, interval
+
+    if layout == "sdt":
+        write_sdt_corpus(
+            root,
+            (
+                clip
+                for i, split, interval in intervals()
+                for clip in sdt_clips(profile.name, i, split, interval)
+            ),
+        )
+        return records
     raw = root / RAW_DIR / f"{profile.name}_cropped"
     raw.mkdir(parents=True, exist_ok=True)
-    for k, (seconds, split) in enumerate(zip(lengths, split_names(len(lengths)), strict=True)):
-        interval_id = interval_name(s, k)
-        rng = np.random.default_rng([seed, s, 2, k])
-        interval = synthesize_interval(profile, seconds, rng, gesture_word_probability)
+    for interval_id, _, interval in intervals():
         write_interval(
             root,
             profile.name,
@@ -265,12 +336,24 @@ def _write_speaker(job: tuple[Path, int, SpeakerProfile, float, int, float]) -> 
             text_featurizer=FEATURIZER,
         )
         soundfile.write(raw / f"{interval_id}.flac", interval.waveform, SAMPLE_RATE, subtype="PCM_16")
-        # delta_time is the span the poses cover: whole frames, up to one frame shorter than the drawn
-        # length the speech keeps. Recording the drawn length made `data synth` report 75.3 minutes where
-        # `data info` (which counts pose frames) reports 75.1 on the quickstart corpus.
-        covered = len(interval.arrays["pose/normalize"]) / POSE_FPS
-        records.append(IntervalRecord(interval_id, profile.name, split, covered, video_fn=f"synth_{s}"))
     return records
+
+
+def sdt_clips(speaker: str, video: str, split: str, interval: SynthInterval) -> Iterator[SdtClip]:
+    """One interval as SDT's preprocessing would cut it (notes SDT §1.7): xy rescaled so the mean shoulder
+    width is `SDT_SHOULDER_WIDTH` (``2_3``; points not in the picture stay at the origin), then every
+    64-frame window with stride `SDT_CLIP_HOP` (``3_1``) with its 68,266 samples of speech."""
+    pose = interval.openpose.copy()
+    right, left = OPENPOSE137.index("RShoulder"), OPENPOSE137.index("LShoulder")
+    width = np.linalg.norm(pose[:, :2, right] - pose[:, :2, left], axis=1).mean()
+    seen = pose[:, 2:] > 0
+    pose[:, :2] = np.where(seen, pose[:, :2] * (SDT_SHOULDER_WIDTH / width), 0.0)
+    samples = clip_samples(CLIP_FRAMES)
+    for start in range(0, len(pose) - CLIP_FRAMES + 1, SDT_CLIP_HOP):
+        first = int(start * SAMPLE_RATE / POSE_FPS)
+        audio = interval.waveform[first : first + samples]
+        audio = np.pad(audio, (0, samples - len(audio)))
+        yield SdtClip(speaker, split, video, start, pose[start : start + CLIP_FRAMES], audio)
 
 
 def _interval_lengths(total: float, rng: np.random.Generator) -> list[float]:
