@@ -14,7 +14,7 @@ placed from what the skeleton has, in pose units (neck-relative pixels, y down):
 * **torso**: a quadrilateral from the shoulders down ``TORSO_LENGTH`` shoulder widths, narrowing by
   ``HIP_INSET`` on each side (no skeleton here has hips).
 
-Bones are coloured by side (``draw_groups``): a body joint named ``L…``/``R…`` (``LElbow``; the eyes
+Bones are coloured by side (``draw_groups``): a body joint named ``L…``/``R…`` (``LElbow``; eyes and ears
 belong to the head) is the person's left/right, so an arm and its hand share a hue and the two sides never
 swap colours.
 """
@@ -138,9 +138,9 @@ def draw_groups(skeleton: Skeleton) -> tuple[tuple[str, tuple[int, ...]], ...]:
 
 
 def _side(joint_name: str) -> str:
-    if joint_name in HEAD_JOINTS:
+    if joint_name in HEAD_JOINTS or joint_name in ("REar", "LEar"):
         return "face"  # thin lines inside the head
-    if len(joint_name) > 1 and joint_name[0] in "LR" and joint_name[1].isupper() and joint_name[1:] != "Eye":
+    if len(joint_name) > 1 and joint_name[0] in "LR" and joint_name[1].isupper():
         return "left_arm" if joint_name[0] == "L" else "right_arm"
     return "body"
 
