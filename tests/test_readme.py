@@ -49,6 +49,7 @@ NOT_RUN = {
     "validate": "needs a run of configs/speech2gesture.yaml",
     "test": "needs a run of configs/speech2gesture.yaml",
     "render": "encodes many videos; render_clips has its own tests",
+    "demo": "serves a page until stopped; tests/test_demo.py drives it in a real browser",
     "quickstart": "is what the fixture stands in for; tests/test_quickstart.py runs it",
     "runs/": "reads runs made by the Train section's fits",
     "continual": "trains task sequences for minutes; tests/continual runs a tiny one end to end",
