@@ -49,11 +49,13 @@ NOT_RUN = {
     "validate": "needs a run of configs/speech2gesture.yaml",
     "test": "needs a run of configs/speech2gesture.yaml",
     "render": "encodes many videos; render_clips has its own tests",
+    "demo": "serves a page until stopped; tests/test_demo.py drives it in a real browser",
     "quickstart": "is what the fixture stands in for; tests/test_quickstart.py runs it",
     "runs/": "reads runs made by the Train section's fits",
     "continual": "trains task sequences for minutes; tests/continual runs a tiny one end to end",
     "continual-compare": "reads the chains `cospeech continual` makes",
     "adapt": "reads a first task `cospeech continual` makes; tests/continual runs one",
+    "personalise": "trains for minutes; tests/personalise runs a tiny one end to end",
 }
 """Why a README command is only parsed here: its command group, or a path only a long run creates."""
 

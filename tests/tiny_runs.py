@@ -14,7 +14,7 @@ def tiny_config(**model_init_args: Any) -> dict[str, Any]:
     """A run config small enough for a test: 2 speakers, batch 4, 2 batches of one epoch."""
     return {
         "seed_everything": 1,
-        "run": {"name": "tiny"},
+        "run": {"name": "tiny", "dev_video_frames": 0},  # TensorBoard dev videos: tested in test_engine
         "model": {
             "class_path": "cospeech.training.adversarial.AdversarialRecipe",
             "init_args": {

@@ -53,6 +53,13 @@ METRIC_LEGEND = {
 }
 """One line under the table (and ``legend`` in the JSON) for each shown metric whose name alone could
 mislead: the two PCK boxes (``docs/metrics.md``)."""
+ROW_LEGEND = {
+    "mean_pose": "baseline: each speaker's mean training pose on every frame",
+    "nearest_neighbour": "baseline: the poses of the speaker's training window with the nearest audio",
+    "random_window": "baseline: a random training window of the speaker",
+    ORACLE: "the noise-free gesture the built-in corpus generator intended",
+}
+"""What each baseline row and the oracle are, for pages that show them (the gallery's legend)."""
 
 
 @dataclass

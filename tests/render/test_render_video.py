@@ -10,7 +10,8 @@ import pytest
 
 from cospeech.files import OutputError
 from cospeech.render import RenderError, write_video
-from cospeech.render.draw import PoseCanvasLayout
+from cospeech.render.draw import PoseCanvasLayout, panel_size
+from cospeech.render.figure import figure_box
 from cospeech.skeletons import PATS48
 
 FPS = 15
@@ -83,7 +84,9 @@ def test_each_frame_shows_its_own_pose(tmp_path: Path) -> None:
         centres.append(np.nonzero(ink)[1].mean())
     steps = np.diff(centres)
     assert (steps > 0).all()
-    layout_scale = PoseCanvasLayout(PATS48, ["x"], size=SIZE).scale
+    width, height = panel_size(SIZE, 1)
+    box = figure_box([_poses(12, drift=20.0)], PATS48, aspect=width / height)
+    layout_scale = PoseCanvasLayout(PATS48, ["x"], size=SIZE, box=box).scale
     assert np.median(steps) == pytest.approx(20.0 * layout_scale, rel=0.2)
 
 
@@ -91,7 +94,7 @@ def test_a_failure_while_writing_leaves_no_file(tmp_path: Path, monkeypatch: pyt
     original = PoseCanvasLayout.render
     calls = []
 
-    def failing(self: PoseCanvasLayout, poses: list[np.ndarray], seconds: float) -> object:
+    def failing(self: PoseCanvasLayout, poses: list[np.ndarray], seconds: float, **kwargs: int) -> object:
         calls.append(seconds)
         if len(calls) == 10:
             raise RuntimeError("disk full")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -14,12 +15,14 @@ import lightning as L
 import pytest
 import torch
 from engine_runs import engine_args
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader
 
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.training.adversarial import AdversarialRecipe
+from cospeech.training.callbacks import DEV_VIDEO_SIZE
 from cospeech.training.checkpoints import load_checkpoint, resolve_checkpoint
 from cospeech.training.engine import run_cli
 from cospeech.training.metadata import read_run
@@ -53,7 +56,7 @@ def test_a_few_steps_change_weights_and_lower_the_loss_on_a_fixed_batch(synth_ro
 
 
 def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_path):
-    run_cli(["fit", *tiny_config])
+    run_cli(["fit", *tiny_config, "--run.dev_video_frames", "6"])
     run = tmp_path / "runs" / "tiny" / "version_0"
     assert (run / "config.yaml").is_file()
     assert resolve_checkpoint(run).name == "best.ckpt"
@@ -69,6 +72,10 @@ def test_run_directory_holds_config_checkpoints_and_metrics(tiny_config, tmp_pat
     events = EventAccumulator(str(next(run.glob("events.out.tfevents.*"))))
     events.Reload()
     assert "dev/real_top_generated_bottom" in events.Tags()["images"]
+    videos = events.Images("dev/video_real_left_generated_right")
+    assert sorted({v.step for v in videos}) == [0, 1]  # after each dev evaluation (and the sanity check)
+    with Image.open(io.BytesIO(videos[-1].encoded_image_string)) as gif:
+        assert (gif.format, gif.n_frames, gif.size) == ("GIF", 6, DEV_VIDEO_SIZE)
     assert "train/l1" in events.Tags()["scalars"] and "dev/PCK" in events.Tags()["scalars"]
     meta = read_run(run).metadata
     assert meta.model.name == "speech2gesture" and meta.speakers == ("ava", "ben")

@@ -15,6 +15,8 @@ EXAMPLES = """examples:
   cospeech data synth --out cospeech_data/synth_sdt --format sdt --speakers 2 --minutes 2
   cospeech data info cospeech_data/synth
   cospeech data info /path/to/pats/data --speakers oliver maher
+  cospeech data import --keypoints maria/openpose_json --video maria/talk.mp4 --name maria --out my_corpus
+  cospeech data export-recording --speaker eli --out recordings/eli --root cospeech_data/synth
 """
 
 
@@ -52,6 +54,42 @@ def register(commands: argparse._SubParsersAction) -> None:
     info.add_argument("--speakers", nargs="+", help="only these speakers")
     info.set_defaults(run=run_info)
 
+    imported = actions.add_parser(
+        "import", help="add a recording (pose-estimator keypoints + speech) to a corpus as a new speaker"
+    )
+    imported.add_argument(
+        "--keypoints",
+        type=Path,
+        required=True,
+        help="OpenPose JSON folder or COCO-WholeBody JSON file/folder",
+    )
+    speech = imported.add_mutually_exclusive_group(required=True)
+    speech.add_argument("--audio", type=Path, help="the speech: WAV, FLAC, MP3 …")
+    speech.add_argument("--video", type=Path, help="the video: its audio track is the speech")
+    imported.add_argument("--name", required=True, help="speaker name (lower-case letters, digits, _)")
+    imported.add_argument("--out", type=Path, required=True, help="corpus root to create or to add to")
+    imported.add_argument("--fps", type=float, help="frame rate of the keypoints (default: the video's)")
+    imported.add_argument("--minutes", type=float, help="keep only the first M minutes of training data")
+    imported.add_argument(
+        "--format",
+        choices=("pats", "sdt"),
+        default="pats",
+        help="corpus layout: pats (52 joints, default) or sdt (SDT clips of 137 points; needs the face)",
+    )
+    imported.add_argument("--overwrite", action="store_true", help="replace a speaker of that name")
+    imported.set_defaults(run=run_import)
+
+    export = actions.add_parser(
+        "export-recording", help="write a corpus speaker as a recording: mp4 with speech + OpenPose JSON"
+    )
+    export.add_argument("--speaker", required=True, help="speaker of the corpus")
+    export.add_argument("--out", type=Path, required=True, help="folder for the recording")
+    export.add_argument(
+        "--root", type=Path, default=DEFAULT_CORPUS, help=f"PATS corpus root (default {DEFAULT_CORPUS})"
+    )
+    export.add_argument("--no-video", action="store_true", help="keypoints and speech only, no mp4")
+    export.set_defaults(run=run_export_recording)
+
 
 def run_synth(args: argparse.Namespace) -> int:
     from cospeech.data.inspect import corpus_table, format_table  # heavy imports only when used
@@ -80,4 +118,35 @@ def run_info(args: argparse.Namespace) -> int:
 
     clips = open_corpus(args.root).clips
     print(format_table(corpus_table(args.root, args.speakers), clips=clips))
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from cospeech.data.importers.recording import import_recording, summary_lines
+
+    result = import_recording(
+        args.keypoints,
+        args.out,
+        args.name,
+        audio=args.audio,
+        video=args.video,
+        fps=args.fps,
+        max_train_minutes=args.minutes,
+        overwrite=args.overwrite,
+        layout=args.format,
+    )
+    print("\n".join(summary_lines(result.report)))
+    print(f"wrote speaker {result.speaker} to {result.root} (report: {result.report_path})")
+    return 0
+
+
+def run_export_recording(args: argparse.Namespace) -> int:
+    from cospeech.render.recording import export_recording
+
+    recording = export_recording(args.root, args.speaker, args.out, video=not args.no_video)
+    print(
+        f"wrote {recording.frames} frames ({recording.seconds / 60:.1f} min) of {args.speaker} to "
+        f"{recording.folder}: keypoints in {recording.keypoints}"
+        + (f", video {recording.video}" if recording.video else "")
+    )
     return 0

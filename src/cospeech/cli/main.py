@@ -12,17 +12,33 @@ from cospeech.cli import (
     console,
     continual,
     data,
+    demo,
     evaluate,
     export,
     fit,
     generate,
     models,
+    personalise,
+    plot,
     quickstart,
     render,
 )
 from cospeech.errors import CospeechError
 
-COMMAND_GROUPS = (data, models, fit, evaluate, generate, render, export, quickstart, continual)
+COMMAND_GROUPS = (
+    data,
+    models,
+    fit,
+    evaluate,
+    generate,
+    render,
+    plot,
+    demo,
+    export,
+    quickstart,
+    continual,
+    personalise,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

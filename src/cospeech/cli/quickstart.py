@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {result.write(run_dir / 'evaluation_test.json')}")
 
     print(f"\n[4/4] rendering {args.clips} held-out clips …", flush=True)
-    gallery = render_clips([run_dir], count=args.clips, split="test", metrics=result.summary())
+    gallery = render_clips([run_dir], count=args.clips, split="test")
     for video in gallery.videos:
         print(f"video:   {video}")
     print(f"gallery: {gallery.page}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 EXAMPLES = """examples:
   cospeech render --checkpoint runs/speech2gesture/version_0 --split test -n 20
   cospeech render --checkpoint runs/s2g/version_0 runs/s2g_big/version_0 -n 8 --out comparison/
+  cospeech render --checkpoint runs/a/version_0 runs/b/version_0 --label small --label big --loudness
   cospeech render --checkpoint runs/mix_stage/version_0 --style-transfer -n 3
 """
 
@@ -31,22 +31,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one multi-speaker run: each clip's speech in every speaker's style, side by side",
     )
+    parser.add_argument(
+        "--label",
+        action="append",
+        help="a panel and table name per checkpoint, in order (default: each run's folder, name/version_N)",
+    )
+    parser.add_argument(
+        "--loudness", action="store_true", help="show the speech's loudness under the figures, with a cursor"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from cospeech.inference.clips import render_clips
-    from cospeech.training.checkpoints import resolve_checkpoint
 
-    run_dir = resolve_checkpoint(args.checkpoint[0]).parent.parent
-    scores = run_dir / f"evaluation_{args.split}.json"
-    metrics = None
-    if scores.is_file():  # the run's `cospeech evaluate` table, shown on the page
-        rows = json.loads(scores.read_text())["scores"]
-        metrics = {m: {k: v for k, v in r["mean"].items() if v is not None} for m, r in rows.items()}
     rendered = render_clips(
         args.checkpoint, count=args.count, split=args.split, out_dir=args.out, data_root=args.data,
-        seed=args.seed, metrics=metrics, style_transfer=args.style_transfer,
+        seed=args.seed, style_transfer=args.style_transfer, labels=args.label, loudness=args.loudness,
     )  # fmt: skip
     for video in rendered.videos:
         print(f"video:   {video}")

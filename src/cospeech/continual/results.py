@@ -245,8 +245,9 @@ def read_results(path: str | Path) -> ChainResults:
 
 
 def write_heatmap(matrix: TaskMatrix, path: str | Path) -> Path:
-    """A PNG of ``matrix``: tasks down, speakers across, each cell annotated; green = better whatever the
-    metric's direction; the title gives accuracy and forgetting. Written atomically."""
+    """A figure of ``matrix`` in the format of ``path``'s suffix (``.png``, ``.svg`` …): tasks down, speakers
+    across, each cell annotated; green = better whatever the metric's direction; the title gives accuracy
+    and forgetting. Written atomically."""
     from matplotlib.figure import Figure  # imported when drawing only (no pyplot: no global state)
 
     values = np.ma.masked_invalid(matrix.values)
@@ -271,7 +272,7 @@ def write_heatmap(matrix: TaskMatrix, path: str | Path) -> Path:
     axes.set_title(title, fontsize=9)
     path = Path(path)
     with atomic_write(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=100)
+        figure.savefig(temporary, format=path.suffix.lstrip(".").lower() or "png", dpi=100)
     return path
 
 

@@ -507,9 +507,12 @@ class PatsDataModule(L.LightningDataModule):
             dataset.normalizer = normalizer
 
     def _has_oracle(self, corpus: Corpus) -> bool:
-        speaker = self.speaker_set.sequence[0]
-        ids = corpus.interval_ids(speaker, "train")
-        return bool(ids) and ORACLE_KEY in corpus.keys(speaker, ids[0])
+        """Every speaker's files store the oracle (a corpus may mix built-in and imported speakers)."""
+        for speaker in self.speaker_set.sequence:
+            ids = corpus.interval_ids(speaker, "train")
+            if not ids or ORACLE_KEY not in corpus.keys(speaker, ids[0]):
+                return False
+        return True
 
     def _loader(self, split: str, sampler: Sampler | None) -> DataLoader:
         hp = self.hparams

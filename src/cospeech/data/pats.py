@@ -92,6 +92,8 @@ INTERVAL_COLUMNS = (
 )  # fmt: skip
 """Columns of the interval tables, in the order of PATS' own files."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
+NORMALIZED_SHOULDER = 167.0
+"""``pose/normalize``: ‖RShoulder − Neck‖ in every frame, pixels (reference notes §1.4)."""
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,17 @@ def read_missing_intervals(root: str | Path) -> frozenset[str]:
 # ----------------------------------------------------------------------------------------------- writing
 
 
+def normalize_pose(data: np.ndarray) -> np.ndarray:
+    """PATS ``pose/normalize`` from ``pose/data`` joints (T, 52, 2) (neck absolute, other joints offsets from
+    it, pixels): the offsets rescaled per frame so that ‖RShoulder − Neck‖ = 167, the neck kept absolute
+    (reference notes §1.4). Returns (T, 52, 2) float64; a frame with RShoulder on the neck gives inf/NaN."""
+    data = np.asarray(data, dtype=np.float64)
+    shoulder = np.linalg.norm(data[:, PATS52.index("RShoulder")], axis=-1)
+    out = data * (NORMALIZED_SHOULDER / shoulder)[:, None, None]
+    out[:, 0] = data[:, 0]
+    return out
+
+
 def write_interval(
     root: str | Path,
     speaker: str,
@@ -456,6 +469,20 @@ def write_intervals_table(root: str | Path, records: Sequence[IntervalRecord]) -
             with atomic_write(companion) as tmp:
                 tmp.write_text(",".join(INTERVAL_COLUMNS) + "\n")
     return path
+
+
+def read_intervals_table(root: str | Path) -> list[IntervalRecord]:
+    """The rows of ``cmu_intervals_df.csv`` as written (every column a string but ``delta_time``), to
+    rewrite the table with rows added or removed."""
+    table = pd.read_csv(Path(root) / INTERVALS_CSV, dtype=str, keep_default_na=False)
+    fields = IntervalRecord.__dataclass_fields__
+    return [
+        IntervalRecord(
+            **{k: v for k, v in row.items() if k in fields and k != "delta_time"},
+            delta_time=float(row.get("delta_time") or 0.0),
+        )
+        for row in table.to_dict("records")
+    ]
 
 
 def write_missing_intervals(root: str | Path, interval_ids: Iterable[str]) -> Path:

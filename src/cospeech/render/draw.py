@@ -1,9 +1,11 @@
 """Skeleton drawing with OpenCV, and the frame layout videos are made of.
 
-Poses arrive as neck-relative pixel offsets ``(J, 2)`` (x right, y down, as in images). Each bone is an
-anti-aliased line with sub-pixel end points (so slow motion does not jitter by whole pixels), coloured and
-sized by the body part of its child joint (``Skeleton.group_of``). Joints whose parent is -1 hang from the
-origin, the neck, and are joined to it (the shoulders of ``pats48``; the nose and shoulders of ``sdt121``).
+Poses arrive as neck-relative pixel offsets ``(J, 2)`` (x right, y down, as in images). A person is drawn
+around them (``cospeech.render.figure``): a torso, a neck and a head placed from the shoulders (or from the
+nose and eyes when the skeleton has them), then the bones, each an anti-aliased line with sub-pixel end
+points (so slow motion does not jitter by whole pixels), coloured by side (the person's left arm and hand
+in one hue, the right in another) and sized by body part. Joints whose parent is -1 hang from the origin,
+the neck, and are joined to it (the shoulders of ``pats48``; the nose and shoulders of ``sdt121``).
 
 ``draw_pose`` draws onto a BGR image. ``PoseCanvasLayout`` makes whole video frames and draws them straight
 into the planes of an I420 (YUV 4:2:0) image, the encoder's input format: drawing one grey plane at full
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -23,6 +25,7 @@ import cv2
 import numpy as np
 
 from cospeech.errors import RenderError
+from cospeech.render.figure import draw_groups, figure_shapes, has_figure
 from cospeech.skeletons import Skeleton
 
 BGR = tuple[int, int, int]
@@ -39,27 +42,39 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def _default_colours() -> Mapping[str, BGR]:
-    # matplotlib's tab10 blue, orange, green and grey: distinct for colour-blind viewers and on white.
+    # matplotlib's tab10 blue (the person's right) and orange (left): distinct for colour-blind viewers
+    # and on white; each hand shares its arm's hue. Neck, nose and outlines dark grey; fills light.
+    right, left = (180, 119, 31), (14, 127, 255)
     return MappingProxyType(
         {
-            "body": (180, 119, 31),
-            "left_hand": (14, 127, 255),
-            "right_hand": (44, 160, 44),
-            "face": (127, 127, 127),
+            "body": (80, 80, 80),
+            "right_arm": right,
+            "right_hand": right,
+            "left_arm": left,
+            "left_hand": left,
+            "face": (110, 110, 110),
+            "torso": (228, 222, 216),
+            "head": (238, 234, 230),
+            "outline": (80, 80, 80),
         }
     )
 
 
 def _default_widths() -> Mapping[str, float]:
-    return MappingProxyType({"body": 4.0, "left_hand": 2.0, "right_hand": 2.0, "face": 1.0})
+    return MappingProxyType(
+        {"body": 4.0, "right_arm": 5.0, "left_arm": 5.0, "left_hand": 2.0, "right_hand": 2.0,
+         "face": 1.0, "outline": 2.0}
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DrawStyle:
-    """Colours (BGR) and line widths (px at a 720-pixel-high frame) per skeleton group.
+    """Colours (BGR) and line widths (px at a 720-pixel-high frame) per drawing group: the skeleton's
+    groups with ``body`` split into ``right_arm``, ``left_arm`` and ``body`` (``figure.draw_groups``),
+    plus the figure's ``torso`` and ``head`` fills and their ``outline``.
 
     A group missing from ``colours`` or ``widths`` is drawn like ``body``. Hands are drawn at their real
-    scale, thinner than the body so the fingers stay apart (SDT's renderer uses 4, 3 and 2 px).
+    scale, thinner than the arms so the fingers stay apart (SDT's renderer uses 4, 3 and 2 px).
     """
 
     background: BGR = (255, 255, 255)
@@ -123,7 +138,49 @@ def _strokes(parents: tuple[int, ...], groups: tuple[tuple[str, tuple[int, ...]]
 
 
 def _skeleton_strokes(skeleton: Skeleton) -> _Strokes:
-    return _strokes(skeleton.parents, tuple((g, tuple(m)) for g, m in skeleton.groups.items()))
+    return _strokes(skeleton.parents, draw_groups(skeleton))
+
+
+class _Figure:
+    """Torso, neck and head of one pose in 1/16 px (see ``figure.figure_shapes``), ready for OpenCV."""
+
+    def __init__(self, joints: np.ndarray, skeleton: Skeleton, scale: float, origin: tuple[float, float]):
+        shapes = figure_shapes(joints, skeleton)
+        # torso corners, head centre, neck top, then the origin (neck) appended by _fixed_point
+        points = np.concatenate([shapes.torso, shapes.head_centre[None], shapes.neck_top[None]])
+        self.points = _fixed_point(points, scale, origin, np.empty((len(points) + 1, 2), np.int32))
+        self.radius = max(1, round(min(float(shapes.head_radius) * scale, _LIMIT) * (1 << _SHIFT)))
+
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) corners in 1/16 px of everything the figure covers, lines excluded."""
+        head = self.points[4]
+        return (
+            np.minimum(self.points.min(axis=0), head - self.radius),
+            np.maximum(self.points.max(axis=0), head + self.radius),
+        )
+
+    def move_up(self, amount: int) -> None:
+        self.points[:, 1] -= amount
+
+
+def _paint(
+    image: np.ndarray,
+    colour: Callable[[str], float | BGR],
+    width: Callable[[str], int],
+    lines: Mapping[str, list[np.ndarray]],
+    figure: _Figure | None,
+    shift: int,
+) -> None:
+    """Draw the figure (torso, neck, head) then the bones into one image or plane, points in 1/2^shift px."""
+    if figure is not None:
+        torso, head, neck = figure.points[:4], figure.points[4], figure.points[[6, 5]]
+        cv2.fillPoly(image, [torso], colour("torso"), cv2.LINE_AA, shift)
+        cv2.polylines(image, [neck], False, colour("body"), width("right_arm"), cv2.LINE_AA, shift)
+        centre = (int(head[0]), int(head[1]))
+        cv2.circle(image, centre, figure.radius, colour("head"), -1, cv2.LINE_AA, shift)
+        cv2.circle(image, centre, figure.radius, colour("outline"), width("outline"), cv2.LINE_AA, shift)
+    for group, polylines in lines.items():
+        cv2.polylines(image, polylines, False, colour(group), width(group), cv2.LINE_AA, shift)
 
 
 def check_poses(poses: np.ndarray, skeleton: Skeleton, what: str, *, frames: bool) -> np.ndarray:
@@ -191,9 +248,9 @@ def draw_pose(
     joints = check_poses(joints, skeleton, "draw_pose", frames=False)
     points = _fixed_point(joints, scale, origin, np.empty((skeleton.num_joints + 1, 2), np.int32))
     _, lines = _skeleton_strokes(skeleton).lines(points)
-    for group, polylines in lines.items():
-        width = style.width(group, canvas.shape[0])
-        cv2.polylines(canvas, polylines, False, style.colour(group), width, cv2.LINE_AA, _SHIFT)
+    figure = _Figure(joints, skeleton, scale, origin) if has_figure(skeleton) else None
+    height = canvas.shape[0]
+    _paint(canvas, style.colour, lambda g: style.width(g, height), lines, figure, _SHIFT)
     return canvas
 
 
@@ -313,15 +370,76 @@ class _Clock:
         return i420_planes(cv2.cvtColor(self._strip, cv2.COLOR_BGR2YUV_I420))
 
 
+def _bands(height: int, *, strip: bool) -> tuple[int, int, int]:
+    """Heights of the header (titles, ~6 %), the footer (speaker and clock, ~5 %) and the loudness strip
+    (~8 %, or 0) of a frame ``height`` pixels high."""
+    return _even(0.06 * height), _even(0.05 * height), _even(0.08 * height) if strip else 0
+
+
+def panel_size(size: tuple[int, int], panels: int, *, strip: bool = False) -> tuple[int, int]:
+    """(width, height) in pixels of each of ``panels`` side by side on a frame of ``size``, with or without
+    the loudness strip: what a view box is fitted to."""
+    width, height = size
+    return _even(width / panels), height - sum(_bands(height, strip=strip))
+
+
+DEFAULT_BOX = (-500.0, -300.0, 500.0, 700.0)
+"""The view of ``PoseCanvasLayout`` when none is fitted: C-DiffGAN's ±500 px, the neck 30 % down."""
+
+
+class _EnvelopeStrip:
+    """The speech's loudness as bars across a strip of the frame (drawn once into the background), and a
+    cursor at the current frame, redrawn each frame."""
+
+    def __init__(
+        self, background: np.ndarray, envelope: np.ndarray, box: tuple[int, int, int, int], style: DrawStyle
+    ) -> None:
+        x0, x1, y0, y1 = box
+        if envelope.ndim != 1 or len(envelope) == 0 or not np.isfinite(envelope).all():
+            raise RenderError(
+                f"envelope of shape {envelope.shape}: expected (T ≥ 1,) finite values in [0, 1]"
+            )
+        self._frames = len(envelope)
+        self._x = (x0, x1)
+        self._box = (x0 & ~1, (x1 + 1) & ~1, y0, y1)
+        middle, half = (y0 + y1) / 2, (y1 - y0) * 0.45
+        xs = np.linspace(x0, x1, len(envelope) + 1)
+        for k, level in enumerate(np.clip(envelope, 0, 1)):
+            extent = max(0.5, level * half)
+            cv2.rectangle(
+                background,
+                (round(xs[k]), round(middle - extent)),
+                (max(round(xs[k]), round(xs[k + 1]) - 1), round(middle + extent)),
+                style.separator,
+                -1,
+            )
+        self._cursor = bgr_to_yuv(style.text)
+
+    def draw(self, planes: Planes, background: Planes, frame: int) -> None:
+        _copy(_region(planes, self._box), _region(background, self._box))
+        x0, x1 = self._x
+        x = round(x0 + (x1 - x0) * (min(max(frame, 0), self._frames - 1) + 0.5) / self._frames)
+        _, _, y0, y1 = self._box
+        luma, u, v = planes
+        cv2.line(luma, (x, y0), (x, y1 - 1), self._cursor[0], 2)
+        cv2.line(u, (x // 2, y0 // 2), (x // 2, y1 // 2 - 1), self._cursor[1], 1)
+        cv2.line(v, (x // 2, y0 // 2), (x // 2, y1 // 2 - 1), self._cursor[2], 1)
+
+
 class PoseCanvasLayout:
     """Whole video frames: one panel per pose sequence side by side, each titled, with the speaker's name
     bottom-left and a time code bottom-right, rendered as I420 for the H.264 encoder.
 
-    Each panel shows a square view ``view`` pose units wide (default 1000 px of PATS pixels, the ±500 px
-    axes of C-DiffGAN's renderer: about three shoulder widths, as PATS' RShoulder–Neck distance is ~167), so
-    every panel uses the same scale. The neck sits horizontally centred, ``neck_y`` of the way down the view,
-    leaving room for hands raised above the head and for hands resting low. Bones leaving a panel are cut at
-    its border instead of spilling into the next one.
+    Each panel shows the view ``box`` ``(x0, y0, x1, y1)`` in pose units, centred and as large as the panel
+    allows, so every panel uses the same scale. ``write_video`` fits it to the clip
+    (``figure.figure_box``: the figure fills the frame); the default ``DEFAULT_BOX`` is C-DiffGAN's
+    renderer's ±500 px square (about three shoulder widths, as PATS' RShoulder–Neck distance is ~167) with
+    the neck 30 % of the way down. Bones leaving a panel are cut at its border instead of spilling into the
+    next one.
+
+    With ``envelope`` (the speech's loudness per frame, ``(T,)`` in [0, 1]) a strip under the panels shows
+    it over the whole clip, and ``render(…, frame=t)`` marks frame ``t`` on it, so gesture timing can be
+    seen against the speech.
 
     Frames are drawn into the same planes every time (``out``, or an internal buffer): only the boxes the
     previous frame drew into are reset to the background, not the whole frame.
@@ -333,8 +451,8 @@ class PoseCanvasLayout:
     size : (width, height) of the frame in pixels, both even (4:2:0 chroma is subsampled by 2).
     speaker : shown bottom-left; omitted if None.
     style : colours and line widths.
-    view : side in pose units of the square each panel shows.
-    neck_y : height of the neck in the view, as a fraction from the top.
+    box : (x0, y0, x1, y1) the view of each panel, in pose units.
+    envelope : (T,) loudness in [0, 1] per frame for the strip under the panels, or None for no strip.
     out : planes to draw into (e.g. those of a reused ``av.VideoFrame``), or None for an internal buffer.
     """
 
@@ -346,8 +464,8 @@ class PoseCanvasLayout:
         size: tuple[int, int] = (1280, 720),
         speaker: str | None = None,
         style: DrawStyle | None = None,
-        view: float = 1000.0,
-        neck_y: float = 0.3,
+        box: tuple[float, float, float, float] = DEFAULT_BOX,
+        envelope: np.ndarray | None = None,
         out: Planes | None = None,
     ) -> None:
         width, height = check_size(size)
@@ -355,21 +473,29 @@ class PoseCanvasLayout:
             raise RenderError("a frame layout needs at least one panel title")
         self.size = (width, height)
         self.style = style or DrawStyle()
+        self._skeleton = skeleton
         self._strokes = _skeleton_strokes(skeleton)
-        self._yuv = {g: bgr_to_yuv(self.style.colour(g)) for g in self._strokes.chains}
-        self._widths = {g: self.style.width(g, height) for g in self._strokes.chains}
+        self._figure = has_figure(skeleton)
+        groups = [*self._strokes.chains, "body", "right_arm", "torso", "head", "outline"]
+        self._yuv = {g: bgr_to_yuv(self.style.colour(g)) for g in groups}
+        self._widths = {g: self.style.width(g, height) for g in groups}
+        self._half_widths = {g: max(1, round(w / 2)) for g, w in self._widths.items()}
         self._font_scale = 0.7 * height / REFERENCE_HEIGHT
         self._text_width = max(1, round(1.5 * height / REFERENCE_HEIGHT))
 
         # A header (~6 % of the height) for titles and a footer (~5 %) for speaker and clock.
-        header, footer = _even(0.06 * height), _even(0.05 * height)
-        panel_width, panel_height = _even(width / len(titles)), height - header - footer
-        self.scale = min(panel_width, panel_height) / view
-        side = view * self.scale
-        self._neck = (panel_width / 2, (panel_height - side) / 2 + neck_y * side)
-        self._panels = [
-            (k * panel_width, (k + 1) * panel_width, header, height - footer) for k in range(len(titles))
-        ]
+        header, footer, strip = _bands(height, strip=envelope is not None)
+        panel_width, panel_height = panel_size(self.size, len(titles), strip=envelope is not None)
+        x0, y0, x1, y1 = box
+        if not (x1 > x0 and y1 > y0):
+            raise RenderError(f"view box {box}: expected x0 < x1 and y0 < y1 (pose units)")
+        self.scale = min(panel_width / (x1 - x0), panel_height / (y1 - y0))
+        self._neck = (
+            panel_width / 2 - (x0 + x1) / 2 * self.scale,
+            panel_height / 2 - (y0 + y1) / 2 * self.scale,
+        )
+        bottom = height - footer - strip
+        self._panels = [(k * panel_width, (k + 1) * panel_width, header, bottom) for k in range(len(titles))]
         self._dirty: list[tuple[int, int, int, int]] = list(self._panels)
 
         background = np.full((height, width, 3), self.style.background, np.uint8)
@@ -382,6 +508,14 @@ class PoseCanvasLayout:
                     background, (x0, header), (x0, height - footer), self.style.separator, 1, cv2.LINE_AA
                 )
         margin = _even(0.02 * width)
+        self._strip = None
+        if envelope is not None:
+            self._strip = _EnvelopeStrip(
+                background,
+                np.asarray(envelope, np.float32),
+                (margin, width - margin, bottom, bottom + strip),
+                self.style,
+            )
         if speaker is not None and self.has_text:
             at = (margin, height - footer / 2)
             self._put_text(background, speaker, at, align="left", max_width=width // 2 - margin)
@@ -424,8 +558,9 @@ class PoseCanvasLayout:
         origin = (round(x), round(at[1] + h / 2))
         cv2.putText(image, text, origin, _FONT, font_scale, self.style.text, self._text_width, cv2.LINE_AA)
 
-    def render(self, poses: Sequence[np.ndarray], seconds: float) -> Planes:
-        """Draw ``poses[k]`` ``(J, 2)`` in panel ``k`` and the clock at ``seconds``; return ``self.planes``.
+    def render(self, poses: Sequence[np.ndarray], seconds: float, *, frame: int | None = None) -> Planes:
+        """Draw ``poses[k]`` ``(J, 2)`` in panel ``k``, the clock at ``seconds`` and, with an envelope
+        strip, the cursor at ``frame``; return ``self.planes``.
 
         The planes are overwritten by the next call: copy them to keep a frame; ``to_bgr`` views one.
         Poses are not checked here (callers check a whole sequence once with ``check_poses``).
@@ -436,6 +571,8 @@ class PoseCanvasLayout:
             _copy(_region(self.planes, self._dirty[k]), _region(self._background, self._dirty[k]))
             self._dirty[k] = self._draw_panel(joints, panel)
         self._draw_clock(seconds)
+        if self._strip is not None and frame is not None:
+            self._strip.draw(self.planes, self._background, frame)
         return self.planes
 
     def _draw_panel(self, joints: np.ndarray, panel: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -443,21 +580,23 @@ class PoseCanvasLayout:
         luma, u, v = _region(self.planes, panel)
         points = _fixed_point(joints, self.scale, self._neck, self._points)
         nodes, lines = self._strokes.lines(points)
-        for group, polylines in lines.items():
-            cv2.polylines(
-                luma, polylines, False, self._yuv[group][0], self._widths[group], cv2.LINE_AA, _SHIFT
-            )
+        figure = _Figure(joints, self._skeleton, self.scale, self._neck) if self._figure else None
+        low, high = points.min(axis=0), points.max(axis=0)
+        if figure is not None:
+            figure_low, figure_high = figure.box()
+            low, high = np.minimum(low, figure_low), np.maximum(high, figure_high)
+        yuv, widths, halves = self._yuv, self._widths, self._half_widths
+        _paint(luma, lambda g: yuv[g][0], widths.__getitem__, lines, figure, _SHIFT)
         # Chroma samples sit at luma (2j, 2i + 0.5): move y up half a pixel, then halve both (one more
         # fractional bit). Lines are half as wide, so the colour covers the same area as the luma.
         nodes[:, 1] -= 1 << (_SHIFT - 1)
-        for group, polylines in lines.items():
-            _, cu, cv = self._yuv[group]
-            half = max(1, round(self._widths[group] / 2))
-            cv2.polylines(u, polylines, False, cu, half, cv2.LINE_AA, _SHIFT + 1)
-            cv2.polylines(v, polylines, False, cv, half, cv2.LINE_AA, _SHIFT + 1)
+        if figure is not None:
+            figure.move_up(1 << (_SHIFT - 1))
+        _paint(u, lambda g: yuv[g][1], halves.__getitem__, lines, figure, _SHIFT + 1)
+        _paint(v, lambda g: yuv[g][2], halves.__getitem__, lines, figure, _SHIFT + 1)
         x0, x1, y0, y1 = panel
-        low = ((points.min(axis=0) >> _SHIFT) - self._reach) & ~1  # floor to even
-        high = ((points.max(axis=0) >> _SHIFT) + self._reach + 2) & ~1  # ceil to even, past the last pixel
+        low = ((low >> _SHIFT) - self._reach) & ~1  # floor to even
+        high = ((high >> _SHIFT) + self._reach + 2) & ~1  # ceil to even, past the last pixel
         return (
             _clamp(x0 + low[0], x0, x1),
             _clamp(x0 + high[0], x0, x1),

@@ -26,6 +26,9 @@ thead th { background: #eee; }
 figure { margin: 0; background: #fff; border: 1px solid #ddd; padding: 0.5rem; }
 video { width: 100%; }
 figcaption .speaker { color: #666; }
+.legend { color: #555; font-size: 0.9rem; margin: -1.5rem 0 2rem; }
+.legend dt { font-weight: bold; float: left; margin-right: 0.5rem; }
+.legend dd { margin: 0 0 0.2rem; }
 """
 
 
@@ -48,9 +51,17 @@ def write_gallery(
     clips: Sequence[ClipEntry],
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     title: str = "cospeech results",
+    *,
+    directions: Mapping[str, bool | None] | None = None,
+    legend: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the page: ``title``, a metrics table (one row per outer key, e.g. a model or split; one column
-    per metric name in order of first appearance; blank where missing), then a grid of ``<video controls>``.
+    """Write the page: ``title``, a metrics table (one row per outer key, e.g. a run or a baseline; one
+    column per metric name in order of first appearance; blank where missing) with its legend, then a grid
+    of ``<video controls>``.
+
+    ``directions`` marks each metric's header ↑ (higher is better, True) or ↓ (lower, False); None or a
+    missing name gets no arrow (e.g. a statistic to compare with the ground truth's). ``legend`` adds one
+    line per term (a row or column name) under the table, after the line explaining the arrows.
 
     Raises
     ------
@@ -73,7 +84,8 @@ def write_gallery(
         f"<h1>{html.escape(title)}</h1>",
     ]
     if metrics:
-        parts += _metrics_table(metrics)
+        parts += _metrics_table(metrics, directions or {})
+        parts += _legend(legend or {}, arrows=any(v is not None for v in (directions or {}).values()))
     parts.append('<div class="grid">')
     parts += [_clip_figure(clip) for clip in clips]
     parts += ["</div>", "</body>", "</html>", ""]
@@ -82,9 +94,14 @@ def write_gallery(
     return path
 
 
-def _metrics_table(metrics: Mapping[str, Mapping[str, float]]) -> list[str]:
+_ARROWS = {True: " ↑", False: " ↓", None: ""}
+
+
+def _metrics_table(
+    metrics: Mapping[str, Mapping[str, float]], directions: Mapping[str, bool | None]
+) -> list[str]:
     columns = list(dict.fromkeys(name for row in metrics.values() for name in row))
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    header = "".join(f"<th>{html.escape(c)}{_ARROWS[directions.get(c)]}</th>" for c in columns)
     rows = [
         "<tr><th>{}</th>{}</tr>".format(
             html.escape(name),
@@ -93,6 +110,15 @@ def _metrics_table(metrics: Mapping[str, Mapping[str, float]]) -> list[str]:
         for name, row in metrics.items()
     ]
     return ["<table>", f"<thead><tr><th></th>{header}</tr></thead>", "<tbody>", *rows, "</tbody>", "</table>"]
+
+
+def _legend(terms: Mapping[str, str], *, arrows: bool) -> list[str]:
+    lines = [("↑ / ↓", "higher / lower is better")] if arrows else []
+    lines += list(terms.items())
+    if not lines:
+        return []
+    items = "".join(f"<dt>{html.escape(t)}</dt><dd>{html.escape(d)}</dd>" for t, d in lines)
+    return [f'<dl class="legend">{items}</dl>']
 
 
 def _number(value: float) -> str:

@@ -17,6 +17,7 @@ front (``faststart``) so the HTML gallery starts playing at once.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -29,7 +30,15 @@ import numpy as np
 import soxr
 
 from cospeech.files import OutputError, atomic_write
-from cospeech.render.draw import Planes, PoseCanvasLayout, RenderError, check_poses, check_size
+from cospeech.render.draw import (
+    Planes,
+    PoseCanvasLayout,
+    RenderError,
+    check_poses,
+    check_size,
+    panel_size,
+)
+from cospeech.render.figure import figure_box
 from cospeech.skeletons import Skeleton
 
 VIDEO_CODEC = "libx264"
@@ -54,6 +63,7 @@ def write_video(
     size: tuple[int, int] = (1280, 720),
     speaker: str | None = None,
     start_time: float = 0.0,
+    loudness: bool = False,
 ) -> Path:
     """Render pose sequences side by side to an mp4 at ``path``, with ``audio`` muxed in sync.
 
@@ -74,6 +84,11 @@ def write_video(
     size : (width, height) in pixels, both even.
     speaker : shown bottom-left.
     start_time : seconds shown by the clock on the first frame (e.g. the clip's offset in its interval).
+    loudness : draw the speech's loudness (``loudness_envelope``) in a strip under the figures, with a
+        cursor at the current frame; needs ``audio``.
+
+    The view is fitted once to the whole clip, every panel included (``figure.figure_box``): the figure
+    fills its panel at one scale for the clip.
 
     Returns
     -------
@@ -101,16 +116,39 @@ def write_video(
     rate = Fraction(fps).limit_denominator(1001)
     width, height = check_size(size)
     sound = None if audio is None else _fit_audio(audio, sample_rate, frames / rate, path)
+    if loudness and sound is None:
+        raise RenderError(f"{path}: a loudness strip needs the audio")
+    envelope = None if not loudness or sound is None else loudness_envelope(sound.samples, sound.rate, frames)
+    panel_width, panel_height = panel_size((width, height), len(panels), strip=envelope is not None)
+    aspect = max(panel_width, 1) / max(panel_height, 1)
+    box = figure_box([poses[:frames] for poses in sequences], skeleton, aspect=aspect)
     # One frame buffer for the whole video: the layout draws into its planes, the encoder copies it on
     # each encode call (x264 takes a copy of its input picture synchronously).
     frame = av.VideoFrame(width, height, "yuv420p")
-    layout = PoseCanvasLayout(skeleton, titles, size=size, speaker=speaker, out=_planes(frame))
+    layout = PoseCanvasLayout(
+        skeleton, titles, size=size, speaker=speaker, box=box, envelope=envelope, out=_planes(frame)
+    )
     with atomic_write(path) as temporary:
         try:
             _encode(temporary, layout, frame, sequences, frames, rate, start_time, sound)
         except av.FFmpegError as err:
             raise RenderError(f"{path}: encoding failed: {err}") from err
     return path
+
+
+LOUDNESS_FLOOR_DB = -50.0
+"""Loudness shown as silence in the strip, in dB below the clip's loudest frame."""
+
+
+def loudness_envelope(samples: np.ndarray, sample_rate: int, frames: int) -> np.ndarray:
+    """Loudness per video frame for the strip under the figures: the RMS of ``samples`` ``(C, n)`` (all
+    channels) over each of ``frames`` equal spans, in dB relative to the loudest span, mapped from
+    ``LOUDNESS_FLOOR_DB`` … 0 dB onto 0 … 1. Returns ``(frames,)`` float32."""
+    mono = np.asarray(samples, np.float64).reshape(-1, np.shape(samples)[-1]).mean(axis=0)
+    edges = np.linspace(0, len(mono), frames + 1).round().astype(np.int64)
+    power = np.array([np.mean(mono[a:b] ** 2) if b > a else 0.0 for a, b in itertools.pairwise(edges)])
+    db = 10 * np.log10(np.maximum(power, 1e-12) / max(power.max(), 1e-12))
+    return np.clip(1 - db / LOUDNESS_FLOOR_DB, 0, 1).astype(np.float32)
 
 
 def _planes(frame: av.VideoFrame) -> Planes:
@@ -192,7 +230,7 @@ def _encode(
             audio.bit_rate = AUDIO_BIT_RATE * len(sound.samples)
         sent = 0
         for i in range(frames):
-            layout.render([poses[i] for poses in sequences], start_time + float(i / rate))
+            layout.render([poses[i] for poses in sequences], start_time + float(i / rate), frame=i)
             frame.pts = i
             container.mux(video.encode(frame))
             if sound is not None:

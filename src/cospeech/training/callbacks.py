@@ -1,8 +1,10 @@
-"""Callbacks of every run: metrics JSON files, RNG state in checkpoints, skeleton images in TensorBoard,
-``last.ckpt`` after every epoch, and a warning when the monitored metric cannot select a checkpoint."""
+"""Callbacks of every run: metrics JSON files, RNG state in checkpoints, skeleton images and videos in
+TensorBoard, ``last.ckpt`` after every epoch, and a warning when the monitored metric cannot select a
+checkpoint."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -14,10 +16,12 @@ import numpy as np
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
+from tensorboard.compat.proto.summary_pb2 import Summary
 
 from cospeech.data.representation import make_representation
 from cospeech.files import atomic_write
 from cospeech.render.draw import draw_pose
+from cospeech.skeletons import Skeleton
 
 EPOCH_METRICS_FILE = "metrics.json"
 FINAL_METRICS_FILE = "final_metrics.json"
@@ -133,15 +137,28 @@ class RngState(L.Callback):
         random.setstate((version, tuple(internal), gauss))
 
 
-class SkeletonImages(L.Callback):
-    """After each dev evaluation, logs an image to TensorBoard: a dev window's real poses (top row) above
-    the generated ones (bottom row) at ``frames``. Needs a module exposing ``examples["dev"]`` with
-    ``pred``/``pose`` (T, 2J) model-space tensors and ``style``, its ``data_spec`` and ``normalizer``.
-    Generated poses that are not finite are not drawn."""
+DEV_VIDEO_SIZE = (384, 208)
+"""(width, height) of the dev videos in TensorBoard: two small panels, titles still readable."""
 
-    def __init__(self, frames: tuple[int, ...] = (0, 16, 32, 48), tile: int = 256) -> None:
+
+class SkeletonImages(L.Callback):
+    """After each dev evaluation, logs to TensorBoard a dev window's real poses (top row) above the
+    generated ones (bottom row) at ``frames`` as an image and, with ``video_frames > 0``, its first
+    ``video_frames`` frames as a video (real | generated side by side, drawn by
+    ``render.draw.PoseCanvasLayout``). Needs a module exposing ``examples["dev"]`` with ``pred``/``pose``
+    (T, 2J) model-space tensors and ``style``, its ``data_spec`` and ``normalizer``. Generated poses that
+    are not finite are not drawn.
+
+    The video is what ``SummaryWriter.add_video`` logs, an animated GIF in an image summary (TensorBoard's
+    Images tab plays it), encoded here with Pillow: ``add_video`` itself needs moviepy 1.x
+    (``moviepy.editor``, gone from moviepy 2) and logs nothing without it."""
+
+    def __init__(
+        self, frames: tuple[int, ...] = (0, 16, 32, 48), tile: int = 256, video_frames: int = 0
+    ) -> None:
         self.frames = frames
         self.tile = tile
+        self.video_frames = video_frames
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         example = getattr(pl_module, "examples", {}).get("dev")
@@ -170,6 +187,46 @@ class SkeletonImages(L.Callback):
         logger.experiment.add_image(
             "dev/real_top_generated_bottom", image, trainer.current_epoch, dataformats="HWC"
         )
+        if self.video_frames > 0 and hasattr(logger.experiment, "_get_file_writer"):
+            real, generated = (
+                representation.to_pixels(example[key].float().cpu()[None], style)[0].numpy()
+                for key in ("pose", "pred")
+            )
+            gif = dev_video(
+                real, generated, representation.skeleton, self.video_frames, pl_module.data_spec.fps
+            )
+            summary = Summary(
+                value=[
+                    Summary.Value(
+                        tag="dev/video_real_left_generated_right",
+                        image=Summary.Image(height=DEV_VIDEO_SIZE[1], width=DEV_VIDEO_SIZE[0], colorspace=3,
+                                            encoded_image_string=gif),
+                    )
+                ]
+            )  # fmt: skip
+            logger.experiment._get_file_writer().add_summary(summary, trainer.current_epoch)
+
+
+def dev_video(real: np.ndarray, generated: np.ndarray, skeleton: Skeleton, frames: int, fps: int) -> bytes:
+    """An animated GIF (looping) of the first ``frames`` poses of ``real`` and ``generated`` (each
+    ``(T, J, 2)`` neck-relative pixels) side by side at ``fps``, ``DEV_VIDEO_SIZE`` pixels."""
+    from PIL import Image
+
+    from cospeech.render.draw import PoseCanvasLayout, panel_size
+    from cospeech.render.figure import figure_box
+
+    count = min(frames, len(real), len(generated))
+    width, height = panel_size(DEV_VIDEO_SIZE, 2)
+    box = figure_box([real[:count], generated[:count]], skeleton, aspect=width / height)
+    layout = PoseCanvasLayout(skeleton, ["real", "generated"], size=DEV_VIDEO_SIZE, box=box)
+    images = []
+    for t in range(count):
+        layout.render([real[t], generated[t]], t / fps)
+        images.append(Image.fromarray(layout.to_bgr()[..., ::-1]))
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                   loop=0)  # fmt: skip
+    return buffer.getvalue()
 
 
 class MonitorCheck(L.Callback):

@@ -67,6 +67,9 @@ class RunConfig:
     ``-overfit 1``)."""
     early_stopping_patience: int | None = None
     """Stop after this many dev evaluations without improvement of ``monitor`` (null: never)."""
+    dev_video_frames: int = 45
+    """Frames of the dev window video logged to TensorBoard after each dev evaluation (45: 3 s at 15 fps;
+    0: none)."""
 
 
 class CospeechCLI(LightningCLI):
@@ -129,7 +132,7 @@ class CospeechCLI(LightningCLI):
             MonitorCheck(run.monitor),
             MetricsJson(),
             RngState(),
-            SkeletonImages(),
+            SkeletonImages(video_frames=run.dev_video_frames),
         ]
         if run.early_stopping_patience is not None:
             callbacks.append(

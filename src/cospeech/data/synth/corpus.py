@@ -40,6 +40,7 @@ from cospeech.audio import MEL400_HOP, MEL512_HOP, SAMPLE_RATE, log_mel_400, log
 from cospeech.data.pats import (
     RAW_DIR,
     IntervalRecord,
+    normalize_pose,
     write_interval,
     write_intervals_table,
     write_missing_intervals,
@@ -189,9 +190,9 @@ def synthesize_interval(
     openpose[:, 2] *= scores
     arrays = {
         "pose/data": joints_to_flat(data),
-        "pose/normalize": joints_to_flat(_pats_normalize(data)),
+        "pose/normalize": joints_to_flat(normalize_pose(data)),
         "pose/confidence": np.concatenate([confidence, confidence], axis=1),
-        "oracle/normalize": joints_to_flat(_pats_normalize(_camera(intended, 1.0, neck))),
+        "oracle/normalize": joints_to_flat(normalize_pose(_camera(intended, 1.0, neck))),
         "audio/log_mel_400": log_mel_400(waveform, sr=SAMPLE_RATE),
         "audio/log_mel_512": log_mel_512(waveform, sr=SAMPLE_RATE),
         **{key: word_features(words, key, n_frames) for key in TEXT_KEYS},
@@ -218,14 +219,6 @@ def _camera(pose: np.ndarray, scale: float, neck: np.ndarray) -> np.ndarray:
     data = pose * scale
     data[:, 0] = neck
     return data
-
-
-def _pats_normalize(data: np.ndarray) -> np.ndarray:
-    """PATS pose/normalize: offsets rescaled per frame so ‖RShoulder − Neck‖ = 167; neck kept absolute."""
-    shoulder = np.linalg.norm(data[:, PATS52.index("RShoulder")], axis=-1)
-    out = data * (SHOULDER_OFFSET / shoulder)[:, None, None]
-    out[:, 0] = data[:, 0]
-    return out
 
 
 def split_names(n_intervals: int) -> list[str]:

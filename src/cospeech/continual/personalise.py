@@ -1,0 +1,256 @@
+"""Personalise a trained multi-speaker Mix-StAGE model from a recording of one person
+(``docs/personalise.md``): import → one few-shot task with replay → evaluation next to the baselines.
+
+1. The recording (``keypoints/`` or ``*_keypoints.json``/COCO-WholeBody JSON, and a video or audio file) is
+   imported (`import_recording`) into ``<out>/corpus``, a PATS root that also links the base model's
+   speakers from its own corpus (symbolic links, nothing copied), so one data module sees them all.
+2. One continual task adds the person to the base model (`cospeech.continual.runner`, as ``cospeech
+   adapt``): by default C-DiffGAN's replay (``cdiffgan``: pseudo-aligned old-speaker rows from the frozen
+   base as teacher, the newest speaker's share of each batch), every training window of the person as the
+   k-shot memory, in ``<out>/adapt``.
+3. The new model is scored on the person's held-out test windows next to the baselines (their mean pose,
+   nearest neighbour, random window; ``cospeech.evaluation``), and on the base speakers before and after
+   (forgetting), and ``<out>/personalise.json`` records the data used and the time each step took.
+
+The new run (``<out>/model``, a link to the task's run) knows the person by ``name``: ``cospeech generate
+talk.wav --checkpoint <out>/model --speaker NAME`` and ``GestureGenerator`` use it like any other speaker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cospeech.continual.methods import get_method
+from cospeech.continual.runner import Chain, check_overrides, load_preset, read_mix_stage, run_chain
+from cospeech.data.importers.recording import import_recording
+from cospeech.data.pats import (
+    INTERVALS_CSV,
+    PROCESSED_DIR,
+    RAW_DIR,
+    read_intervals_table,
+    write_intervals_table,
+)
+from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
+from cospeech.errors import ConfigError, DataError
+from cospeech.files import atomic_write
+from cospeech.render.recording import MANIFEST
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
+CORPUS_DIR, ADAPT_DIR, MODEL_LINK, SUMMARY = "corpus", "adapt", "model", "personalise.json"
+DEFAULT_METHOD = "cdiffgan"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RecordingFiles:
+    """Where a recording folder keeps its keypoints and its speech."""
+
+    keypoints: Path
+    video: Path | None
+    audio: Path | None
+
+
+def find_recording(folder: str | Path) -> RecordingFiles:
+    """The keypoints (``keypoints/`` if present, else the folder itself, or the one ``*.json`` in it) and
+    the speech (a video, else an audio file) of a recording folder. `DataError` naming what is missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: recording folder not found")
+    keypoints = folder / "keypoints"
+    if not keypoints.is_dir():
+        others = [p for p in folder.glob("*.json") if p.name != MANIFEST]
+        single = len(others) == 1 and not others[0].name.endswith("_keypoints.json")
+        keypoints = others[0] if single else folder  # one COCO-WholeBody file, else per-frame files here
+    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    audios = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not videos and not audios:
+        raise DataError(f"{folder}: no video ({', '.join(VIDEO_SUFFIXES)}) or audio file with the speech")
+    if len(videos) > 1 or (not videos and len(audios) > 1):
+        found = [p.name for p in (videos or audios)]
+        raise DataError(f"{folder}: several speech files {found}; keep one recording per folder")
+    return RecordingFiles(keypoints, videos[0] if videos else None, None if videos else audios[0])
+
+
+@dataclass(frozen=True)
+class PersonaliseResult:
+    model: Path
+    summary: dict[str, Any]
+
+
+def personalise(
+    recording: str | Path,
+    name: str,
+    base: str | Path,
+    out: str | Path,
+    *,
+    minutes: float | None = None,
+    fps: float | None = None,
+    method: str = DEFAULT_METHOD,
+    preset: str = "synth_small",
+    seed: int = 1,
+    overrides: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> PersonaliseResult:
+    """Import ``recording`` as speaker ``name``, adapt the Mix-StAGE run ``base`` to it with ``method``'s
+    replay (``preset``'s task settings, then fit ``overrides``), evaluate; everything under ``out``.
+
+    ``minutes``: use only the first M minutes of the person's training data. Returns the new run and the
+    summary written to ``out/personalise.json``.
+
+    Raises
+    ------
+    ConfigError : ``base`` is not a Mix-StAGE run, uses text (a recording has no transcript), already knows
+        ``name``, or the method or overrides are unknown.
+    DataError, AudioError : the recording cannot be imported (see `import_recording`).
+    """
+    say = progress or (lambda _: None)
+    out = Path(out)
+    files = find_recording(recording)
+    run = read_mix_stage(base, "--base")
+    hparams = run.datamodule_hparams
+    known = tuple(run.metadata.speakers)
+    if name in known:
+        raise ConfigError(f"--name {name}: already a speaker of {base} ({list(known)}); choose another name")
+    if hparams.get("text_key"):
+        raise ConfigError(
+            f"--base {base}: trained with text ({hparams['text_key']}); a recording has no transcript, so "
+            "personalise needs an audio-only Mix-StAGE (trained with --data.text_key null)"
+        )
+    chosen = get_method(method)
+    check_overrides(overrides)
+    started = time.perf_counter()
+    corpus = out / CORPUS_DIR
+    if (corpus / INTERVALS_CSV).is_file() and any(r.speaker == name for r in read_intervals_table(corpus)):
+        say(f"using the imported recording in {corpus}")
+        report = json.loads((corpus / f"import_{name}.json").read_text())
+        if report.get("max_train_minutes") != minutes:
+            raise ConfigError(
+                f"{out}: the recording was imported with --minutes {report.get('max_train_minutes')}, "
+                f"not {minutes}; use another --out"
+            )
+    else:
+        _link_speakers(Path(hparams["root"]), corpus, known)
+        say(f"importing {files.keypoints} with the speech of {files.video or files.audio} …")
+        report = import_recording(
+            files.keypoints, corpus, name, audio=files.audio, video=files.video, fps=fps,
+            max_train_minutes=minutes,
+        ).report  # fmt: skip
+    imported = time.perf_counter() - started
+    hop = int(hparams.get("window_hop") or 5)
+    windows = training_windows(report, hop)
+    say(f"{report['split_seconds']['train']:.1f} s of training data ({windows} windows at hop {hop})")
+    chain = Chain(
+        out / ADAPT_DIR,
+        load_preset(preset),
+        chosen,
+        windows,
+        seed,
+        (*known, name),
+        base=Path(base),
+        overrides=("--data.root", str(corpus), *overrides),
+    )
+    results = run_chain(chain, say)
+    model = _task_run(out / ADAPT_DIR, name)
+    say(f"scoring {model} on {name}'s test windows next to the baselines …")
+    from cospeech.evaluation import evaluate
+
+    evaluated = time.perf_counter()
+    evaluation = evaluate(model, speakers=[name], split="test", baselines=True)
+    evaluation_seconds = time.perf_counter() - evaluated
+    link = out / MODEL_LINK
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(os.path.relpath(model, out), target_is_directory=True)
+    record = json.loads((model.parent / "done.json").read_text())
+    l1 = results.matrices["L1"].values if "L1" in results.matrices else None
+    summary = {
+        "speaker": name,
+        "base": str(base),
+        "method": chosen.name,
+        "model": str(link),
+        "data": {
+            "train_seconds": report["split_seconds"]["train"],
+            "dev_seconds": report["split_seconds"]["dev"],
+            "test_seconds": report["split_seconds"]["test"],
+            "train_windows": windows,
+        },
+        "seconds": {
+            "import": round(imported, 1),
+            "train": round(record["seconds"].get("train", 0.0), 1),
+            "evaluate": round(record["seconds"].get("evaluate", 0.0) + evaluation_seconds, 1),
+            "total": round(time.perf_counter() - started, 1),
+        },
+        "test": {model_name: rows.get(name, {}) for model_name, rows in evaluation.scores.items()},
+        "base_speakers_L1": None
+        if l1 is None
+        else {s: {"before": float(l1[0][i]), "after": float(l1[-1][i])} for i, s in enumerate(known)},
+    }
+    with atomic_write(out / SUMMARY) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1))
+    return PersonaliseResult(link, summary)
+
+
+def training_windows(report: dict[str, Any], hop: int) -> int:
+    """Training windows of the imported person at ``hop`` (window starts in range(0, T − 64, hop))."""
+    window = int(WINDOW_SECONDS * POSE_FPS)
+    frames = [round(i["seconds"] * POSE_FPS) for i in report["intervals"] if i["split"] == "train"]
+    return sum(len(range(0, t - window, max(hop, 1))) for t in frames)
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The summary as printed lines: data used, time taken, test table, base speakers before/after."""
+    data, seconds = summary["data"], summary["seconds"]
+    lines = [
+        f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows), "
+        f"{data['test_seconds']:.0f} s held out for test",
+        f"time: import {seconds['import']:.0f} s, adaptation {seconds['train']:.0f} s, evaluation "
+        f"{seconds['evaluate']:.0f} s, total {seconds['total']:.0f} s",
+        f"{summary['speaker']}'s test windows (L1 lower is better, PCK higher):",
+    ]
+    for model_name, scores in summary["test"].items():
+        if scores:
+            l1, pck = scores.get("L1", float("nan")), scores.get("PCK", float("nan"))
+            lines.append(f"  {model_name:20s} L1 {l1:.4g}  PCK {pck:.4g}")
+    if summary["base_speakers_L1"]:
+        shown = ", ".join(
+            f"{s} {v['before']:.4g} → {v['after']:.4g}" for s, v in summary["base_speakers_L1"].items()
+        )
+        lines.append(f"base speakers' test L1 before → after: {shown}")
+    lines.append(
+        f"model: {summary['model']} (cospeech generate talk.wav --checkpoint {summary['model']} "
+        f"--speaker {summary['speaker']})"
+    )
+    return lines
+
+
+def _link_speakers(source: Path, corpus: Path, speakers: Sequence[str]) -> None:
+    """A PATS root at ``corpus`` whose ``speakers`` are symbolic links to those of ``source``."""
+    from cospeech.data.pats import PatsCorpus
+
+    base = PatsCorpus(source)
+    base.check_speakers(list(speakers))
+    corpus.mkdir(parents=True, exist_ok=True)
+    for speaker in speakers:
+        for folder in (Path(PROCESSED_DIR) / speaker, Path(RAW_DIR) / f"{speaker}_cropped"):
+            target = (source / folder).resolve()
+            link = corpus / folder
+            if target.is_dir() and not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(target, target_is_directory=True)
+    records = [r for r in read_intervals_table(source) if r.speaker in speakers]
+    write_intervals_table(corpus, records)
+
+
+def _task_run(folder: Path, name: str) -> Path:
+    """The run of the chain's task that added ``name`` (its ``done.json`` names it)."""
+    (task,) = [p for p in folder.glob(f"t*_{name}") if (p / "done.json").is_file()]
+    record = json.loads((task / "done.json").read_text())
+    return (task / record["run"]).resolve()

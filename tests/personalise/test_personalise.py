@@ -1,0 +1,158 @@
+"""``cospeech personalise`` end to end with a tiny Mix-StAGE: a built-in speaker exported as a recording (mp4
+with speech + OpenPose JSON) is imported, added to a base model of two other speakers with C-DiffGAN's replay,
+scored next to the baselines, and then generated for by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from cospeech.cli.main import main
+from cospeech.render.recording import export_recording
+
+TINY_MIX_STAGE = {"channels": 16, "unet_depth": 3, "fusion_heads": 2, "style_dim": 4, "num_clusters": 2}
+TINY_TRAINER = {
+    "max_epochs": 1,
+    "limit_val_batches": 1,
+    "num_sanity_val_steps": 0,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "log_every_n_steps": 1,
+}
+DATA = {"batch_size": 4, "window_hop": 16, "train_batches": 2}
+
+
+def _tiny_files(work: Path) -> tuple[Path, Path]:
+    """A base-model config (audio-only Mix-StAGE at width 16) and a preset whose task is 2 batches of 4."""
+    base = work / "base.yaml"
+    base.write_text(
+        yaml.safe_dump(
+            {
+                "seed_everything": 1,
+                "model": {"init_args": {"generator_config": TINY_MIX_STAGE}},
+                "data": {**DATA, "text_key": None, "pose_clusters": 2},
+                "trainer": TINY_TRAINER,
+            }
+        )
+    )
+    preset = work / "tiny.yaml"
+    task = {
+        "run": {"selection": "last"},
+        "model": {
+            "class_path": "cospeech.training.continual.ContinualRecipe",
+            "init_args": {"shift_steps": 2},
+        },
+        "data": DATA,
+        "trainer": TINY_TRAINER,
+    }
+    preset.write_text(
+        yaml.safe_dump(
+            {
+                "speakers": ["ava", "ben"],
+                "k_shot": 4,
+                "seeds": [1],
+                "config": "mix_stage",
+                "first_task": {},
+                "task": task,
+            }
+        )
+    )
+    return base, preset
+
+
+@pytest.fixture(scope="module")
+def personalised(synth_root, tmp_path_factory):
+    from cospeech.training.engine import run_cli
+
+    work = tmp_path_factory.mktemp("personalise")
+    config, preset = _tiny_files(work)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_cli(
+            ["fit", "--config", "mix_stage", "--config", str(config), "--data.speakers", '["ava", "ben"]',
+             "--data.root", str(synth_root), "--data.cache_dir", str(work / "cache"),
+             "--run.root", str(work / "runs"), "--run.name", "base"]
+        )  # fmt: skip
+        base = work / "runs" / "base" / "version_0"
+        recording = export_recording(synth_root, "cleo", work / "recording", size=(160, 96))
+        out = work / "maria"
+        argv = ["personalise", "--recording", str(recording.folder), "--name", "maria", "--base", str(base)]
+        argv += ["--out", str(out), "--preset", str(preset), "--data.cache_dir", str(work / "cache2")]
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return base, out, argv
+
+
+def test_personalise_writes_a_model_that_knows_the_person(personalised, capsys):
+    from cospeech.inference import GestureGenerator
+    from cospeech.training.metadata import read_run
+
+    _, out, _ = personalised
+    model = out / "model"
+    assert read_run(model).metadata.speakers == ("ava", "ben", "maria")
+    summary = json.loads((out / "personalise.json").read_text())
+    assert summary["data"]["train_seconds"] > 30 and summary["data"]["train_windows"] > 0
+    assert set(summary["test"]) >= {"mix_stage", "mean_pose", "nearest_neighbour", "random_window"}
+    assert all(np.isfinite(summary["test"][m]["L1"]) for m in summary["test"])
+    assert set(summary["base_speakers_L1"]) == {"ava", "ben"}
+    assert summary["seconds"]["total"] > 0
+    speech = sorted((out / "corpus" / "raw" / "maria_cropped").glob("*.flac"))[-1]
+    gestures = GestureGenerator.from_pretrained(model).generate(speech, speaker="maria")
+    assert gestures.speaker == "maria" and len(gestures.poses) > 0 and np.isfinite(gestures.poses).all()
+
+
+def test_generate_command_takes_the_new_speaker(personalised, tmp_path):
+    _, out, _ = personalised
+    speech = sorted((out / "corpus" / "raw" / "maria_cropped").glob("*.flac"))[-1]
+    argv = ["generate", str(speech), "--checkpoint", str(out / "model"), "--speaker", "maria"]
+    assert main([*argv, "--out", str(tmp_path / "maria.npz")]) == 0
+
+
+def test_a_taken_name_or_other_minutes_are_refused_and_a_rerun_trains_nothing(personalised, capsys):
+    *_, argv = personalised
+    assert main([a if a != "maria" else "ava" for a in argv]) == 1
+    assert "--name ava: already a speaker of" in capsys.readouterr().err
+    assert main([*argv, "--minutes", "0.5"]) == 1
+    assert "the recording was imported with --minutes None, not 0.5" in capsys.readouterr().err
+    checkpoints = {p: p.stat().st_mtime_ns for p in argv_out(argv).rglob("*.ckpt")}
+    assert main(argv) == 0  # done markers: nothing retrained, the summary written again
+    assert "using the imported recording" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in argv_out(argv).rglob("*.ckpt")} == checkpoints
+
+
+def argv_out(argv: list[str]) -> Path:
+    return Path(argv[argv.index("--out") + 1])
+
+
+def test_a_recording_folder_is_read_as_keypoints_and_one_speech_file(tmp_path):
+    from cospeech.continual.personalise import find_recording
+    from cospeech.errors import DataError
+
+    (tmp_path / "talk.json").write_text("[]")  # one COCO-WholeBody prediction file
+    with pytest.raises(DataError, match="no video .* or audio file with the speech"):
+        find_recording(tmp_path)
+    (tmp_path / "talk.wav").write_bytes(b"")
+    found = find_recording(tmp_path)
+    assert (found.keypoints, found.audio, found.video) == (
+        tmp_path / "talk.json",
+        tmp_path / "talk.wav",
+        None,
+    )
+    (tmp_path / "keypoints").mkdir()
+    (tmp_path / "talk.mp4").write_bytes(b"")
+    found = find_recording(tmp_path)  # an OpenPose folder; the video's track is preferred to the audio file
+    assert (found.keypoints, found.audio, found.video) == (
+        tmp_path / "keypoints",
+        None,
+        tmp_path / "talk.mp4",
+    )
+    (tmp_path / "other.mov").write_bytes(b"")
+    with pytest.raises(DataError, match="several speech files"):
+        find_recording(tmp_path)
