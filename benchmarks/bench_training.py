@@ -53,12 +53,18 @@ class IterationTimer(L.Callback):
 
     def __init__(self) -> None:
         self.starts: list[float] = []
+        self.cpu_starts: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.starts.append(time.perf_counter())
+        self.cpu_starts.append(time.process_time())
 
     def iteration_times(self) -> list[float]:
         return [b - a for a, b in zip(self.starts[WARMUP:], self.starts[WARMUP + 1 :], strict=False)]
+
+    def cpu_seconds(self) -> float:
+        """Process CPU seconds (all threads, data workers excluded) of the timed iterations."""
+        return self.cpu_starts[-1] - self.cpu_starts[WARMUP]
 
 
 def training_rate(
@@ -69,9 +75,10 @@ def training_rate(
     precision: str = "32-true",
     compiled: bool = False,
     loader: DataLoader | None = None,
-) -> float:
-    """Windows/s of ``AdversarialRecipe`` training in a Lightning ``Trainer`` (mean iteration time), on the
-    data module's batches or, with ``loader``, on those; the networks are built for the data module's spec.
+) -> tuple[float, float]:
+    """(windows per wall second, windows per process CPU second) of ``AdversarialRecipe`` training in a
+    Lightning ``Trainer`` (mean iteration time), on the data module's batches or, with ``loader``, on those;
+    the networks are built for the data module's spec.
     ``compiled`` wraps G and D in ``torch.compile`` (their first batches, compiling, are warm-up)."""
     timer = IterationTimer()
     trainer = L.Trainer(
@@ -98,11 +105,13 @@ def training_rate(
         trainer.fit(module, train_dataloaders=loader)
     # the mean, not the median: G and D turns cost very different times, and every run draws the same
     # seeded turns, so the mean over the same iterations compares runs fairly
-    return datamodule.hparams.batch_size / statistics.mean(timer.iteration_times())
+    iterations = timer.iteration_times()
+    batch = datamodule.hparams.batch_size
+    return batch / statistics.mean(iterations), batch * len(iterations) / timer.cpu_seconds()
 
 
-def loader_rate(datamodule: PatsDataModule, batches: int, device: str) -> float:
-    """Windows/s the training loader delivers on ``device`` (no training)."""
+def loader_rate(datamodule: PatsDataModule, batches: int, device: str) -> tuple[float, float]:
+    """Windows/s the training loader delivers on ``device`` (no training); no CPU-second figure."""
     loader = datamodule.train_dataloader()
     count, start = 0, 0.0
     for i, batch in enumerate(loader):
@@ -114,16 +123,16 @@ def loader_rate(datamodule: PatsDataModule, batches: int, device: str) -> float:
             break
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), float("nan")
 
 
-def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> float:
+def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> tuple[float, float]:
     """Windows/s of bare generator steps (forward, L1 + adversarial, backward, Adam) on one batch."""
     generator, discriminator = build_model("speech2gesture"), build_model("motion_discriminator")
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
-    times = []
+    times, cpu = [], 0.0
     for step in range(steps + WARMUP):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         pred = generator(batch["audio"]).poses
         loss = reconstruction_l1(pred, batch["pose"]) + generator_l1_gan(discriminator(velocity(pred)))
         optimizer.zero_grad(set_to_none=True)
@@ -132,7 +141,8 @@ def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> float:
         optimizer.step()
         if step >= WARMUP:
             times.append(time.perf_counter() - start)
-    return len(batch["pose"]) / statistics.median(times)
+            cpu += time.process_time() - cpu_start
+    return len(batch["pose"]) / statistics.median(times), len(batch["pose"]) * steps / cpu
 
 
 def loss_curves(corpus: Path, epochs: int, device: str) -> dict[str, list[float]]:
@@ -191,7 +201,7 @@ def main() -> None:
     base = datamodule()
     cached = [b for _, b in zip(range(args.steps + WARMUP + 1), base.train_dataloader(), strict=False)]
     precisions = args.precisions.split(",")
-    runs: dict[str, Callable[[], float]] = {}
+    runs: dict[str, Callable[[], tuple[float, float]]] = {}
     for precision in precisions:
         runs[f"training step, {precision}, batches in memory"] = lambda p=precision: training_rate(
             args.steps, base, device=args.device, precision=p, loader=DataLoader(cached, batch_size=None)
@@ -213,29 +223,32 @@ def main() -> None:
             runs[f"loader alone ({label})"] = lambda d=dm: loader_rate(d, 4 * args.steps, args.device)
     if not cuda:
         runs["generator step only, fp32 eager, no Lightning"] = lambda: generator_steps(cached[0], args.steps)
-    rates: dict[str, list[float]] = {name: [] for name in runs}
+    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, run in runs.items():
             rates[name].append(run())
-    medians = {name: statistics.median(values) for name, values in rates.items()}
+    medians = {
+        name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for name, values in rates.items()
+    }
     baseline = medians[f"training step, {precisions[0]}, batches in memory"]
-    for name, value in medians.items():
-        print(
-            json.dumps(
-                {
-                    "measure": name,
-                    "windows_per_s": round(value, 1),
-                    "runs": [round(v, 1) for v in rates[name]],
-                }
-            )
-        )
+    for name, (wall, cpu) in medians.items():
+        runs_wall = [round(w, 1) for w, _ in rates[name]]
+        runs_cpu = [round(c, 2) for _, c in rates[name]]
+        figures = {"windows_per_s": round(wall, 1), "windows_per_cpu_s": round(cpu, 2)}
+        print(json.dumps({"measure": name, **figures, "runs": runs_wall, "runs_per_cpu_s": runs_cpu}))
     info = machine(args.device)
     setting = f"batch {args.batch}, Speech2Gesture G+D, {info['device']}, {info['torch_threads']} threads"
-    print(f"\n| measure ({setting}) | windows/s (median of {args.repeats}) | vs fp32 eager in memory |")
-    print("|---|---|---|")
-    for name, value in medians.items():
-        ratio = "" if name.startswith("loader") else f"{value / baseline:.2f}×"
-        print(f"| {name} | {value:.1f} | {ratio} |")
+    columns = f"windows/s (median of {args.repeats}) | vs fp32 eager | windows per CPU s | vs fp32 eager"
+    print(f"\n| measure ({setting}) | {columns} |")
+    print("|---|---|---|---|---|")
+    for name, (wall, cpu) in medians.items():
+        if name.startswith("loader"):
+            print(f"| {name} | {wall:.0f} | | | |")
+        else:
+            print(
+                f"| {name} | {wall:.1f} | {wall / baseline[0]:.2f}× | {cpu:.2f} | {cpu / baseline[1]:.2f}× |"
+            )
     if args.loss_curves:
         curves = loss_curves(args.corpus, args.loss_curves, args.device)
         print(json.dumps({"dev_L1_per_epoch": curves}))
