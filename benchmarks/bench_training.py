@@ -1,27 +1,40 @@
-"""Speech2Gesture training throughput: with our data path vs pure compute on in-memory tensors.
+"""Speech2Gesture training throughput: data path, precision and compilation against fp32 eager, in one run.
 
-Both runs use the real ``GestureModule`` inside a Lightning ``Trainer`` (G and D steps by the reference's
-coin flip, grad clipping, Adam), batch 32, on the built-in corpus. The data-path run reads windows from the
-memory-mapped cache through ``PatsDataModule``; the compute-only run replays batches already in memory.
-The ratio of the two is the data-loading overhead. A third measurement times generator steps only (forward,
-L1 + adversarial loss, backward, Adam), the figure the reference code reaches at 74 windows/s on 2 cores.
+Every training measurement uses the real ``GestureModule`` (``AdversarialRecipe``: G and D steps by the
+reference's coin flip, grad clipping, Adam) inside a Lightning ``Trainer``, on the built-in corpus, and
+the rounds are interleaved (each round runs every measurement once) so that load from other processes
+falls on all alike. Windows/s are the batch size over the mean iteration time (every run draws the same
+seeded D/G turns), warm-up batches skipped; the median over rounds is reported.
 
-    .venv/bin/python benchmarks/bench_training.py --corpus /tmp/bench_corpus --repeats 3
+* **training step**: batches already in memory, ``--precisions`` (the first, ``32-true`` fp32 eager, is the
+  baseline every ratio is taken against; ``bf16-mixed`` is bf16 autocast, on CPUs with AVX512-BF16/AMX and
+  on GPUs); ``--compile`` adds fp32 and bf16 with ``torch.compile`` on G and D (compile time reported
+  apart);
+* **data path**: the same fp32 step fed by ``PatsDataModule`` (memory-mapped cache) with each of
+  ``--workers`` background workers, with and (on CUDA) without pinned memory, against the in-memory rate;
+  and the loader alone (windows/s delivered on the device, no training);
+* ``--loss-curves N``: the quickstart config (``configs/quickstart.yaml``) for N epochs on the benchmark
+  corpus in fp32 with seeds 0 and 1 and in bf16-mixed with seed 0; dev L1 per epoch, so a precision's
+  difference can be read against the seed-to-seed noise.
 
-prints JSON lines and a Markdown table. Timings skip the first batches (warm-up) of every run.
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_training.py --repeats 3 --steps 12 [--device cuda]
+
+prints the machine, JSON lines (every run) and Markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
 import torch
+from timing import machine
 from torch.utils.data import DataLoader
 
 from cospeech.data.datamodule import PatsDataModule
@@ -31,7 +44,6 @@ from cospeech.models import build_model
 from cospeech.training.adversarial import AdversarialRecipe
 from cospeech.training.losses import generator_l1_gan, reconstruction_l1
 
-BATCH = 32
 WARMUP = 3
 
 
@@ -41,19 +53,38 @@ class IterationTimer(L.Callback):
 
     def __init__(self) -> None:
         self.starts: list[float] = []
+        self.cpu_starts: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.starts.append(time.perf_counter())
+        self.cpu_starts.append(time.process_time())
 
     def iteration_times(self) -> list[float]:
         return [b - a for a, b in zip(self.starts[WARMUP:], self.starts[WARMUP + 1 :], strict=False)]
 
+    def cpu_seconds(self) -> float:
+        """Process CPU seconds (all threads, data workers excluded) of the timed iterations."""
+        return self.cpu_starts[-1] - self.cpu_starts[WARMUP]
 
-def training_rate(steps: int, datamodule: PatsDataModule, *, loader: DataLoader | None = None) -> float:
-    """Windows/s of ``AdversarialRecipe`` training in a Lightning ``Trainer`` (median iteration time), on the
-    data module's batches or, with ``loader``, on those; the networks are built for the data module's spec."""
+
+def training_rate(
+    steps: int,
+    datamodule: PatsDataModule,
+    *,
+    device: str,
+    precision: str = "32-true",
+    compiled: bool = False,
+    loader: DataLoader | None = None,
+) -> tuple[float, float]:
+    """(windows per wall second, windows per process CPU second) of ``AdversarialRecipe`` training in a
+    Lightning ``Trainer`` (mean iteration time), on the data module's batches or, with ``loader``, on those;
+    the networks are built for the data module's spec.
+    ``compiled`` wraps G and D in ``torch.compile`` (their first batches, compiling, are warm-up)."""
     timer = IterationTimer()
     trainer = L.Trainer(
+        accelerator="gpu" if device.startswith("cuda") else "cpu",
+        devices=1,
+        precision=precision,
         max_epochs=1,
         limit_train_batches=steps + WARMUP + 1,
         limit_val_batches=0,
@@ -65,20 +96,43 @@ def training_rate(steps: int, datamodule: PatsDataModule, *, loader: DataLoader 
     )
     module = AdversarialRecipe(seed=0)
     module.build(datamodule.spec, datamodule.normalizer)
+    if compiled:
+        module.generator = torch.compile(module.generator)
+        module.discriminator = torch.compile(module.discriminator)
     if loader is None:
         trainer.fit(module, datamodule=datamodule)
     else:
         trainer.fit(module, train_dataloaders=loader)
-    return BATCH / statistics.median(timer.iteration_times())
+    # the mean, not the median: G and D turns cost very different times, and every run draws the same
+    # seeded turns, so the mean over the same iterations compares runs fairly
+    iterations = timer.iteration_times()
+    batch = datamodule.hparams.batch_size
+    return batch / statistics.mean(iterations), batch * len(iterations) / timer.cpu_seconds()
 
 
-def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> float:
+def loader_rate(datamodule: PatsDataModule, batches: int, device: str) -> tuple[float, float]:
+    """Windows/s the training loader delivers on ``device`` (no training); no CPU-second figure."""
+    loader = datamodule.train_dataloader()
+    count, start = 0, 0.0
+    for i, batch in enumerate(loader):
+        if i == WARMUP:
+            start, count = time.perf_counter(), 0
+        moved = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        count += len(moved["pose"])
+        if i >= WARMUP + batches:
+            break
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return count / (time.perf_counter() - start), float("nan")
+
+
+def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> tuple[float, float]:
     """Windows/s of bare generator steps (forward, L1 + adversarial, backward, Adam) on one batch."""
     generator, discriminator = build_model("speech2gesture"), build_model("motion_discriminator")
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4)
-    times = []
+    times, cpu = [], 0.0
     for step in range(steps + WARMUP):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         pred = generator(batch["audio"]).poses
         loss = reconstruction_l1(pred, batch["pose"]) + generator_l1_gan(discriminator(velocity(pred)))
         optimizer.zero_grad(set_to_none=True)
@@ -87,54 +141,121 @@ def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> float:
         optimizer.step()
         if step >= WARMUP:
             times.append(time.perf_counter() - start)
-    return BATCH / statistics.median(times)
+            cpu += time.process_time() - cpu_start
+    return len(batch["pose"]) / statistics.median(times), len(batch["pose"]) * steps / cpu
+
+
+def loss_curves(corpus: Path, epochs: int, device: str) -> dict[str, list[float]]:
+    """Dev L1 per epoch of the quickstart config for N epochs: fp32 seeds 0 and 1, bf16-mixed seed 0."""
+    from cospeech.training.engine import run_cli
+
+    curves = {}
+    for name, precision, seed in (
+        ("fp32 seed 0", "32-true", 0),
+        ("fp32 seed 1", "32-true", 1),
+        ("bf16 seed 0", "bf16-mixed", 0),
+    ):
+        with tempfile.TemporaryDirectory() as root:
+            run_cli([
+                "fit", "--config", "quickstart", "--data.root", str(corpus), "--run.root", root,
+                "--trainer.max_epochs", str(epochs), "--trainer.precision", precision,
+                "--trainer.accelerator", "gpu" if device.startswith("cuda") else "cpu",
+                "--trainer.enable_progress_bar", "false", "--seed_everything", str(seed),
+            ])  # fmt: skip
+            history = json.loads(next(Path(root).glob("*/version_0/metrics.json")).read_text())
+            curves[name] = [round(float(h["dev/L1"]), 4) for h in history]
+    return curves
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path("/tmp/cospeech_bench_corpus"))
-    parser.add_argument("--steps", type=int, default=20, help="timed batches per run")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=12, help="timed batches per run")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument(
+        "--precisions", default="32-true,bf16-mixed", help="Lightning precisions; first = baseline"
+    )
+    parser.add_argument("--workers", default="0,1", help="DataLoader worker counts of the data-path runs")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd G and D")
+    parser.add_argument(
+        "--loss-curves", type=int, default=0, metavar="EPOCHS", help="quickstart dev L1 curves"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(json.dumps(machine(args.device)))
     if not (args.corpus / "cmu_intervals_df.csv").is_file():
         synthesize_corpus(args.corpus, speakers=2, minutes=4, seed=0)
-    datamodule = PatsDataModule(str(args.corpus), ["ava", "ben"], batch_size=BATCH, num_workers=0)
-    datamodule.setup()
-    cached = [b for _, b in zip(range(args.steps + WARMUP + 1), datamodule.train_dataloader(), strict=False)]
-    rows = {
-        "data path (PatsDataModule, memory-mapped cache)": [],
-        "compute only (batches in memory)": [],
-        "generator step only, compute only": [],
-    }
-    for _ in range(args.repeats):
-        rows["data path (PatsDataModule, memory-mapped cache)"].append(training_rate(args.steps, datamodule))
-        rows["compute only (batches in memory)"].append(
-            training_rate(args.steps, datamodule, loader=DataLoader(cached, batch_size=None))
+    cuda = args.device.startswith("cuda")
+
+    def datamodule(workers: int = 0, pin: bool = False) -> PatsDataModule:
+        dm = PatsDataModule(
+            str(args.corpus), ["ava", "ben"], batch_size=args.batch, num_workers=workers, pin_memory=pin
         )
-        rows["generator step only, compute only"].append(generator_steps(cached[0], args.steps))
-    load = os.getloadavg()[0]
-    medians = {name: statistics.median(values) for name, values in rows.items()}
-    for name, value in medians.items():
-        print(
-            json.dumps(
-                {
-                    "measure": name,
-                    "windows_per_s": round(value, 1),
-                    "runs": [round(v, 1) for v in rows[name]],
-                    "threads": torch.get_num_threads(),
-                    "load_avg_1m": round(load, 2),
-                }
+        dm.setup()
+        return dm
+
+    base = datamodule()
+    cached = [b for _, b in zip(range(args.steps + WARMUP + 1), base.train_dataloader(), strict=False)]
+    precisions = args.precisions.split(",")
+    runs: dict[str, Callable[[], tuple[float, float]]] = {}
+    for precision in precisions:
+        runs[f"training step, {precision}, batches in memory"] = lambda p=precision: training_rate(
+            args.steps, base, device=args.device, precision=p, loader=DataLoader(cached, batch_size=None)
+        )
+    if args.compile:
+        for precision in precisions:
+            compiled = f"training step, {precision}, torch.compile, batches in memory"
+            runs[compiled] = lambda p=precision: training_rate(
+                args.steps, base, device=args.device, precision=p, compiled=True,
+                loader=DataLoader(cached, batch_size=None),
+            )  # fmt: skip
+    for workers in (int(w) for w in args.workers.split(",")):
+        for pin in (False, True) if cuda else (False,):
+            dm = datamodule(workers, pin)
+            label = f"{workers} workers{', pinned' if pin else ''}"
+            runs[f"training step, {precisions[0]}, data path ({label})"] = lambda d=dm: training_rate(
+                args.steps, d, device=args.device, precision=precisions[0]
             )
-        )
-    data, compute = (
-        medians["data path (PatsDataModule, memory-mapped cache)"],
-        medians["compute only (batches in memory)"],
-    )
-    print("\n| measure (batch 32, Speech2Gesture G+D) | windows/s (median) |")
-    print("|---|---|")
-    for name, value in medians.items():
-        print(f"| {name} | {value:.1f} |")
-    print(f"| data-loading overhead (1 − data / compute) | {100 * (1 - data / compute):.1f} % |")
+            runs[f"loader alone ({label})"] = lambda d=dm: loader_rate(d, 4 * args.steps, args.device)
+    if not cuda:
+        runs["generator step only, fp32 eager, no Lightning"] = lambda: generator_steps(cached[0], args.steps)
+    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            rates[name].append(run())
+    medians = {
+        name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for name, values in rates.items()
+    }
+    baseline = medians[f"training step, {precisions[0]}, batches in memory"]
+    for name, (wall, cpu) in medians.items():
+        runs_wall = [round(w, 1) for w, _ in rates[name]]
+        runs_cpu = [round(c, 2) for _, c in rates[name]]
+        figures = {"windows_per_s": round(wall, 1), "windows_per_cpu_s": round(cpu, 2)}
+        print(json.dumps({"measure": name, **figures, "runs": runs_wall, "runs_per_cpu_s": runs_cpu}))
+    info = machine(args.device)
+    setting = f"batch {args.batch}, Speech2Gesture G+D, {info['device']}, {info['torch_threads']} threads"
+    columns = f"windows/s (median of {args.repeats}) | vs fp32 eager | windows per CPU s | vs fp32 eager"
+    print(f"\n| measure ({setting}) | {columns} |")
+    print("|---|---|---|---|---|")
+    for name, (wall, cpu) in medians.items():
+        if name.startswith("loader"):
+            print(f"| {name} | {wall:.0f} | | | |")
+        else:
+            print(
+                f"| {name} | {wall:.1f} | {wall / baseline[0]:.2f}× | {cpu:.2f} | {cpu / baseline[1]:.2f}× |"
+            )
+    if args.loss_curves:
+        curves = loss_curves(args.corpus, args.loss_curves, args.device)
+        print(json.dumps({"dev_L1_per_epoch": curves}))
+        print("\n| quickstart dev L1 | " + " | ".join(f"epoch {i}" for i in range(args.loss_curves)) + " |")
+        print("|---|" + "---|" * args.loss_curves)
+        for name, curve in curves.items():
+            print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in curve) + " |")
 
 
 if __name__ == "__main__":

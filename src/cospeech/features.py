@@ -99,18 +99,22 @@ class FeatureExtractor(ABC):
         """``waveform`` (..., n) float at 16 kHz → (..., frame_count(n), bins) float32 on its device; equal
         to `compute` within float32 tolerance."""
 
-    def compute_frames(self, waveform: np.ndarray, first: int, stop: int) -> np.ndarray:
-        """Frames ``[first, stop)`` of ``compute(waveform)``, computed from the samples they read only (so an
-        hour of speech is featurised in bounded memory): ``(stop − first, bins)`` float32."""
-        n = len(waveform)
+    def compute_frames(
+        self, waveform: np.ndarray | torch.Tensor, first: int, stop: int
+    ) -> np.ndarray | torch.Tensor:
+        """Frames ``[first, stop)`` of ``compute(waveform)`` (an array) or ``compute_torch(waveform)`` (a
+        tensor ``(..., n)``), computed from the samples they read only, so an hour of speech is featurised in
+        bounded memory: ``(..., stop − first, bins)`` float32."""
+        n = waveform.shape[-1]
+        compute = self.compute if isinstance(waveform, np.ndarray) else self.compute_torch
         if not self.center:
-            return self.compute(waveform[first * self.hop : (stop - 1) * self.hop + self.n_fft])
+            return compute(waveform[..., first * self.hop : (stop - 1) * self.hop + self.n_fft])
         half = self.n_fft // 2
         margin = -(-half // self.hop)  # frames whose windows reach back to the block's first sample
         s0 = max(first - margin, 0) * self.hop
         s1 = n if stop - 1 + margin >= self.frame_count(n) - 1 else (stop - 1) * self.hop + half
         skip = first - s0 // self.hop
-        return self.compute(waveform[s0:s1])[skip : skip + stop - first]
+        return compute(waveform[..., s0:s1])[..., skip : skip + stop - first, :]
 
 
 BUILTIN_FEATURE_MODULES: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from inference_testdata import synthetic_speech
 from tiny_runs import tiny_run_args
 
@@ -36,20 +37,20 @@ def gain_sensitivity(pipe: GestureGenerator, speech: np.ndarray, other: np.ndarr
     generator's z-normalised audio input from the gain). The tiny models move little in pixels, so the
     pose change is measured against how much the model reacts to speech at all."""
     inputs: list[np.ndarray] = []
-    generate_features = pipe.generate_features
+    generate = pipe._generate  # the model part: z-normalised audio (T, F) on the device in
 
-    def recording(audio: np.ndarray, **kwargs) -> np.ndarray:
-        inputs.append(audio)
-        return generate_features(audio, **kwargs)
+    def recording(audio: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        inputs.append(audio.cpu().numpy())
+        return generate(audio, *args, **kwargs)
 
-    pipe.generate_features = recording  # instance attribute: the shared pipeline is restored below
+    pipe._generate = recording  # instance attribute: the shared pipeline is restored below
     try:
         loud, quiet, different = (
             pipe.generate(x.astype(np.float32), sample_rate=SAMPLE_RATE, speaker="ava", seed=0).poses
             for x in (speech, MINUS_6_DB * speech, other)
         )
     finally:
-        del pipe.generate_features
+        del pipe._generate
     ratio = np.abs(loud - quiet).mean() / np.abs(loud - different).mean()
     return float(ratio), float(np.abs(inputs[0] - inputs[1]).max())
 

@@ -272,6 +272,8 @@ class PatsDataModule(L.LightningDataModule):
             cdiffgan §8); over all processes under DDP. None: one shuffled pass over the training set.
         batch_size: windows per batch.
         num_workers: DataLoader worker processes.
+        pin_memory: batches in page-locked memory, for faster asynchronous copies to a CUDA device (ignored
+            without one); off by default until measured to help (``benchmarks/bench_training.py``).
         cache_dir: cache root (default ``<root>/.cospeech_cache``).
         seed: seed of the training data order or draw (epoch e uses ``seed`` and e, so a resumed run repeats
             it) and of the pose clusters.
@@ -303,6 +305,7 @@ class PatsDataModule(L.LightningDataModule):
         train_batches: int | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
+        pin_memory: bool = False,
         cache_dir: str | None = None,
         seed: int = 0,
     ) -> None:
@@ -524,6 +527,7 @@ class PatsDataModule(L.LightningDataModule):
             collate_fn=_collate_identity,
             num_workers=hp.num_workers,
             persistent_workers=hp.num_workers > 0,
+            pin_memory=hp.pin_memory and torch.cuda.is_available(),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -109,7 +109,14 @@ class WindowSpec:
 
 
 def align_to_pose_clock(
-    features: np.ndarray, n_pose_frames: int, *, rate: float, offset: float, subframes: int = 1
+    features: np.ndarray,
+    n_pose_frames: int,
+    *,
+    rate: float,
+    offset: float,
+    subframes: int = 1,
+    first_frame: int = 0,
+    first_pose_frame: int = 0,
 ) -> np.ndarray:
     """Average feature frames onto the 15 fps pose clock, or onto ``subframes`` sub-frames of each pose frame.
 
@@ -119,6 +126,9 @@ def align_to_pose_clock(
     n_pose_frames : int, T; pose frame t spans ``[t/15, (t+1)/15)``, its sub-frame j
         ``[(t·s + j) / (15·s), (t·s + j + 1) / (15·s))`` for ``s = subframes``.
     subframes : int ≥ 1, s; 1 gives the pose clock itself.
+    first_frame, first_pose_frame : for a block of a longer stream: ``features`` are its frames from
+        ``first_frame`` on, and the result its pose frames from ``first_pose_frame`` on (times are
+        computed on the whole stream's clock, so blocks put every frame where the whole file does).
 
     Returns
     -------
@@ -132,7 +142,8 @@ def align_to_pose_clock(
     out = np.empty((n, features.shape[1]), dtype=np.float32)
     if ta == 0:
         raise ValueError("cannot align an empty feature array")
-    owner = np.floor((offset + np.arange(ta) / rate) * clock).astype(np.int64)
+    owner = np.floor((offset + (first_frame + np.arange(ta)) / rate) * clock).astype(np.int64)
+    owner -= first_pose_frame * subframes
     keep = (owner >= 0) & (owner < n)
     sums = np.zeros_like(out, dtype=np.float64)
     np.add.at(sums, owner[keep], features[keep])
@@ -140,8 +151,8 @@ def align_to_pose_clock(
     filled = counts > 0
     out[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
     if not filled.all():
-        centres = (np.arange(n) + 0.5) / clock
-        nearest = np.clip(np.rint((centres - offset) * rate), 0, ta - 1).astype(np.int64)
+        centres = (first_pose_frame * subframes + np.arange(n) + 0.5) / clock
+        nearest = np.clip(np.rint((centres - offset) * rate) - first_frame, 0, ta - 1).astype(np.int64)
         out[~filled] = features[nearest[~filled]]
     return out.reshape(n_pose_frames, subframes * features.shape[1])
 

@@ -28,6 +28,7 @@ from cospeech.inference.pipeline import (
     Word,
     load_transcript,
     pose_clock_features,
+    pose_clock_features_torch,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "load_transcript",
     "output_paths",
     "pose_clock_features",
+    "pose_clock_features_torch",
     "read_checkpoint",
     "write_csv",
     "write_gestures",

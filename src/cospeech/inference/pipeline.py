@@ -210,7 +210,8 @@ class GestureGenerator:
         return "text" in self.generator.inputs or "words" in self.generator.inputs
 
     def to(self, device: str | torch.device) -> GestureGenerator:
-        """Move the generator to ``device``; features and cross-fading stay on the CPU. Returns ``self``."""
+        """Move the generator to ``device``; features, windows and cross-fading are computed there too.
+        Returns ``self``."""
         self.generator.to(device)
         return self
 
@@ -255,10 +256,19 @@ class GestureGenerator:
         style = self.style_mix(speaker)
         source, source_rate, waveform = self._speech(audio, sample_rate)
         words = None if transcript is None else _as_words(transcript)
-        raw = pose_clock_features(waveform, feature=self.feature, level=self.metadata.data.audio_level)
-        z_audio = self.normalizer.normalize("audio", raw[None], np.array([style.dominant]))[0]
-        z_poses = self.generate_features(z_audio, speaker=style, seed=seed, words=words, inputs=inputs)
-        pixels = self.representation.to_pixels(z_poses[None], style.dominant)[0]
+        device = self.device
+        with torch.inference_mode():
+            raw = pose_clock_features_torch(  # (T, F) on the device
+                torch.from_numpy(waveform).to(device),
+                feature=self.feature,
+                level=self.metadata.data.audio_level,
+            )
+            styles = torch.full((1,), style.dominant, dtype=torch.long, device=device)
+            z_audio = self.normalizer.normalize("audio", raw[None], styles)[0]
+            z_poses = self._generate(z_audio, style, seed=seed, words=words, inputs=inputs)
+            pixels = (
+                self.representation.to_pixels(z_poses[None], style.dominant)[0].cpu().numpy()
+            )  # one transfer
         return GeneratedGestures(
             poses=np.ascontiguousarray(pixels, dtype=np.float32),
             fps=self.metadata.data.fps,
@@ -289,53 +299,73 @@ class GestureGenerator:
         words: Sequence[Word] | None = None,
         inputs: Mapping[str, torch.Tensor] | None = None,
     ) -> np.ndarray:
-        """The model part of ``generate``: z-normalised audio ``(T, F)`` on the pose clock → z-normalised
-        poses ``(T, 2J)``, windowed, batched and cross-faded; ``words`` give text models their ``text``;
+        """The model part of ``generate``: z-normalised audio ``(T, F)`` on the pose clock (an array, or a
+        tensor on any device) → z-normalised poses ``(T, 2J)`` as an array, windowed, batched and cross-faded
+        on the model's device; ``words`` give text models their ``text``;
         ``inputs`` replace the per-utterance draws of sampled inputs."""
-        audio = np.asarray(audio, dtype=np.float32)
+        if not isinstance(audio, torch.Tensor):
+            audio = torch.from_numpy(np.asarray(audio, dtype=np.float32))
         F = self.metadata.data.audio_dim
         if audio.ndim != 2 or audio.shape[1] != F or len(audio) < 1:
-            raise ConfigError(f"audio features of shape {audio.shape}; expected (T ≥ 1, {F})")
-        T = len(audio)
+            raise ConfigError(f"audio features of shape {tuple(audio.shape)}; expected (T ≥ 1, {F})")
         style = self.style_mix(speaker)
+        with torch.inference_mode():
+            audio = audio.to(self.device, torch.float32)
+            return self._generate(audio, style, seed=seed, words=words, inputs=inputs).cpu().numpy()
+
+    def _generate(
+        self,
+        audio: torch.Tensor,
+        style: StyleMix,
+        *,
+        seed: int | None,
+        words: Sequence[Word] | None,
+        inputs: Mapping[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``generate_features`` on the device: audio ``(T, F)`` → poses ``(T, 2J)``, both tensors there.
+
+        The windows are views of the padded input (``unfold``), ``batch_size`` of them per forward pass;
+        their outputs are weighted by the cross-fade ramps and added into place (``index_add_``), so nothing
+        leaves the device."""
+        T = len(audio)
         if words is not None and not self.uses_text:
-            warnings.warn(f"{self.name} does not use text; the transcript is ignored", stacklevel=2)
+            warnings.warn(f"{self.name} does not use text; the transcript is ignored", stacklevel=3)
         W = self.window_frames
         starts = window_starts(T, window=W, overlap=self.overlap_frames)
         padded_length = int(starts[-1]) + W
+        device = audio.device
         # end padding repeats the last frame, as speech2gesture pads its own input
-        padded = np.concatenate((audio, np.repeat(audio[-1:], padded_length - T, axis=0)))
+        padded = torch.cat((audio, audio[-1:].expand(padded_length - T, -1)))
+        windows = padded.unfold(0, W, W - self.overlap_frames).transpose(1, 2)  # (N, W, F), views
         text = self._text(words, padded_length, T, style.dominant)
-        out = np.zeros((padded_length, self.generator_pose_dim), dtype=np.float32)
-        fade_in, fade_out = crossfade_weights(W, self.overlap_frames)
-        device = self.device
-        frames = np.arange(W)
+        fade_in, fade_out = (
+            torch.from_numpy(w).to(device) for w in crossfade_weights(W, self.overlap_frames)
+        )
+        weights = torch.ones(len(starts), W, device=device)
+        weights[1:] *= fade_in
+        weights[:-1] *= fade_out
         fps = self.metadata.data.fps
-        with _seeded(seed, device), torch.inference_mode():
+        outputs = []
+        with _seeded(seed, device):
             per_utterance = self._sampled_inputs(inputs or {})
             for first in range(0, len(starts), self.batch_size):
                 batch_starts = starts[first : first + self.batch_size]
                 B = len(batch_starts)
                 available = {
-                    "audio": torch.from_numpy(padded[batch_starts[:, None] + frames]).to(device),  # (B, W, F)
+                    "audio": windows[first : first + B],  # (B, W, F)
                     "style": self._style_input(style, B),
                     **{k: v.expand(B, *v.shape[1:]) for k, v in per_utterance.items()},
                 }
                 if text is not None:
-                    windows = window_text(*text, words, batch_starts, W, self.metadata.data)
-                    available.update({k: torch.from_numpy(v).to(device) for k, v in windows.items()})
+                    batch_text = window_text(*text, words, batch_starts, W, self.metadata.data)
+                    available.update({k: torch.from_numpy(v).to(device) for k, v in batch_text.items()})
                 if "words" in self.generator.inputs:
                     available["words"] = [_words_in(words or [], int(b), W, fps) for b in batch_starts]
-                y = run_generator(self.generator, available, training=False).poses
-                y = y.float().cpu().numpy()  # (B, W, 2J)
-                for i, start in enumerate(batch_starts):
-                    weight = np.ones(W, dtype=np.float32)
-                    if start > 0:
-                        weight *= fade_in
-                    if first + i < len(starts) - 1:
-                        weight *= fade_out
-                    out[start : start + W] += weight[:, None] * y[i]
-        return out[:T]
+                outputs.append(run_generator(self.generator, available, training=False).poses.float())
+        y = torch.cat(outputs) * weights[..., None]  # (N, W, 2J)
+        frames = (torch.from_numpy(starts).to(device)[:, None] + torch.arange(W, device=device)).flatten()
+        out = torch.zeros(padded_length, y.shape[-1], device=device)
+        return out.index_add_(0, frames, y.flatten(0, 1))[:T]
 
     def _style_input(self, style: StyleMix, batch_size: int) -> torch.Tensor:
         """``(B,)`` ids for one speaker (exactly the training path), ``(B, S)`` weights for a mix."""
@@ -511,10 +541,68 @@ def pose_clock_features(
             frames,
             t1 - t0,
             rate=rate,
-            offset=offset + k0 / rate - t0 / POSE_FPS,
+            offset=offset,
             subframes=feature.subframes,
+            first_frame=k0,
+            first_pose_frame=t0,
         )
     return out
+
+
+def pose_clock_features_torch(
+    waveform: torch.Tensor,
+    *,
+    feature: FeatureExtractor | str = DEFAULT_AUDIO_KEY,
+    level: AudioLevel = "none",
+    block_frames: int = FEATURE_BLOCK_FRAMES,
+) -> torch.Tensor:
+    """`pose_clock_features` on the waveform's device: a 16 kHz waveform tensor ``(n,)`` → ``(T,
+    feature.audio_dim)`` float32 there, equal within float32 tolerance (``compute_torch`` for the NumPy
+    features, float32 sums for the averages; ``tests/inference/test_fast_generation.py``).
+
+    The STFT is computed ``block_frames`` pose frames at a time; the feature frames are kept (``bins``
+    floats each, 92 MB for an hour of ``log_mel_400``), so levelling computes them once, not twice.
+
+    Raises
+    ------
+    As `pose_clock_features`.
+    """
+    feature = get_feature(feature) if isinstance(feature, str) else feature
+    n = waveform.shape[-1]
+    T = pose_frames(n, feature)
+    n_frames = feature.frame_count(n)
+    if n_frames < 1 or T < 1:
+        raise AudioError(f"{n} samples are too short for {feature.key} features on the pose clock")
+    if level not in AUDIO_LEVELS:
+        raise ConfigError(f"level={level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+    if level == "utterance" and not feature.levellable:
+        raise ConfigError(f"{feature.key} is not a log-domain feature; audio_level='utterance' needs one")
+    device = waveform.device
+    step = max(1, round(block_frames * feature.rate / POSE_FPS))  # feature frames per block
+    frames = torch.cat(
+        [feature.compute_frames(waveform, k, min(k + step, n_frames)) for k in range(0, n_frames, step)]
+    )  # (n_frames, bins)
+    if level == "utterance":
+        means = frames.mean(dim=1).double().cpu().numpy()
+        speech = speech_level(means[:, None])
+        floor = torch.from_numpy(level_floor(feature.key, feature.bins)).to(device)
+        frames = torch.maximum(frames - np.float32(speech), floor)
+    s = feature.subframes
+    slots = T * s  # sub-frames on the 15·s Hz clock
+    owner = np.floor((feature.offset + np.arange(n_frames) / feature.rate) * (POSE_FPS * s)).astype(np.int64)
+    keep = (owner >= 0) & (owner < slots)
+    counts = np.bincount(owner[keep], minlength=slots)[:slots]
+    index = torch.from_numpy(owner[keep]).to(device)
+    sums = torch.zeros(slots, feature.bins, device=device).index_add_(
+        0, index, frames[torch.from_numpy(keep).to(device)]
+    )
+    filled = counts > 0
+    centres = (np.flatnonzero(~filled) + 0.5) / (POSE_FPS * s)  # of the sub-frames without a frame
+    nearest = np.clip(np.rint((centres - feature.offset) * feature.rate), 0, n_frames - 1).astype(np.int64)
+    out = sums / torch.from_numpy(np.maximum(counts, 1)).to(device, torch.float32)[:, None]
+    if not filled.all():
+        out[torch.from_numpy(~filled).to(device)] = frames[torch.from_numpy(nearest).to(device)]
+    return out.reshape(T, s * feature.bins)
 
 
 def window_starts(n_frames: int, *, window: int, overlap: int) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""The device path of ``GestureGenerator.generate`` (torch features, windows as views, one batched forward
+pass per ``batch_size`` windows, cross-fade by ``index_add_``) gives the poses of the reference path: NumPy
+features (the training cache's) and one window at a time, cross-faded on the host."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from inference_testdata import synthetic_speech
+
+from cospeech.audio import SAMPLE_RATE
+from cospeech.features import LogMel400, get_feature
+from cospeech.inference import GestureGenerator, pose_clock_features, pose_clock_features_torch
+from cospeech.inference.pipeline import crossfade_weights, window_starts
+from cospeech.models import run_generator
+
+
+class TwoSubframes(LogMel400):
+    key = "audio/toy_two_subframes"
+    subframes = 2
+
+
+def reference_poses(pipe: GestureGenerator, speech: np.ndarray, speaker: str) -> np.ndarray:
+    """Poses (T, J, 2) the way generation worked before the device path: NumPy features, then each window
+    alone through the generator and into a host array with its cross-fade weight."""
+    style = pipe.speakers.index(speaker)
+    raw = pose_clock_features(speech, feature=pipe.feature, level=pipe.metadata.data.audio_level)
+    z = pipe.normalizer.normalize("audio", raw[None], np.array([style]))[0]
+    T, W, overlap = len(z), pipe.window_frames, pipe.overlap_frames
+    starts = window_starts(T, window=W, overlap=overlap)
+    padded = np.concatenate((z, np.repeat(z[-1:], starts[-1] + W - T, axis=0)))
+    fade_in, fade_out = crossfade_weights(W, overlap)
+    out = np.zeros((len(padded), pipe.generator_pose_dim), dtype=np.float32)
+    with torch.inference_mode():
+        for i, start in enumerate(starts):
+            inputs = {
+                "audio": torch.from_numpy(padded[None, start : start + W]),
+                "style": torch.tensor([style]),
+            }
+            y = run_generator(pipe.generator, inputs, training=False).poses[0].numpy()
+            weight = (fade_in if i > 0 else 1.0) * (fade_out if i < len(starts) - 1 else 1.0)
+            out[start : start + W] += np.asarray(weight, dtype=np.float32)[:, None] * y
+    return pipe.representation.to_pixels(out[None, :T], style)[0]
+
+
+@pytest.mark.parametrize("level", ["none", "utterance"])
+@pytest.mark.parametrize(
+    "feature", [get_feature("audio/log_mel_400"), get_feature("audio/log_mel_512"), TwoSubframes()]
+)
+def test_device_features_equal_the_numpy_features(speech_30s, feature, level):
+    speech = speech_30s.copy()
+    speech[SAMPLE_RATE : 2 * SAMPLE_RATE] = 0.0  # digital silence: the floor on both paths
+    expected = pose_clock_features(speech, feature=feature, level=level, block_frames=100)
+    got = pose_clock_features_torch(torch.from_numpy(speech), feature=feature, level=level, block_frames=70)
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("window", "overlap", "batch_size"), [(None, 16, 32), (None, 16, 3), (40, 0, 1), (256, 32, 2)]
+)
+def test_generate_gives_the_poses_of_the_reference_path(tiny_run, one_thread, window, overlap, batch_size):
+    pipe = GestureGenerator.from_pretrained(
+        tiny_run, window_frames=window, overlap_frames=overlap, batch_size=batch_size
+    )
+    speech = synthetic_speech(21.3, seed=4)
+    expected = reference_poses(pipe, speech, "ben")
+    got = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses
+    assert got.shape == expected.shape
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * scale)
