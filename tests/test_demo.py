@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -67,8 +68,16 @@ def test_bad_uploads_get_one_clear_line(tiny_run, speech, tmp_path):
         session.generate(str(speech), "ava")
     garbage = tmp_path / "notes.wav"
     garbage.write_text("not audio")
-    with pytest.raises(AudioError, match="notes.wav: not readable as audio"):
+    with pytest.raises(AudioError, match=r"^notes.wav: not a readable audio file \([^()]*\); try WAV"):
         session.generate(str(garbage), "ava")
+    long = tmp_path / "lecture.wav"  # 10 minutes: refused from its header, before 38 MB of samples exist
+    soundfile.write(long, np.full(600 * 16_000, 0.1, np.float32), 16_000, subtype="PCM_16")
+    tracemalloc.start()
+    with pytest.raises(AudioError, match=r"lecture.wav: 600.0 s of speech; the demo takes up to 3 s"):
+        session.generate(str(long), "ava")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4_000_000
     short = tmp_path / "short.wav"
     data, rate = soundfile.read(speech, dtype="float32")
     soundfile.write(short, data[: 2 * rate], rate)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cospeech.audio import decode_audio
+from cospeech.audio import audio_duration, decode_audio
 from cospeech.errors import AudioError, ConfigError, CospeechError
 from cospeech.skeletons import PATS48, get_skeleton
 
@@ -136,20 +136,14 @@ class DemoSession:
         if not audio:
             raise AudioError("no speech: upload a file or record some first")
         path = Path(audio)
+        self._check_length(path, audio_duration(path))  # before decoding: a long upload never fills memory
         try:
             samples, rate = decode_audio(path)
         except CospeechError as err:
             detail = str(err).replace(f"{path}: ", "")
-            raise AudioError(
-                f"{path.name}: not readable as audio ({detail}); try WAV, FLAC, MP3 or OGG"
-            ) from None
+            raise AudioError(f"{path.name}: {detail}; try WAV, FLAC, MP3 or OGG") from None
         samples = np.asarray(samples, np.float32)
-        seconds = len(samples) / rate
-        if seconds > self.max_seconds:
-            raise AudioError(
-                f"{path.name}: {seconds:.1f} s of speech; the demo takes up to {self.max_seconds:.0f} s "
-                "(use `cospeech generate` for longer speech)"
-            )
+        self._check_length(path, len(samples) / rate)
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
         if rms <= 10 ** (SILENCE_DBFS / 20):
             raise AudioError(
@@ -183,6 +177,13 @@ class DemoSession:
             f"style {first.speaker}"
         )
         return DemoResult(video, downloads, message)
+
+    def _check_length(self, path: Path, seconds: float | None) -> None:
+        if seconds is not None and seconds > self.max_seconds:
+            raise AudioError(
+                f"{path.name}: {seconds:.1f} s of speech; the demo takes up to {self.max_seconds:.0f} s "
+                "(use `cospeech generate` for longer speech)"
+            )
 
     def _new_result(self) -> Path:
         """A new folder for one result; the oldest beyond ``cache_size`` are deleted."""
