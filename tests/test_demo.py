@@ -118,8 +118,10 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
 )
 def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    port, cache = _free_port(), tmp_path / "cache"
-    env = {**os.environ, "PYTHONPATH": str(SRC), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
+    port, cache, temporary = _free_port(), tmp_path / "cache", tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(SRC), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
+           "TMPDIR": str(temporary)}  # fmt: skip
     command = [sys.executable, "-m", "cospeech.cli.main", "demo", "--checkpoint", str(tiny_run),
                "--port", str(port), "--cache", str(cache)]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -133,6 +135,10 @@ def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 860}, accept_downloads=True)
             page.goto(url)
             page.locator("#generate").wait_for()
+            page.click("#generate")  # nothing uploaded yet: one line on the page, no traceback on the console
+            refusal = page.locator(".toast-body").first
+            refusal.wait_for(timeout=15_000)
+            assert refusal.inner_text().splitlines()[-1] == "no speech: upload a file or record some first"
             page.locator("input[type=file]").first.set_input_files(str(speech))
             page.get_by_text("0:00").first.wait_for()  # the upload is in: its player shows
             page.click("#generate")
@@ -163,4 +169,6 @@ def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
-    assert not any(cache.iterdir())  # stopping the server leaves nothing behind
+    assert not any(cache.iterdir())  # stopping the server leaves nothing behind …
+    assert not any(temporary.iterdir())  # … in the temporary folder either (Gradio's own folders included)
+    assert "Traceback" not in server.stdout.read()

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -43,6 +44,9 @@ MAX_SECONDS = 60.0
 SILENCE_DBFS = -50.0
 """Speech whose RMS over the whole recording is below this (dB relative to full scale) is refused as
 silent: nothing to gesture to."""
+UPLOAD_BYTES_PER_SECOND = 96_000 * 2 * 4
+"""Upload size allowed per second of ``max_seconds`` (96 kHz stereo float32 WAV, the largest common speech
+recording): bigger files are refused by the page before they reach the disk."""
 DEFAULT_CACHE_SIZE = 8
 """Results kept on disk; older ones are deleted as new ones are made."""
 VIDEO_HEIGHT = 540
@@ -226,7 +230,7 @@ def build_app(session: DemoSession) -> Any:
                 audio, speaker, style=style or "", seed=None if seed is None else int(seed)
             )
         except CospeechError as err:
-            raise gr.Error(str(err)) from None
+            raise gr.Error(str(err), print_exception=False) from None  # the page shows it; no traceback
         return str(result.video), [str(p) for p in result.downloads], result.message
 
     names = ", ".join(session.labels)
@@ -269,6 +273,9 @@ def serve(
         checkpoints, labels=labels, cache=cache, cache_size=cache_size, max_seconds=max_seconds
     )
     # Gradio's uploads and output copies live in the session's cache too, so stopping leaves nothing.
+    # Gradio reads this on import (some folders are made from the value read then): import it after.
+    if "gradio" in sys.modules:
+        raise RuntimeError("cospeech.demo.serve must run before Gradio is imported (GRADIO_TEMP_DIR)")
     os.environ["GRADIO_TEMP_DIR"] = str(session.cache / "gradio")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -280,6 +287,7 @@ def serve(
             ssr_mode=False,
             quiet=True,
             allowed_paths=[str(session.cache)],
+            max_file_size=max(10_000_000, round(session.max_seconds * UPLOAD_BYTES_PER_SECOND)),
             prevent_thread_lock=True,
         )
         print(f"cospeech demo: {', '.join(session.labels)} on {app.local_url} (Ctrl-C stops)", flush=True)
