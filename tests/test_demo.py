@@ -113,6 +113,23 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
     raise AssertionError(f"the demo server did not answer on {url} within {seconds} s")
 
 
+def test_a_port_in_use_is_one_line(tiny_run, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(SRC), "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "cospeech.cli.main", "demo", "--checkpoint", str(tiny_run),
+                   "--port", str(port)]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"cospeech: error: cannot serve on 127.0.0.1:{port}: in use, or not an address of this machine; "
+        "pick another --port or --host"
+    )
+    assert not any(tmp_path.iterdir())  # the session's cache went too
+
+
 @pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium executable (apt-get install chromium); .ci/run installs it"
 )

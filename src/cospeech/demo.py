@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -268,28 +267,35 @@ def serve(
     cache_size: int = DEFAULT_CACHE_SIZE,
     max_seconds: float = MAX_SECONDS,
 ) -> None:
-    """Load the runs and serve the page until interrupted (Ctrl-C or SIGTERM); the cache is deleted then."""
+    """Load the runs and serve the page until interrupted (Ctrl-C or SIGTERM); the cache is deleted then.
+
+    Raises ``ConfigError`` when ``host``/``port`` cannot be bound (and what ``DemoSession`` raises)."""
     session = DemoSession(
         checkpoints, labels=labels, cache=cache, cache_size=cache_size, max_seconds=max_seconds
     )
     # Gradio's uploads and output copies live in the session's cache too, so stopping leaves nothing.
-    # Gradio reads this on import (some folders are made from the value read then): import it after.
-    if "gradio" in sys.modules:
-        raise RuntimeError("cospeech.demo.serve must run before Gradio is imported (GRADIO_TEMP_DIR)")
+    # Gradio also reads it on import for a folder of its own: `cospeech demo` imports Gradio only after this.
     os.environ["GRADIO_TEMP_DIR"] = str(session.cache / "gradio")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         app = build_app(session)
-        app.launch(
-            server_name=host,
-            server_port=port,
-            ssr_mode=False,
-            quiet=True,
-            allowed_paths=[str(session.cache)],
-            max_file_size=max(10_000_000, round(session.max_seconds * UPLOAD_BYTES_PER_SECOND)),
-            prevent_thread_lock=True,
-        )
+        try:
+            app.launch(
+                server_name=host,
+                server_port=port,
+                ssr_mode=False,
+                quiet=True,
+                allowed_paths=[str(session.cache)],
+                max_file_size=max(10_000_000, round(session.max_seconds * UPLOAD_BYTES_PER_SECOND)),
+                prevent_thread_lock=True,
+            )
+        except OSError:  # Gradio's words point at its own API; the user has --host and --port
+            where = f"{host}:{port}" if port is not None else f"{host} (no free port from Gradio's 7860 on)"
+            raise ConfigError(
+                f"cannot serve on {where}: in use, or not an address of this machine; pick another "
+                "--port or --host"
+            ) from None
         print(f"cospeech demo: {', '.join(session.labels)} on {app.local_url} (Ctrl-C stops)", flush=True)
         app.block_thread()  # until Ctrl-C or SIGTERM, which close the server
     except KeyboardInterrupt:
