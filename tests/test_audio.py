@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from cospeech.audio import SAMPLE_RATE, decode_audio, load_audio, log_mel_400, log_mel_512
+from cospeech.audio import SAMPLE_RATE, audio_duration, decode_audio, load_audio, log_mel_400, log_mel_512
 from cospeech.errors import AudioError, ConfigError
 
 
@@ -78,6 +78,7 @@ def test_decode_audio_keeps_every_channel_at_the_files_rate(tmp_path, suffix):
             frame.sample_rate = rate
             for packet in [*stream.encode(frame), *stream.encode(None)]:
                 container.mux(packet)
+    assert audio_duration(path) == pytest.approx(1.0, abs=0.05)  # from the header, nothing decoded
     samples, got_rate = decode_audio(path)
     assert got_rate == rate and samples.dtype == np.float32 and samples.shape[1] == 2
     assert abs(len(samples) - rate) < 0.05 * rate  # AAC adds priming and padding
@@ -97,6 +98,7 @@ def test_bad_audio_files_get_one_clear_error(tmp_path):
     (tmp_path / "text.mp3").write_text("not audio at all")
     with pytest.raises(AudioError, match="text.mp3"):
         load_audio(tmp_path / "text.mp3")
+    assert audio_duration(tmp_path / "text.mp3") is None and audio_duration(tmp_path / "absent.wav") is None
 
 
 def test_log_mel_400_equals_the_pats_recipe_built_by_hand():

@@ -113,3 +113,13 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "cospeech.cli.main", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("cospeech ")
+
+
+def test_a_path_the_file_system_refuses_is_one_line(tmp_path, capsys):
+    (tmp_path / "metrics.json").write_text('[{"epoch": 0, "train/l1": 0.5}]')
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["plot", str(tmp_path), "--out", str(blocker / "plots")]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == f"cospeech: error: {blocker / 'plots'}: Not a directory"
+    assert "Traceback" not in err

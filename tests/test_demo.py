@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -67,8 +68,16 @@ def test_bad_uploads_get_one_clear_line(tiny_run, speech, tmp_path):
         session.generate(str(speech), "ava")
     garbage = tmp_path / "notes.wav"
     garbage.write_text("not audio")
-    with pytest.raises(AudioError, match="notes.wav: not readable as audio"):
+    with pytest.raises(AudioError, match=r"^notes.wav: not a readable audio file \([^()]*\); try WAV"):
         session.generate(str(garbage), "ava")
+    long = tmp_path / "lecture.wav"  # 10 minutes: refused from its header, before 38 MB of samples exist
+    soundfile.write(long, np.full(600 * 16_000, 0.1, np.float32), 16_000, subtype="PCM_16")
+    tracemalloc.start()
+    with pytest.raises(AudioError, match=r"lecture.wav: 600.0 s of speech; the demo takes up to 3 s"):
+        session.generate(str(long), "ava")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4_000_000
     short = tmp_path / "short.wav"
     data, rate = soundfile.read(speech, dtype="float32")
     soundfile.write(short, data[: 2 * rate], rate)
@@ -104,13 +113,32 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
     raise AssertionError(f"the demo server did not answer on {url} within {seconds} s")
 
 
+def test_a_port_in_use_is_one_line(tiny_run, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(SRC), "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "cospeech.cli.main", "demo", "--checkpoint", str(tiny_run),
+                   "--port", str(port)]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"cospeech: error: cannot serve on 127.0.0.1:{port}: in use, or not an address of this machine; "
+        "pick another --port or --host"
+    )
+    assert not any(tmp_path.iterdir())  # the session's cache went too
+
+
 @pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium executable (apt-get install chromium); .ci/run installs it"
 )
 def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    port, cache = _free_port(), tmp_path / "cache"
-    env = {**os.environ, "PYTHONPATH": str(SRC), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
+    port, cache, temporary = _free_port(), tmp_path / "cache", tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(SRC), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
+           "TMPDIR": str(temporary)}  # fmt: skip
     command = [sys.executable, "-m", "cospeech.cli.main", "demo", "--checkpoint", str(tiny_run),
                "--port", str(port), "--cache", str(cache)]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -124,6 +152,10 @@ def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 860}, accept_downloads=True)
             page.goto(url)
             page.locator("#generate").wait_for()
+            page.click("#generate")  # nothing uploaded yet: one line on the page, no traceback on the console
+            refusal = page.locator(".toast-body").first
+            refusal.wait_for(timeout=15_000)
+            assert refusal.inner_text().splitlines()[-1] == "no speech: upload a file or record some first"
             page.locator("input[type=file]").first.set_input_files(str(speech))
             page.get_by_text("0:00").first.wait_for()  # the upload is in: its player shows
             page.click("#generate")
@@ -154,4 +186,6 @@ def test_the_page_in_a_real_browser(tiny_run, speech, tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
-    assert not any(cache.iterdir())  # stopping the server leaves nothing behind
+    assert not any(cache.iterdir())  # stopping the server leaves nothing behind …
+    assert not any(temporary.iterdir())  # … in the temporary folder either (Gradio's own folders included)
+    assert "Traceback" not in server.stdout.read()

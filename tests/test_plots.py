@@ -71,3 +71,29 @@ def test_nothing_to_plot_is_one_clear_error(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "missing")]) == 1
     assert "not a run folder" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_run_name_stands_for_its_newest_version_and_one_epoch_of_one_speaker_reads_plainly(
+    tiny_run, tmp_path
+):
+    name = tmp_path / "runs" / "tiny"
+    for version in ("version_2", "version_10"):  # numeric order: version_10 is the newest
+        shutil.copytree(tiny_run, name / version, ignore=shutil.ignore_patterns("checkpoints"))
+    written = plot_run(name)
+    assert {p.parent for p in written} == {name / "version_10" / "plots"}
+
+    figure = curves_figure([{"epoch": 0, "train/l1": 0.5, "dev/ava/L1": 0.4, "dev/L1": 0.4}], "one")
+    l1 = figure.axes[1]
+    assert [line.get_label() for line in l1.get_lines()] == ["ava"]  # no mean drawn over its only speaker
+    assert l1.get_xlim() == (-1, 1)  # whole epochs around the only one
+
+
+def test_a_folder_of_chains_names_them(tmp_path):
+    tasks, speakers = ("t1_ava",), ("ava",)
+    matrices = task_matrices(tasks, speakers, [{"ava": {"L1": 0.5}}])
+    for method in ("cdiffgan", "finetune"):
+        ChainResults({"method": method}, True, matrices, tasks, speakers).write(
+            tmp_path / method / "k28" / "seed1" / "results", heatmaps=()
+        )
+    with pytest.raises(DataError, match=r"chains inside: cdiffgan/k28/seed1, finetune/k28/seed1$"):
+        plot_run(tmp_path)

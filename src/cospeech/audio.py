@@ -124,6 +124,31 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return samples, native_sr
 
 
+def audio_duration(path: str | Path) -> float | None:
+    """Seconds of audio in ``path`` as its header states, without decoding it (so a long file can be
+    refused before it fills memory); ``None`` when the header does not say (some streams, unreadable files:
+    ``decode_audio`` then names the problem).
+
+    Reads libsndfile's header (WAV, FLAC, OGG, MP3), else FFmpeg's container duration (PyAV)."""
+    path = Path(path)
+    try:
+        return float(soundfile.info(path).duration)
+    except Exception:  # not a libsndfile format, or not audio at all: ask FFmpeg
+        pass
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            stream = container.streams.audio[0] if container.streams.audio else None
+            if stream is not None and stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    except av.error.FFmpegError:
+        pass
+    return None
+
+
 def check_samples(samples: np.ndarray, native_sr: int, *, name: str) -> np.ndarray:
     """Decoded ``samples`` (n,) or (n, channels) at ``native_sr`` Hz, checked, as float32 (n, channels)
     nominally in [-1, 1]: the user's audio as videos keep it, and what ``to_waveform`` mixes.

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cospeech.audio import decode_audio
+from cospeech.audio import audio_duration, decode_audio
 from cospeech.errors import AudioError, ConfigError, CospeechError
 from cospeech.skeletons import PATS48, get_skeleton
 
@@ -43,6 +43,9 @@ MAX_SECONDS = 60.0
 SILENCE_DBFS = -50.0
 """Speech whose RMS over the whole recording is below this (dB relative to full scale) is refused as
 silent: nothing to gesture to."""
+UPLOAD_BYTES_PER_SECOND = 96_000 * 2 * 4
+"""Upload size allowed per second of ``max_seconds`` (96 kHz stereo float32 WAV, the largest common speech
+recording): bigger files are refused by the page before they reach the disk."""
 DEFAULT_CACHE_SIZE = 8
 """Results kept on disk; older ones are deleted as new ones are made."""
 VIDEO_HEIGHT = 540
@@ -136,20 +139,14 @@ class DemoSession:
         if not audio:
             raise AudioError("no speech: upload a file or record some first")
         path = Path(audio)
+        self._check_length(path, audio_duration(path))  # before decoding: a long upload never fills memory
         try:
             samples, rate = decode_audio(path)
         except CospeechError as err:
             detail = str(err).replace(f"{path}: ", "")
-            raise AudioError(
-                f"{path.name}: not readable as audio ({detail}); try WAV, FLAC, MP3 or OGG"
-            ) from None
+            raise AudioError(f"{path.name}: {detail}; try WAV, FLAC, MP3 or OGG") from None
         samples = np.asarray(samples, np.float32)
-        seconds = len(samples) / rate
-        if seconds > self.max_seconds:
-            raise AudioError(
-                f"{path.name}: {seconds:.1f} s of speech; the demo takes up to {self.max_seconds:.0f} s "
-                "(use `cospeech generate` for longer speech)"
-            )
+        self._check_length(path, len(samples) / rate)
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
         if rms <= 10 ** (SILENCE_DBFS / 20):
             raise AudioError(
@@ -183,6 +180,13 @@ class DemoSession:
             f"style {first.speaker}"
         )
         return DemoResult(video, downloads, message)
+
+    def _check_length(self, path: Path, seconds: float | None) -> None:
+        if seconds is not None and seconds > self.max_seconds:
+            raise AudioError(
+                f"{path.name}: {seconds:.1f} s of speech; the demo takes up to {self.max_seconds:.0f} s "
+                "(use `cospeech generate` for longer speech)"
+            )
 
     def _new_result(self) -> Path:
         """A new folder for one result; the oldest beyond ``cache_size`` are deleted."""
@@ -225,7 +229,7 @@ def build_app(session: DemoSession) -> Any:
                 audio, speaker, style=style or "", seed=None if seed is None else int(seed)
             )
         except CospeechError as err:
-            raise gr.Error(str(err)) from None
+            raise gr.Error(str(err), print_exception=False) from None  # the page shows it; no traceback
         return str(result.video), [str(p) for p in result.downloads], result.message
 
     names = ", ".join(session.labels)
@@ -263,24 +267,35 @@ def serve(
     cache_size: int = DEFAULT_CACHE_SIZE,
     max_seconds: float = MAX_SECONDS,
 ) -> None:
-    """Load the runs and serve the page until interrupted (Ctrl-C or SIGTERM); the cache is deleted then."""
+    """Load the runs and serve the page until interrupted (Ctrl-C or SIGTERM); the cache is deleted then.
+
+    Raises ``ConfigError`` when ``host``/``port`` cannot be bound (and what ``DemoSession`` raises)."""
     session = DemoSession(
         checkpoints, labels=labels, cache=cache, cache_size=cache_size, max_seconds=max_seconds
     )
     # Gradio's uploads and output copies live in the session's cache too, so stopping leaves nothing.
+    # Gradio also reads it on import for a folder of its own: `cospeech demo` imports Gradio only after this.
     os.environ["GRADIO_TEMP_DIR"] = str(session.cache / "gradio")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         app = build_app(session)
-        app.launch(
-            server_name=host,
-            server_port=port,
-            ssr_mode=False,
-            quiet=True,
-            allowed_paths=[str(session.cache)],
-            prevent_thread_lock=True,
-        )
+        try:
+            app.launch(
+                server_name=host,
+                server_port=port,
+                ssr_mode=False,
+                quiet=True,
+                allowed_paths=[str(session.cache)],
+                max_file_size=max(10_000_000, round(session.max_seconds * UPLOAD_BYTES_PER_SECOND)),
+                prevent_thread_lock=True,
+            )
+        except OSError:  # Gradio's words point at its own API; the user has --host and --port
+            where = f"{host}:{port}" if port is not None else f"{host} (no free port from Gradio's 7860 on)"
+            raise ConfigError(
+                f"cannot serve on {where}: in use, or not an address of this machine; pick another "
+                "--port or --host"
+            ) from None
         print(f"cospeech demo: {', '.join(session.labels)} on {app.local_url} (Ctrl-C stops)", flush=True)
         app.block_thread()  # until Ctrl-C or SIGTERM, which close the server
     except KeyboardInterrupt:

@@ -35,24 +35,33 @@ _DIRECTION = {True: "higher is better", False: "lower is better", None: "compare
 
 def plot_run(run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> list[Path]:
     """Every figure ``run``'s folder allows, into ``out`` (default ``<run>/plots``); returns the files.
+    A run name folder (``runs/<name>``, holding ``version_<n>`` folders) stands for its newest version.
 
     Raises
     ------
     DataError : ``run`` is not a directory, or holds neither ``metrics.json``, an ``evaluation_*.json`` nor
-        continual results.
+        continual results (the continual chains below it are named).
     """
     run = Path(run)
     if not run.is_dir():
         raise DataError(f"{run}: not a run folder (expected runs/<name>/version_<n> or a continual chain)")
+    versions = sorted(
+        (p for p in run.glob("version_*") if p.name[8:].isdigit()), key=lambda p: int(p.name[8:])
+    )
+    if versions and not (run / EPOCH_METRICS_FILE).is_file():
+        run = versions[-1]  # a run name (runs/<name>): its newest version, as `evaluate` takes it
     out = Path(out) if out is not None else run / "plots"
     written: list[Path] = []
     history = run / EPOCH_METRICS_FILE
     evaluations = sorted(run.glob(f"{EVALUATION_PREFIX}*.json"))
     chain = (run / "results" / "results.json").is_file()
     if not (history.is_file() or evaluations or chain):
+        found = (p for depth in ("*", "*/*", "*/*/*") for p in run.glob(f"{depth}/results/results.json"))
+        chains = sorted(str(p.parent.parent.relative_to(run)) for p in found)  # <out>/<method>/k<k>/seed<n>
+        hint = f"; continual chains inside: {', '.join(chains[:3])}{' …' if len(chains) > 3 else ''}"
         raise DataError(
             f"{run}: nothing to plot: no {EPOCH_METRICS_FILE}, {EVALUATION_PREFIX}<split>.json or "
-            "results/results.json"
+            f"results/results.json{hint if chains else ''}"
         )
     out.mkdir(parents=True, exist_ok=True)
     if history.is_file():
@@ -104,15 +113,18 @@ def curves_figure(history: list[dict[str, Any]], title: str) -> Any:
         axes.set_title(f"{name}{direction}", fontsize=9)
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if min(epochs) == max(epochs):  # one epoch: whole-numbered ticks around it, not ±0.05
+            axes.set_xlim(epochs[0] - 1, epochs[0] + 1)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
     return figure
 
 
 def _dev_keys(keys: list[str], metric: str) -> list[str]:
-    """``dev/<speaker>/<metric>`` for every speaker, then the mean ``dev/<metric>``."""
+    """``dev/<speaker>/<metric>`` for every speaker, then the mean ``dev/<metric>`` (left out for one
+    speaker, whose line it would hide)."""
     per_speaker = [k for k in keys if k.startswith("dev/") and k.count("/") == 2 and k.endswith(f"/{metric}")]
-    return [*per_speaker, f"dev/{metric}"]
+    return per_speaker if len(per_speaker) == 1 else [*per_speaker, f"dev/{metric}"]
 
 
 def _speaker(key: str, metric: str) -> str:

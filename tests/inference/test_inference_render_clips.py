@@ -96,6 +96,8 @@ def test_bad_requests(tiny_run):
         render_clips([tiny_run], split="val")
     with pytest.raises(ConfigError, match="at least one"):
         render_clips([])
+    with pytest.raises(ConfigError, match="count=0: render at least 1 clip"):  # not "no output directory"
+        render_clips([tiny_run], count=0)
 
 
 def test_run_labels_name_runs_checkpoints_and_exports_apart():

@@ -154,6 +154,8 @@ def quiet_console() -> Iterator[None]:
 def configuration_error(exc: BaseException) -> str | None:
     """The one-line message for a library exception that is really a setting the user chose and this
     machine or run cannot honour; None for anything else (which keeps its traceback: it is a bug)."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"  # the file system refused a path the user gave (--out …)
     names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
     if "lightning.fabric.utilities.exceptions.MisconfigurationException" in names:
         text = " ".join(str(exc).split())

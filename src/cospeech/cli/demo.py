@@ -52,14 +52,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from cospeech.demo import serve
 
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("gradio") is None:  # not imported here: it reads GRADIO_TEMP_DIR on import
         from cospeech.errors import ConfigError
 
-        raise ConfigError("the demo needs Gradio: pip install 'cospeech[demo]'") from None
+        raise ConfigError("the demo needs Gradio: pip install 'cospeech[demo]'")
     serve(
         args.checkpoint, host=args.host, port=args.port, labels=args.label, cache=args.cache,
         cache_size=args.cache_size, max_seconds=args.max_seconds,

@@ -66,12 +66,14 @@ def render_clips(
 
     Raises
     ------
-    ConfigError : no checkpoint, an unknown split, labels not one per checkpoint, or style transfer with
-        several runs or a one-speaker run.
+    ConfigError : no checkpoint, a count below 1, an unknown split, labels not one per checkpoint, or style
+        transfer with several runs or a one-speaker run.
     DataError : no clip of the split has raw audio.
     """
     if not checkpoints:
         raise ConfigError("render needs at least one checkpoint")
+    if count < 1:
+        raise ConfigError(f"count={count}: render at least 1 clip")
     if labels is not None and len(labels) != len(checkpoints):
         raise ConfigError(f"{len(labels)} labels for {len(checkpoints)} checkpoints; give one per checkpoint")
     labels = unique_labels(labels if labels is not None else run_labels(checkpoints))

@@ -50,6 +50,8 @@ def load_checkpoint(source: str | Path) -> dict[str, Any]:
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
         reason = str(exc).splitlines()[0].split(". ")[0] if str(exc) else exc.__class__.__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+    except Exception:  # the restricted unpickler fails on other files' bytes with any type (IndexError …)
+        raise CheckpointError(f"{path}: not a readable checkpoint (not a PyTorch file)") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path}: not a cospeech/Lightning checkpoint (no state_dict)")
     return checkpoint
