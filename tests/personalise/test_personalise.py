@@ -127,6 +127,42 @@ def test_a_taken_name_or_other_minutes_are_refused_and_a_rerun_trains_nothing(pe
     assert {p: p.stat().st_mtime_ns for p in argv_out(argv).rglob("*.ckpt")} == checkpoints
 
 
+def test_an_output_folder_of_something_else_or_another_recording_is_refused(personalised, tmp_path, capsys):
+    *_, argv = personalised
+    out = argv_out(argv)
+
+    def with_out(new: Path) -> list[str]:
+        return [str(new) if a == str(out) else a for a in argv]
+
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(with_out(tmp_path / "notes.txt")) == 1
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[0]
+        .endswith("notes.txt: exists and is not a folder; choose another --out")
+    )
+    assert main(with_out(tmp_path)) == 1  # a folder of other things
+    assert "holds notes.txt, not a personalise run's folders" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "corpus").exists()
+    recording, other = argv[argv.index("--recording") + 1], tmp_path / "other"
+    other.mkdir()
+    for item in Path(recording).iterdir():  # the same files seen through another folder: another recording
+        (other / item.name).symlink_to(item)
+    assert main([str(other) if a == recording else a for a in argv]) == 1
+    assert "use another --out" in capsys.readouterr().err.splitlines()[0]
+
+
+def test_a_rerun_after_an_import_interrupted_before_its_report_imports_again(personalised, capsys):
+    *_, argv = personalised
+    report = argv_out(argv) / "corpus" / "import_maria.json"
+    report.unlink()  # interrupted after the intervals table, before the report
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "importing" in printed and "this run only" not in printed and report.is_file()
+    assert main(argv) == 0
+    assert "(this run only: it carried on from an earlier run in this --out)" in capsys.readouterr().out
+
+
 def argv_out(argv: list[str]) -> Path:
     return Path(argv[argv.index("--out") + 1])
 
