@@ -192,3 +192,18 @@ def test_a_recording_folder_is_read_as_keypoints_and_one_speech_file(tmp_path):
     (tmp_path / "other.mov").write_bytes(b"")
     with pytest.raises(DataError, match="several speech files"):
         find_recording(tmp_path)
+
+
+def test_the_summary_says_when_minutes_asked_exceed_the_recording():
+    from cospeech.continual.personalise import summary_lines
+
+    data = {"train_seconds": 90.0, "test_seconds": 20.0, "train_windows": 250, "minutes_asked": 10.0}
+    summary = {"speaker": "maria", "model": "m", "test": {}, "base_speakers_L1": None, "resumed": False}
+    summary["seconds"] = {"import": 1.0, "train": 2.0, "evaluate": 3.0, "total": 6.0}
+    first = summary_lines({**summary, "data": {**data, "all_train_used": True}})[0]
+    assert first == (
+        "data: 1.5 min of training (250 windows), 20 s held out for test "
+        "(--minutes 10 asked: the recording has no more)"
+    )
+    assert "asked" not in summary_lines({**summary, "data": {**data, "all_train_used": False}})[0]
+    assert "asked" not in summary_lines({**summary, "data": {**data, "minutes_asked": None}})[0]

@@ -190,6 +190,8 @@ def personalise(
             "dev_seconds": report["split_seconds"]["dev"],
             "test_seconds": report["split_seconds"]["test"],
             "train_windows": windows,
+            "minutes_asked": minutes,
+            "all_train_used": report["train_beyond_minutes_seconds"] == 0,
         },
         "resumed": resumed,
         "seconds": {
@@ -231,9 +233,15 @@ def training_windows(report: dict[str, Any], hop: int) -> int:
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as printed lines: data used, time taken, test table, base speakers before/after."""
     data, seconds = summary["data"], summary["seconds"]
+    asked = data.get("minutes_asked")
     lines = [
         f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows), "
-        f"{data['test_seconds']:.0f} s held out for test",
+        f"{data['test_seconds']:.0f} s held out for test"
+        + (
+            f" (--minutes {asked:g} asked: the recording has no more)"
+            if asked and data.get("all_train_used") and asked * 60 > data["train_seconds"]
+            else ""
+        ),
         f"time: import {seconds['import']:.0f} s, adaptation {seconds['train']:.0f} s, evaluation "
         f"{seconds['evaluate']:.0f} s, total {seconds['total']:.0f} s"
         + (
