@@ -167,6 +167,10 @@ def test_wholebody_video_json_and_per_frame_files(tmp_path):
     np.testing.assert_allclose(per_frame.frames[7][0][P], expected)
     (segment,), _ = clean_segments(per_frame)
     assert segment.frames == 90  # 25 → 15 fps over 5.96 s
+    alone = tmp_path / "predictions"
+    alone.mkdir()
+    video.rename(alone / video.name)  # MMPose's pred_out_dir holding the one video file
+    np.testing.assert_allclose(read_detections(alone, fps=25).frames[7][0][P], expected)
     np.testing.assert_allclose(segment.joints[::3, P[1:]], speaker[::5, 1:, :2])  # where the two clocks meet
 
 
@@ -182,6 +186,17 @@ def test_missing_frame_rate_and_malformed_files_are_one_line_errors(tmp_path):
         read_detections(tmp_path)
     with pytest.raises(DataError, match="no usable frame"):
         clean_segments(read_detections(write_openpose(tmp_path / "empty", [[], []]), fps=15))
+    for people, problem in (([1], "a person that is not an object"), ([{"pose_keypoints_2d": ["a"] * 75}],
+                            "pose_keypoints_2d is not a flat list")):  # fmt: skip
+        (folder / "talk_000000000003_keypoints.json").write_text(json.dumps({"people": people}))
+        with pytest.raises(DataError, match=f"talk_000000000003_keypoints.json: {problem}"):
+            read_detections(folder, fps=15)
+    good = {"frame_id": 0, "instances": [wholebody_person(person(np.zeros(1))[0])]}
+    for frame, problem in (({"frame_id": "x", "instances": []}, "a frame_id that is not a whole frame"),
+                           ({"frame_id": 1, "instances": None}, "expected a list of people")):  # fmt: skip
+        (tmp_path / "video.json").write_text(json.dumps([good, frame]))
+        with pytest.raises(DataError, match=f"video.json: {problem}"):
+            read_detections(tmp_path / "video.json", fps=15)
 
 
 def with_face(body: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ def test_round_trip_recovers_the_poses_and_splits_in_time_order(synth_root, reco
     assert main([*argv, "--name", "maria", "--out", str(out)]) == 0  # frame rate from the video
     printed = capsys.readouterr().out
     assert "read " in printed and "15 fps" in printed and "dropped frames: none" in printed
+    assert "warning" not in printed  # keypoints and speech end together
     report = json.loads((out / "import_maria.json").read_text())
     manifest = json.loads((recording.folder / MANIFEST).read_text())
     original = PatsCorpus(synth_root)
@@ -107,3 +108,69 @@ def test_too_little_usable_keypoints_is_refused(recording, tmp_path):
         (short / path.name).write_text(path.read_text())
     with pytest.raises(DataError, match=r"only 13.3 s of usable keypoints .* need at least"):
         import_recording(short, tmp_path / "corpus", "maria", audio=recording.folder / "ben.flac", fps=15)
+
+
+def _copy_frames(recording, folder, count, edit=None):
+    """The first ``count`` keypoint files of ``recording`` in ``folder``, each person changed by ``edit``."""
+    folder.mkdir()
+    for path in sorted(recording.keypoints.glob("*_keypoints.json"))[:count]:
+        frame = json.loads(path.read_text())
+        for person in frame["people"]:
+            (edit or (lambda p: None))(person)
+        (folder / path.name).write_text(json.dumps(frame))
+    return folder
+
+
+def test_keypoints_without_hands_name_the_folder_and_the_missing_part(recording, tmp_path, capsys):
+    def no_hands(person):
+        person["hand_left_keypoints_2d"] = person["hand_right_keypoints_2d"] = []  # OpenPose without --hand
+
+    folder = _copy_frames(recording, tmp_path / "no_hands", 400, no_hands)
+    argv = ["data", "import", "--keypoints", str(folder), "--audio", str(recording.folder / "ben.flac")]
+    assert main([*argv, "--fps", "15", "--name", "maria", "--out", str(tmp_path / "corpus")]) == 1
+    error = capsys.readouterr().err.splitlines()[0]
+    assert error.startswith(f"cospeech: error: {folder}: no usable frame among 400")
+    hint = (
+        "the left_hand, right_hand points are undetected in every frame (OpenPose writes hands with --hand)"
+    )
+    assert error.endswith(hint)
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_speech_shorter_than_the_keypoints_is_named_as_the_cause(recording, tmp_path):
+    speech = tmp_path / "short.wav"
+    soundfile.write(speech, load_audio(recording.folder / "ben.flac")[: 5 * SAMPLE_RATE], SAMPLE_RATE)
+    with pytest.raises(DataError) as caught:
+        import_recording(recording.keypoints, tmp_path / "corpus", "maria", audio=speech, fps=15)
+    message = str(caught.value)
+    assert message.startswith(f"{recording.keypoints}: only 5.0 s of usable keypoints")
+    assert message.endswith(f"frame(s) after the end of the speech ({speech}, 5.0 s) cut")
+
+
+def test_keypoints_and_speech_of_different_lengths_are_flagged(recording, tmp_path, capsys):
+    folder = _copy_frames(recording, tmp_path / "part", 600)  # 40 s at 15 fps; read at 25 fps: 24 s
+    argv = ["data", "import", "--keypoints", str(folder), "--audio", str(recording.folder / "ben.flac")]
+    out = tmp_path / "new" / "corpus"  # a missing parent is created
+    assert main([*argv, "--fps", "25", "--name", "maria", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "read 600 frames (openpose BODY_25, 25 fps) up to 24.0 s, speech" in printed
+    assert "warning: the keypoints end at 24.0 s but the speech at" in printed and "--fps" in printed
+    assert json.loads((out / "import_maria.json").read_text())["keypoints_end_seconds"] == 24.0
+
+
+def test_an_output_that_is_a_file_is_refused_in_one_line(recording, tmp_path, capsys):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    argv = [
+        "data",
+        "import",
+        "--keypoints",
+        str(recording.keypoints),
+        "--audio",
+        str(recording.folder / "ben.flac"),
+    ]
+    assert main([*argv, "--fps", "15", "--name", "maria", "--out", str(taken)]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"cospeech: error: {taken}: exists and is not a folder; choose another --out"
+    )
+    assert taken.read_text() == "mine"

@@ -127,6 +127,42 @@ def test_a_taken_name_or_other_minutes_are_refused_and_a_rerun_trains_nothing(pe
     assert {p: p.stat().st_mtime_ns for p in argv_out(argv).rglob("*.ckpt")} == checkpoints
 
 
+def test_an_output_folder_of_something_else_or_another_recording_is_refused(personalised, tmp_path, capsys):
+    *_, argv = personalised
+    out = argv_out(argv)
+
+    def with_out(new: Path) -> list[str]:
+        return [str(new) if a == str(out) else a for a in argv]
+
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(with_out(tmp_path / "notes.txt")) == 1
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[0]
+        .endswith("notes.txt: exists and is not a folder; choose another --out")
+    )
+    assert main(with_out(tmp_path)) == 1  # a folder of other things
+    assert "holds notes.txt, not a personalise run's folders" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "corpus").exists()
+    recording, other = argv[argv.index("--recording") + 1], tmp_path / "other"
+    other.mkdir()
+    for item in Path(recording).iterdir():  # the same files seen through another folder: another recording
+        (other / item.name).symlink_to(item)
+    assert main([str(other) if a == recording else a for a in argv]) == 1
+    assert "use another --out" in capsys.readouterr().err.splitlines()[0]
+
+
+def test_a_rerun_after_an_import_interrupted_before_its_report_imports_again(personalised, capsys):
+    *_, argv = personalised
+    report = argv_out(argv) / "corpus" / "import_maria.json"
+    report.unlink()  # interrupted after the intervals table, before the report
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "importing" in printed and "this run only" not in printed and report.is_file()
+    assert main(argv) == 0
+    assert "(this run only: it carried on from an earlier run in this --out)" in capsys.readouterr().out
+
+
 def argv_out(argv: list[str]) -> Path:
     return Path(argv[argv.index("--out") + 1])
 
@@ -156,3 +192,18 @@ def test_a_recording_folder_is_read_as_keypoints_and_one_speech_file(tmp_path):
     (tmp_path / "other.mov").write_bytes(b"")
     with pytest.raises(DataError, match="several speech files"):
         find_recording(tmp_path)
+
+
+def test_the_summary_says_when_minutes_asked_exceed_the_recording():
+    from cospeech.continual.personalise import summary_lines
+
+    data = {"train_seconds": 90.0, "test_seconds": 20.0, "train_windows": 250, "minutes_asked": 10.0}
+    summary = {"speaker": "maria", "model": "m", "test": {}, "base_speakers_L1": None, "resumed": False}
+    summary["seconds"] = {"import": 1.0, "train": 2.0, "evaluate": 3.0, "total": 6.0}
+    first = summary_lines({**summary, "data": {**data, "all_train_used": True}})[0]
+    assert first == (
+        "data: 1.5 min of training (250 windows), 20 s held out for test "
+        "(--minutes 10 asked: the recording has no more)"
+    )
+    assert "asked" not in summary_lines({**summary, "data": {**data, "all_train_used": False}})[0]
+    assert "asked" not in summary_lines({**summary, "data": {**data, "minutes_asked": None}})[0]

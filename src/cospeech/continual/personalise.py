@@ -28,9 +28,9 @@ from typing import Any
 
 from cospeech.continual.methods import get_method
 from cospeech.continual.runner import Chain, check_overrides, load_preset, read_mix_stage, run_chain
+from cospeech.data.importers.recording import REPORT_PREFIX as IMPORT_REPORT_PREFIX
 from cospeech.data.importers.recording import import_recording
 from cospeech.data.pats import (
-    INTERVALS_CSV,
     PROCESSED_DIR,
     RAW_DIR,
     read_intervals_table,
@@ -114,6 +114,7 @@ def personalise(
     say = progress or (lambda _: None)
     out = Path(out)
     files = find_recording(recording)
+    _check_out(out)
     run = read_mix_stage(base, "--base")
     hparams = run.datamodule_hparams
     known = tuple(run.metadata.speakers)
@@ -128,9 +129,17 @@ def personalise(
     check_overrides(overrides)
     started = time.perf_counter()
     corpus = out / CORPUS_DIR
-    if (corpus / INTERVALS_CSV).is_file() and any(r.speaker == name for r in read_intervals_table(corpus)):
+    report_path = corpus / f"{IMPORT_REPORT_PREFIX}{name}.json"
+    resumed = report_path.is_file() and any(r.speaker == name for r in read_intervals_table(corpus))
+    if resumed:  # the report is written after the table: both there, the import finished
         say(f"using the imported recording in {corpus}")
-        report = json.loads((corpus / f"import_{name}.json").read_text())
+        report = json.loads(report_path.read_text())
+        speech = files.video or files.audio
+        if (report["keypoints"], report["speech"]["file"]) != (str(files.keypoints), str(speech)):
+            raise ConfigError(
+                f"{out}: holds {name} imported from {report['keypoints']} and {report['speech']['file']}, "
+                f"not {files.keypoints} and {speech}; use another --out"
+            )
         if report.get("max_train_minutes") != minutes:
             raise ConfigError(
                 f"{out}: the recording was imported with --minutes {report.get('max_train_minutes')}, "
@@ -141,7 +150,7 @@ def personalise(
         say(f"importing {files.keypoints} with the speech of {files.video or files.audio} …")
         report = import_recording(
             files.keypoints, corpus, name, audio=files.audio, video=files.video, fps=fps,
-            max_train_minutes=minutes,
+            max_train_minutes=minutes, overwrite=True,  # an import interrupted after its table
         ).report  # fmt: skip
     imported = time.perf_counter() - started
     hop = int(hparams.get("window_hop") or 5)
@@ -181,7 +190,10 @@ def personalise(
             "dev_seconds": report["split_seconds"]["dev"],
             "test_seconds": report["split_seconds"]["test"],
             "train_windows": windows,
+            "minutes_asked": minutes,
+            "all_train_used": report["train_beyond_minutes_seconds"] == 0,
         },
+        "resumed": resumed,
         "seconds": {
             "import": round(imported, 1),
             "train": round(record["seconds"].get("train", 0.0), 1),
@@ -198,6 +210,19 @@ def personalise(
     return PersonaliseResult(link, summary)
 
 
+def _check_out(out: Path) -> None:
+    """``out`` may be new, or a folder of an earlier personalise run (resumed); anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
+    ours = {CORPUS_DIR, ADAPT_DIR, MODEL_LINK, SUMMARY}
+    others = sorted(p.name for p in out.iterdir() if p.name not in ours) if out.is_dir() else []
+    if others:
+        raise ConfigError(
+            f"{out}: exists and holds {', '.join(others[:3])}{' …' if len(others) > 3 else ''}, not a "
+            "personalise run's folders; choose another --out (an earlier run's --out is resumed)"
+        )
+
+
 def training_windows(report: dict[str, Any], hop: int) -> int:
     """Training windows of the imported person at ``hop`` (window starts in range(0, T − 64, hop))."""
     window = int(WINDOW_SECONDS * POSE_FPS)
@@ -208,11 +233,22 @@ def training_windows(report: dict[str, Any], hop: int) -> int:
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as printed lines: data used, time taken, test table, base speakers before/after."""
     data, seconds = summary["data"], summary["seconds"]
+    asked = data.get("minutes_asked")
     lines = [
         f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows), "
-        f"{data['test_seconds']:.0f} s held out for test",
+        f"{data['test_seconds']:.0f} s held out for test"
+        + (
+            f" (--minutes {asked:g} asked: the recording has no more)"
+            if asked and data.get("all_train_used") and asked * 60 > data["train_seconds"]
+            else ""
+        ),
         f"time: import {seconds['import']:.0f} s, adaptation {seconds['train']:.0f} s, evaluation "
-        f"{seconds['evaluate']:.0f} s, total {seconds['total']:.0f} s",
+        f"{seconds['evaluate']:.0f} s, total {seconds['total']:.0f} s"
+        + (
+            " (this run only: it carried on from an earlier run in this --out)"
+            if summary.get("resumed")
+            else ""
+        ),
         f"{summary['speaker']}'s test windows (L1 lower is better, PCK higher):",
     ]
     for model_name, scores in summary["test"].items():

@@ -89,6 +89,8 @@ def _read_frame(path: Path) -> tuple[np.ndarray, set[str]]:
     out = np.zeros((len(people), POINTS, CHANNELS))
     layouts = set()
     for p, person in enumerate(people):
+        if not isinstance(person, Mapping):
+            raise DataError(f"{path}: a person that is not an object of keypoint lists")
         body = _points(person.get("pose_keypoints_2d"), path, "pose_keypoints_2d")
         if len(body) not in BODY_LAYOUTS:
             raise DataError(
@@ -108,7 +110,10 @@ def _read_frame(path: Path) -> tuple[np.ndarray, set[str]]:
 
 def _points(values: Sequence[float] | None, path: Path, key: str) -> np.ndarray:
     """A flat ``[x, y, c] * n`` list as (n, 3); an absent or empty list is (0, 3)."""
-    array = np.asarray(values if values is not None else [], dtype=np.float64)
+    try:
+        array = np.asarray(values if values is not None else [], dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.empty((0, 0))  # not numbers: refused below
     if array.ndim != 1 or len(array) % CHANNELS:
         raise DataError(f"{path}: {key} is not a flat list of x, y, confidence triples")
     return array.reshape(-1, CHANNELS)

@@ -63,6 +63,9 @@ MIN_PIECE = WINDOW_FRAMES + 1
 SPLIT_GAP = WINDOW_FRAMES + 1
 """Frames left out between train and dev and between dev and test (SDT: 13 × 5 = 65)."""
 TRAIN_SHARE, HELD_OUT_SHARE = 0.8, 0.1
+MISMATCH_SECONDS, MISMATCH_SHARE = 1.0, 0.1
+"""Keypoints and speech whose ends differ by more than both of these (s, share of the longer) get a warning:
+most likely a wrong frame rate or files of two recordings."""
 SPEECH_SLACK = 0.01
 """Share of a frame a pose frame may end after the speech (sample rounding of the speech's length)."""
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -122,6 +125,8 @@ def import_recording(
     if layout not in FORMATS:
         raise ConfigError(f"--format {layout!r}: expected one of {', '.join(FORMATS)}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
     existing = (out / INTERVALS_CSV).is_file() if layout == "pats" else SdtCorpus.looks_like(out)
     if out.exists() and not existing and any(out.iterdir()):
         raise ConfigError(f"{out}: exists and is not a {layout.upper()} root; choose another --out")
@@ -140,22 +145,30 @@ def import_recording(
         fps = video_frame_rate(Path(video))
     detections = read_detections(keypoints, fps=fps)
     used = PATS52_POINTS if layout == "pats" else SDT_POINTS
-    segments, track = clean_segments(detections, settings or TrackSettings(), used)
     speech_seconds = len(waveform) / SAMPLE_RATE
-    segments, beyond = _within_speech(segments, speech_seconds)
-    pieces, split_report = split_in_time(segments, max_train_minutes)
+    beyond = 0
+    try:  # the cleaning and splitting errors name the keypoints they are about, and the speech if it cut them
+        segments, track = clean_segments(detections, settings or TrackSettings(), used)
+        segments, beyond = _within_speech(segments, speech_seconds)
+        pieces, split_report = split_in_time(segments, max_train_minutes)
+    except DataError as err:
+        cut = f"; {beyond} frame(s) after the end of the speech ({speech_path}, {speech_seconds:.1f} s) cut"
+        raise DataError(f"{keypoints}: {err}{cut if beyond else ''}") from None
+    keypoints_end = _end_time(detections.times)
 
     report: dict[str, Any] = {
         "speaker": name,
         "format": layout,
         "keypoints": str(keypoints),
         "speech": {"file": str(speech_path), "seconds": round(speech_seconds, 3)},
+        "keypoints_end_seconds": round(keypoints_end, 3),
         **track.as_dict(),
         "frames_beyond_speech": beyond,
         "max_train_minutes": max_train_minutes,
         **split_report,
     }
     # a new root appears complete or not at all; an existing one gets its files one by one, the table last
+    out.parent.mkdir(parents=True, exist_ok=True)
     with nullcontext(out) if existing else atomic_write(out) as root:
         root.mkdir(exist_ok=True)
         if layout == "pats":
@@ -349,6 +362,12 @@ def _within_speech(segments: list[Segment], seconds: float) -> tuple[list[Segmen
     return kept, cut
 
 
+def _end_time(times: np.ndarray) -> float:
+    """Seconds from the speech's start to the end of the last keypoint frame (its time plus one frame)."""
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    return float(times[-1]) + step
+
+
 def _clock(seconds: float) -> str:
     """``H:MM:SS.ffffff``, PATS' ``start_time`` form."""
     whole, micro = divmod(round(seconds * 1e6), 1_000_000)
@@ -361,9 +380,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     gaps = report["gaps_interpolated"]
     short = report["segments_too_short"]
     splits = report["split_seconds"]
-    return [
-        f"read {report['frames_read']} frames ({report['source']}, {report['input_fps']:g} fps), speech "
-        f"{report['speech']['seconds']:.1f} s",
+    speech, end = report["speech"]["seconds"], report["keypoints_end_seconds"]
+    lines = [
+        f"read {report['frames_read']} frames ({report['source']}, {report['input_fps']:g} fps) up to "
+        f"{end:.1f} s, speech {speech:.1f} s",
         "dropped frames: " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"),
         f"gaps interpolated: {gaps['count']} ({gaps['seconds']:.2f} s); recording split at "
         f"{report['splits_at_long_gaps']} long gap(s); {short['count']} piece(s) too short for a window "
@@ -373,3 +393,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{report['split_gap_seconds']:.1f} s, left out "
         f"{report['pieces_too_short_seconds'] + report['train_beyond_minutes_seconds']:.1f} s more)",
     ]
+    if abs(speech - end) > max(MISMATCH_SECONDS, MISMATCH_SHARE * max(speech, end)):
+        lines.append(
+            f"warning: the keypoints end at {end:.1f} s but the speech at {speech:.1f} s: is the frame rate "
+            f"right (frame k is at k / {report['input_fps']:g} s; --fps) and are they of the same recording?"
+        )
+    return lines

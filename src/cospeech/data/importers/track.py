@@ -37,6 +37,13 @@ ORIGIN_PX = 3.0
 BODY = PATS52_POINTS[: len(PATS52.groups["body"])]
 """The upper body (neck, arms, nose, eyes) whose box is a person's position and size."""
 NECK, RSHOULDER, LSHOULDER = (OPENPOSE137.index(n) for n in ("Neck", "RShoulder", "LShoulder"))
+UNDETECTED = "undetected points"
+PART_HINTS = {
+    "left_hand": "OpenPose writes hands with --hand",
+    "right_hand": "OpenPose writes hands with --hand",
+    "face": "OpenPose writes the face with --face",
+}
+"""What to tell a user whose keypoints lack a part in every frame."""
 TIME_TOLERANCE = 1e-6
 """Seconds within which a resampled frame counts as a kept frame's own time (not interpolated)."""
 
@@ -125,12 +132,15 @@ def clean_segments(
     joints = np.zeros((len(times), POINTS, 2))
     confidence = np.zeros((len(times), POINTS))
     used = list(used)
+    missing: Counter = Counter()  # body parts with undetected points, over the frames dropped for them
     for f, person in enumerate(chosen):
         if person is None:
             continue
         reason = _unusable(person[used], settings.min_confidence)
         if reason:
             report.dropped[reason] += 1
+            if reason == UNDETECTED:
+                missing.update(_parts(used, ~_detected(person[used])))
             continue
         kept[f] = True
         joints[f, used], confidence[f, used] = person[used, :2], person[used, 2]
@@ -142,8 +152,12 @@ def clean_segments(
         report.dropped["outlier (shoulder width)"] += int(outlier.sum())
         kept &= ~outlier
     if not kept.any():
+        always = sorted(part for part, count in missing.items() if count == report.dropped[UNDETECTED])
+        hints = "; ".join(dict.fromkeys(PART_HINTS[p] for p in always if p in PART_HINTS))
+        hint = f"; the {', '.join(always)} points are undetected in every frame" if always else ""
+        hint += f" ({hints})" if hints else ""
         raise DataError(
-            f"no usable frame among {len(times)} ({detections.source}): dropped {dict(report.dropped)}"
+            f"no usable frame among {len(times)} ({detections.source}): dropped {dict(report.dropped)}{hint}"
         )
     return _resample(times[kept], joints[kept], confidence[kept], settings, report), report
 
@@ -193,9 +207,15 @@ def _detected(points: np.ndarray) -> np.ndarray:
     return (points[:, 2] > 0) & ~at_origin & np.isfinite(points).all(axis=1)
 
 
+def _parts(points: Sequence[int], flags: np.ndarray) -> set[str]:
+    """The ``openpose137`` parts (body, face, left_hand, right_hand) of the ``points`` whose flag is set."""
+    flagged = {p for p, flag in zip(points, flags, strict=True) if flag}
+    return {part for part, members in OPENPOSE137.groups.items() if flagged.intersection(members)}
+
+
 def _unusable(person: np.ndarray, min_confidence: float) -> str | None:
     if not _detected(person).all():
-        return "undetected points"
+        return UNDETECTED
     if person[:, 2].mean() < min_confidence:
         return "low confidence"
     return None

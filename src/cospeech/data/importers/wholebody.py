@@ -11,7 +11,7 @@ and MMPose's ``coco_wholebody_openpose`` conversion make the neck); the 68 face 
 Files read:
 
 * one JSON for a video: a list of ``{"frame_id": k, "instances": [person, …]}`` (MMPose's
-  ``pred_out_dir`` output for a video);
+  ``pred_out_dir`` output for a video), or a folder holding only that file;
 * a folder of per-frame JSON files (MMPose's output for images), each a list of people or
   ``{"instances": [...]}``, the frame number being the last group of digits in the file name.
 
@@ -58,8 +58,10 @@ def read_wholebody(path: str | Path, *, fps: float | None) -> Detections:
     DataError : unreadable JSON, people without 133 keypoints, frames without numbers, or no ``fps``.
     """
     path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else []
+    if len(files) == 1 and _is_video(_load(files[0])):  # a folder holding one video's predictions
+        path = files[0]
     if path.is_dir():
-        files = sorted(path.glob("*.json"))
         numbered = []
         for file in files:
             match = _NUMBER.search(file.stem)
@@ -71,15 +73,23 @@ def read_wholebody(path: str | Path, *, fps: float | None) -> Detections:
         frames = [_people(_instances(_load(file), file), file) for _, file in numbered]
     else:
         data = _load(path)
-        if not isinstance(data, list) or not all(isinstance(f, Mapping) and "instances" in f for f in data):
+        if not _is_video(data):
             raise DataError(f"{path}: expected a list of {{'frame_id': k, 'instances': [...]}} (MMPose)")
-        indices = [int(f.get("frame_id", k)) for k, f in enumerate(data)]
+        try:
+            indices = [int(f.get("frame_id", k)) for k, f in enumerate(data)]
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: a frame_id that is not a whole frame number") from None
         order = np.argsort(indices, kind="stable")
         indices = [indices[k] for k in order]
-        frames = [_people(data[k]["instances"], path) for k in order]
+        frames = [_people(_instances(data[k], path), path) for k in order]
     if not frames:
         raise DataError(f"{path}: no frames")
     return Detections(frame_times(indices, fps, path), frames, "coco-wholebody 133")
+
+
+def _is_video(data: Any) -> bool:
+    """Whether ``data`` is a video's predictions: a list of ``{"frame_id", "instances"}`` frames."""
+    return isinstance(data, list) and all(isinstance(f, Mapping) and "instances" in f for f in data)
 
 
 def _load(path: Path) -> Any:
