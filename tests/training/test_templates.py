@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -20,6 +21,7 @@ from cospeech.cli.main import main
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.inference import GestureGenerator, export_model
+from cospeech.inference.clips import render_clips
 from cospeech.inference.templates import template_inputs
 from cospeech.training.autoencoder import load_autoencoder
 from cospeech.training.checkpoints import load_checkpoint
@@ -244,3 +246,12 @@ def test_generate_cli_takes_a_template_seed_or_window_and_the_export_keeps_the_b
     assert main(["generate", str(speech), "--checkpoint", str(bp_run), "--speaker", "ava", "-o", "x",
                  "--template-from", "99999"]) == 1  # fmt: skip
     assert "outside the bank" in capsys.readouterr().err
+
+
+def test_render_on_an_sdt_root_uses_the_speech_inside_the_clips(bp_run: Path, tmp_path: Path) -> None:
+    """SDT clips have no speech files (``raw_audio`` is None): rendering takes each clip's waveform."""
+    rendered = render_clips([bp_run], count=1, out_dir=tmp_path, size=(320, 180))
+    (video,) = rendered.videos
+    with av.open(str(video)) as container:
+        assert {stream.type for stream in container.streams} == {"video", "audio"}
+        assert container.streams.audio[0].sample_rate == SAMPLE_RATE
