@@ -148,7 +148,9 @@ def evaluate(
     fgd_extractor: str | Path | None = None,
 ) -> EvaluationResult:
     """Score ``checkpoint`` (run directory or .ckpt) on ``split`` windows, per speaker. With
-    ``fgd_extractor`` (a pose auto-encoder run) FGD is added, tagged with the extractor's name and hash."""
+    ``fgd_extractor`` (a pose auto-encoder run) FGD is added, tagged with the extractor's name and hash; the
+    extractor must encode this run's model-space poses (same skeleton, representation and window), else a
+    ``ConfigError`` (``load_autoencoder``)."""
     started = time.perf_counter()
     pretrained = read_checkpoint(checkpoint)  # the loader GestureGenerator uses: one path, one set of checks
     generator = pretrained.build_generator()
@@ -214,7 +216,7 @@ def evaluate(
     with_oracle = baselines and "oracle" in held_out.keys
     for name in [*models, *([ORACLE] if with_oracle else [])]:
         result.scores[name] = {}
-    extractor = load_autoencoder(str(fgd_extractor)) if fgd_extractor else None
+    extractor = load_autoencoder(str(fgd_extractor), encodes=spec) if fgd_extractor else None
     reference_pck = BOX_JOINTS in held_out.keys  # the corpus stores the reference box's face joints
 
     decode = make_representation(spec.representation, spec.skeleton).decode

@@ -117,6 +117,9 @@ def test_bad_tables_and_clips_get_one_line_naming_the_file(clips, tmp_path):
     np.savez(clip_file, pose=np.zeros((64, 2, J)), audio=np.zeros(10))
     with pytest.raises(DataError, match=r"000064.npz: pose has shape \(64, 2, 137\)"):
         SdtCorpus(tmp_path).read("amy", table["interval_id"][0], ["pose"])
+    clip_file.write_bytes(clip_file.read_bytes()[:300])  # a truncated download
+    with pytest.raises(DataError, match=r"000064.npz: not a readable npz file \(File is not a zip file\)"):
+        SdtCorpus(tmp_path).read("amy", table["interval_id"][0], ["pose"])
     clip_file.unlink()
     with pytest.raises(DataError, match="000064.npz: clip file missing"):
         SdtCorpus(tmp_path).read("amy", table["interval_id"][0], ["pose"])

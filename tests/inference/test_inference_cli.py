@@ -55,6 +55,14 @@ def test_errors_are_one_line_and_exit_1(tiny_run, tmp_path, capsys):
     cases = [
         (["--checkpoint", str(tiny_run), "--speaker", "zoe"], "unknown speaker 'zoe'; this model knows: ava"),
         (["--checkpoint", str(junk), "--speaker", "ava"], f"{junk}: not a readable checkpoint"),
+        (
+            ["--checkpoint", str(tiny_run), "--speaker", "ava", "--template-seed", "3"],
+            f"{tiny_run}: --template-seed: Speech2GestureGenerator has no template input",
+        ),
+        (
+            ["--checkpoint", str(tiny_run), "--speaker", "ava", "--template-from", "0"],
+            f"{tiny_run}: --template-from: Speech2GestureGenerator has no template input",
+        ),
     ]
     for extra, message in cases:
         assert main(["generate", str(speech), *extra, "-o", str(tmp_path / "out")]) == 1

@@ -189,12 +189,15 @@ def test_mismatched_checkpoints_are_one_line_errors_naming_the_file(tiny_run, tm
     random_bytes.write_bytes(np.random.default_rng(0).bytes(4096))
     speech = tmp_path / "speech.wav"  # a user's slip: a sound file given as the checkpoint
     soundfile.write(speech, np.zeros(1600, np.float32), 16_000)
+    junk_text = tmp_path / "junk.ckpt"
+    junk_text.write_text("junk\n")  # the weights-only unpickler fails on it with a KeyError
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {"layer.weight": torch.zeros(3)}}, foreign)
     cases = [
         (wrong_shape, "weights do not fit speech2gesture .*decoder.4.weight is \\(96, 256, 1\\) in the file"),
         (random_bytes, "not a readable checkpoint"),
         (speech, "not a readable checkpoint"),
+        (junk_text, "not a readable checkpoint"),
         (foreign, "not a cospeech checkpoint"),
         (tmp_path, "neither an exported model"),
     ]

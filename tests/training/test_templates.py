@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -19,7 +20,9 @@ from cospeech.audio import SAMPLE_RATE
 from cospeech.cli.main import main
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.errors import CheckpointError, ConfigError
+from cospeech.evaluation import evaluate
 from cospeech.inference import GestureGenerator, export_model
+from cospeech.inference.clips import render_clips
 from cospeech.inference.templates import template_inputs
 from cospeech.training.autoencoder import load_autoencoder
 from cospeech.training.checkpoints import load_checkpoint
@@ -184,12 +187,22 @@ def test_vae_templates_need_a_pose_vae_of_this_runs_model_space(
     with pytest.raises(ConfigError, match=r"templates=vae takes its templates from a pose VAE"):
         _fit(workdir, sdt_synth_root, "no_vae", _recipe(templates="vae"))
     flat = _vae(workdir, sdt_synth_root, "flat_vae", seed=0, representation="z_flat")
-    with pytest.raises(ConfigError, match=r"representation: VAE z_flat, this run hierarchical"):
+    with pytest.raises(ConfigError, match=r"representation: auto-encoder z_flat, this run hierarchical"):
         _fit(workdir, sdt_synth_root, "mixed", _recipe(templates="vae", pose_vae=str(flat)))
     with pytest.raises(ConfigError, match=r"code size: VAE 32, this run 8"):
         narrow = _recipe(templates="vae", pose_vae=str(pose_vae))
         narrow["init_args"]["generator_config"] = {**NARROW, "template_dim": 8}
         _fit(workdir, sdt_synth_root, "narrow", narrow)
+
+
+def test_ftd_needs_a_pose_vae_of_the_scored_runs_model_space(
+    workdir: Path, sdt_synth_root: Path, bp_run: Path
+) -> None:
+    """FGD on a VAE of global poses for a hierarchical run would encode poses of another representation."""
+    flat = _vae(workdir, sdt_synth_root, "flat_vae_ftd", seed=0, representation="z_flat")
+    refused = r"flat_vae_ftd/.*: the pose auto-encoder .* \(representation: auto-encoder z_flat"
+    with pytest.raises(ConfigError, match=refused):
+        evaluate(bp_run, fgd_extractor=flat, cache_dir=str(workdir.parent / "cache"))
 
 
 def test_one_template_per_utterance_seeded_and_diverse(bp_run: Path) -> None:
@@ -244,3 +257,12 @@ def test_generate_cli_takes_a_template_seed_or_window_and_the_export_keeps_the_b
     assert main(["generate", str(speech), "--checkpoint", str(bp_run), "--speaker", "ava", "-o", "x",
                  "--template-from", "99999"]) == 1  # fmt: skip
     assert "outside the bank" in capsys.readouterr().err
+
+
+def test_render_on_an_sdt_root_uses_the_speech_inside_the_clips(bp_run: Path, tmp_path: Path) -> None:
+    """SDT clips have no speech files (``raw_audio`` is None): rendering takes each clip's waveform."""
+    rendered = render_clips([bp_run], count=1, out_dir=tmp_path, size=(320, 180))
+    (video,) = rendered.videos
+    with av.open(str(video)) as container:
+        assert {stream.type for stream in container.streams} == {"video", "audio"}
+        assert container.streams.audio[0].sample_rate == SAMPLE_RATE

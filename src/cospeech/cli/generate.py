@@ -6,6 +6,8 @@ import argparse
 import warnings
 from pathlib import Path
 
+from cospeech.errors import ConfigError
+
 EXAMPLES = """examples:
   cospeech generate talk.wav --checkpoint runs/speech2gesture/version_0 --speaker ava -o out/talk
   cospeech generate talk.mp3 --checkpoint models/s2g --speaker ava -o out/talk.mp4
@@ -98,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
     if args.template_seed is not None or args.template_from is not None:
         from cospeech.inference.templates import template_inputs
 
-        inputs = template_inputs(pipe.generator, seed=args.template_seed, window=args.template_from)
+        option = "--template-seed" if args.template_from is None else "--template-from"
+        try:
+            inputs = template_inputs(pipe.generator, seed=args.template_seed, window=args.template_from)
+        except ConfigError as exc:
+            raise ConfigError(f"{args.checkpoint}: {option}: {exc}") from None
     gestures = pipe.generate(
         args.speech, speaker=args.speaker, seed=args.seed, transcript=args.transcript, inputs=inputs
     )

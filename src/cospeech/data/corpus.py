@@ -131,6 +131,11 @@ class Corpus(ABC):
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """The interval's speech file (for rendering with sound), or None if the corpus has none."""
 
+    def has_speech(self, speaker: str, interval_id: str) -> bool:
+        """Whether `waveform` has the interval's speech, without decoding it (rendering picks clips by
+        this). By default whether there is a `raw_audio` file."""
+        return self.raw_audio(speaker, interval_id) is not None
+
     def waveform(self, speaker: str, interval_id: str) -> np.ndarray | None:
         """The interval's speech, ``(n,)`` float32 mono at 16 kHz, that unstored audio features are
         computed from (``cospeech.features``); None if the corpus has none. By default `raw_audio`

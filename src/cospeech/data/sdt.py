@@ -35,6 +35,8 @@ labels (tested by a round trip).
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -169,7 +171,7 @@ class SdtCorpus(Corpus):
                 if absent:
                     raise DataError(f"{path}: no key(s) {absent}; present: {sorted(npz.files)}")
                 pose, audio = npz["pose"], npz["audio"]
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise DataError(f"{path}: not a readable npz file ({exc})") from exc
         if pose.ndim != 3 or pose.shape[1:] != (3, OPENPOSE137.num_joints) or len(pose) == 0:
             raise DataError(
@@ -209,6 +211,10 @@ class SdtCorpus(Corpus):
         self.interval_path(speaker, interval_id)  # a clip not in the table fails here
         clip = self._by_id[speaker][interval_id]
         return clip.video_fn, clip.start
+
+    def has_speech(self, speaker: str, interval_id: str) -> bool:
+        """True: every clip file holds its speech (`waveform`)."""
+        return True
 
     def raw_audio(self, speaker: str, interval_id: str) -> Path | None:
         """None: the speech lives inside the clip file (`waveform`), not in an audio file."""

@@ -2,9 +2,9 @@
 
 This is what ``cospeech render`` and the quickstart show: for ``count`` intervals of a split (a seeded
 choice, as the reference's ``np.random.seed(0)`` permutation), each model generates gestures from the
-interval's raw speech through the same ``GestureGenerator`` users call, and the ground-truth poses (the
+interval's speech through the same ``GestureGenerator`` users call, and the ground-truth poses (the
 stored key the first run was trained on, ``pose/normalize`` in PATS) are drawn next to them. Intervals
-without raw audio are skipped (PATS ships audio separately).
+without speech are skipped (PATS ships audio separately; SDT clips hold theirs).
 
 Each panel is titled by its run's label (``--label``, else the run's folder, ``tiny/version_0``), so two
 runs of one model are told apart. Where the corpus stores the nose and eyes the models do not predict (PATS),
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cospeech.data.corpus import SPLITS, open_corpus
+from cospeech.audio import SAMPLE_RATE
+from cospeech.data.corpus import SPLITS, Corpus, open_corpus
 from cospeech.data.poses import flat_to_joints
 from cospeech.errors import CheckpointError, ConfigError, DataError
 from cospeech.inference.pipeline import GeneratedGestures, GestureGenerator
@@ -68,7 +69,7 @@ def render_clips(
     ------
     ConfigError : no checkpoint, a count below 1, an unknown split, labels not one per checkpoint, or style
         transfer with several runs or a one-speaker run.
-    DataError : no clip of the split has raw audio.
+    DataError : no clip of the split has speech.
     """
     if not checkpoints:
         raise ConfigError("render needs at least one checkpoint")
@@ -102,10 +103,10 @@ def render_clips(
         (speaker, interval)
         for speaker in speakers
         for interval in corpus.interval_ids(speaker, split)
-        if corpus.raw_audio(speaker, interval) is not None
+        if corpus.has_speech(speaker, interval)
     ]
     if not candidates:
-        raise DataError(f"{root}: no {split} intervals with raw audio for speakers {speakers}")
+        raise DataError(f"{root}: no {split} intervals with speech for speakers {speakers}")
     order = _every_speaker_first(candidates, speakers, count, seed)
     skeleton = get_skeleton(generators[0].skeleton.name)
     with_head = skeleton == PATS48 and tuple(corpus.box_joints) == HEAD_JOINTS
@@ -113,10 +114,12 @@ def render_clips(
     videos, entries = [], []
     for index in sorted(order):
         speaker, interval = candidates[index]
-        speech, words = corpus.raw_audio(speaker, interval), corpus.transcript(speaker, interval)
+        speech, words = _speech(corpus, speaker, interval), corpus.transcript(speaker, interval)
 
         def generate(g: GestureGenerator, style: str, speech=speech, words=words) -> GeneratedGestures:
-            return g.generate(speech, speaker=style, transcript=words if g.uses_text else None)
+            rate = None if isinstance(speech, Path) else SAMPLE_RATE
+            words = words if g.uses_text else None
+            return g.generate(speech, sample_rate=rate, speaker=style, transcript=words)
 
         if style_transfer:
             generated = [generate(generators[0], style) for style in generators[0].speakers]
@@ -253,6 +256,18 @@ def gallery_metrics(checkpoints: Sequence[str | Path], labels: Sequence[str], sp
             "neither higher nor lower is better: compare with diversity_gt, the ground truth's"
         )
     return GalleryMetrics(rows, {key: higher_is_better(key) for key in columns}, legend)
+
+
+def _speech(corpus: Corpus, speaker: str, interval: str) -> Path | np.ndarray:
+    """The interval's speech file (its own rate and channels, muxed into the video), else its 16 kHz
+    waveform (SDT keeps the speech inside each clip file)."""
+    path = corpus.raw_audio(speaker, interval)
+    if path is not None:
+        return path
+    waveform = corpus.waveform(speaker, interval)
+    if waveform is None:
+        raise DataError(f"{corpus.interval_path(speaker, interval)}: the interval has no speech")
+    return waveform
 
 
 def _every_speaker_first(

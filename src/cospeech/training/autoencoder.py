@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.models.registry import check_kind, model_config
 from cospeech.training.losses import reconstruction_l1
@@ -100,10 +101,34 @@ class PoseAutoencoderModule(L.LightningModule):
             checkpoint[METADATA_KEY] = self.metadata.to_dict(tensors=True)
 
 
-def load_autoencoder(source: str) -> tuple[torch.nn.Module, str]:
+def load_autoencoder(source: str, *, encodes: DataSpec | None = None) -> tuple[torch.nn.Module, str]:
     """(trained auto-encoder in eval mode, name) from a ``PoseAutoencoderModule`` run or checkpoint, e.g.
-    to serve as the FGD feature extractor."""
+    to serve as the FGD feature extractor. With ``encodes`` (a run's data spec) the auto-encoder must read
+    that run's model-space poses (`pose_space_differences`), else a `ConfigError`: FGD on poses of another
+    representation would be a number without meaning."""
     run = read_run(source)
     if run.metadata.model.kind != "autoencoder":
         raise CheckpointError(f"{run.path}: not a pose auto-encoder checkpoint ({run.metadata.model.name})")
-    return run.metadata.model.build(run.state_dict, run.path), run.metadata.model.name
+    model = run.metadata.model.build(run.state_dict, run.path)
+    if encodes is not None:
+        differ = pose_space_differences(model, run.metadata, encodes)
+        if differ:
+            raise ConfigError(
+                f"{run.path}: the pose auto-encoder does not encode this run's poses ({'; '.join(differ)}); "
+                "train one on the run's data and representation (configs/pose_vae_sdt.yaml)"
+            )
+    return model, run.metadata.model.name
+
+
+def pose_space_differences(autoencoder: torch.nn.Module, trained: RunMetadata, spec: DataSpec) -> list[str]:
+    """What differs between the model-space poses ``autoencoder`` (trained with metadata ``trained``) reads
+    and those of a run with ``spec``: skeleton, representation, window. Empty when they agree."""
+    return [
+        f"{what}: auto-encoder {theirs}, this run {ours}"
+        for what, theirs, ours in (
+            ("skeleton", trained.data.skeleton, spec.skeleton),
+            ("representation", trained.data.representation, spec.representation),
+            ("window", autoencoder.config.window, spec.window_frames),
+        )
+        if theirs != ours
+    ]

@@ -35,6 +35,7 @@ from cospeech.data.spec import DataSpec
 from cospeech.errors import CheckpointError, ConfigError
 from cospeech.models.interface import GeneratorOutput
 from cospeech.training.adversarial import ADVERSARIAL_LOSSES, AdversarialRecipe
+from cospeech.training.autoencoder import pose_space_differences
 from cospeech.training.base import checked_choice
 from cospeech.training.continual import weights_sha256
 from cospeech.training.losses import reconstruction_l1
@@ -179,17 +180,10 @@ class TemplateRecipe(AdversarialRecipe):
             raise ConfigError(
                 f"pose_vae {run.path}: not a variational pose auto-encoder run (variational: true)"
             )
-        bank, spec = self.generator.templates, self.data_spec
-        differ = [
-            f"{what}: VAE {theirs}, this run {ours}"
-            for what, theirs, ours in (
-                ("skeleton", trained.data.skeleton, spec.skeleton),
-                ("representation", trained.data.representation, spec.representation),
-                ("window", config.window, spec.window_frames),
-                ("code size", config.latent_dim, bank.shape[1]),
-            )
-            if theirs != ours
-        ]
+        bank = self.generator.templates
+        differ = pose_space_differences(vae, trained, self.data_spec)
+        if config.latent_dim != bank.shape[1]:
+            differ.append(f"code size: VAE {config.latent_dim}, this run {bank.shape[1]}")
         mine, theirs = self.normalizer.state_dict(), trained.normalizer.state_dict()
         if not differ and not all(
             mine[k].shape == theirs[k].shape and torch.allclose(mine[k], theirs[k], rtol=1e-4, atol=1e-4)
