@@ -99,6 +99,7 @@ def test_personalise_writes_a_model_that_knows_the_person(personalised, capsys):
     assert read_run(model).metadata.speakers == ("ava", "ben", "maria")
     summary = json.loads((out / "personalise.json").read_text())
     assert summary["data"]["train_seconds"] > 30 and summary["data"]["train_windows"] > 0
+    assert summary["epochs"] == 3  # the budget rule: 3 × the tiny preset's 1 epoch at most
     assert set(summary["test"]) >= {"mix_stage", "mean_pose", "nearest_neighbour", "random_window"}
     assert all(np.isfinite(summary["test"][m]["L1"]) for m in summary["test"])
     assert set(summary["base_speakers_L1"]) == {"ava", "ben"}
@@ -156,3 +157,17 @@ def test_a_recording_folder_is_read_as_keypoints_and_one_speech_file(tmp_path):
     (tmp_path / "other.mov").write_bytes(b"")
     with pytest.raises(DataError, match="several speech files"):
         find_recording(tmp_path)
+
+
+def test_the_adaptation_budget_grows_with_the_data_within_bounds():
+    from cospeech.continual.personalise import adaptation_epochs
+    from cospeech.continual.runner import load_preset
+    from cospeech.errors import ConfigError
+
+    preset = load_preset("synth_small")  # 4 epochs × 20 batches; the 5th speaker gets 6 rows of 32
+    assert [adaptation_epochs(preset, w, 5) for w in (78, 348, 1788)] == [4, 8, 12]  # 30 s, 2 min, 10 min
+    assert adaptation_epochs(preset, 348, 5, ["--data.train_batches=40"]) == 4  # twice the rows per epoch
+    assert adaptation_epochs(preset, 1788, 5, ["--trainer.max_epochs", "6"]) == 6  # the user's word wins
+    bare = type(preset)(**{**preset.__dict__, "task": {"data": {"batch_size": 32}}})
+    with pytest.raises(ConfigError, match="the task sets no data.train_batches"):
+        adaptation_epochs(bare, 78, 5)
