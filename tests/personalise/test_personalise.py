@@ -99,6 +99,7 @@ def test_personalise_writes_a_model_that_knows_the_person(personalised, capsys):
     assert read_run(model).metadata.speakers == ("ava", "ben", "maria")
     summary = json.loads((out / "personalise.json").read_text())
     assert summary["data"]["train_seconds"] > 30 and summary["data"]["train_windows"] > 0
+    assert summary["epochs"] == 3  # the budget rule: 3 × the tiny preset's 1 epoch at most
     assert set(summary["test"]) >= {"mix_stage", "mean_pose", "nearest_neighbour", "random_window"}
     assert all(np.isfinite(summary["test"][m]["L1"]) for m in summary["test"])
     assert set(summary["base_speakers_L1"]) == {"ava", "ben"}
@@ -199,11 +200,26 @@ def test_the_summary_says_when_minutes_asked_exceed_the_recording():
 
     data = {"train_seconds": 90.0, "test_seconds": 20.0, "train_windows": 250, "minutes_asked": 10.0}
     summary = {"speaker": "maria", "model": "m", "test": {}, "base_speakers_L1": None, "resumed": False}
+    summary["epochs"] = 4
     summary["seconds"] = {"import": 1.0, "train": 2.0, "evaluate": 3.0, "total": 6.0}
     first = summary_lines({**summary, "data": {**data, "all_train_used": True}})[0]
     assert first == (
-        "data: 1.5 min of training (250 windows), 20 s held out for test "
+        "data: 1.5 min of training (250 windows, 4 epochs), 20 s held out for test "
         "(--minutes 10 asked: the recording has no more)"
     )
     assert "asked" not in summary_lines({**summary, "data": {**data, "all_train_used": False}})[0]
     assert "asked" not in summary_lines({**summary, "data": {**data, "minutes_asked": None}})[0]
+
+
+def test_the_adaptation_budget_grows_with_the_data_within_bounds():
+    from cospeech.continual.personalise import adaptation_epochs
+    from cospeech.continual.runner import load_preset
+    from cospeech.errors import ConfigError
+
+    preset = load_preset("synth_small")  # 4 epochs × 20 batches; the 5th speaker gets 6 rows of 32
+    assert [adaptation_epochs(preset, w, 5) for w in (78, 348, 1788)] == [4, 8, 12]  # 30 s, 2 min, 10 min
+    assert adaptation_epochs(preset, 348, 5, ["--data.train_batches=40"]) == 4  # twice the rows per epoch
+    assert adaptation_epochs(preset, 1788, 5, ["--trainer.max_epochs", "6"]) == 6  # the user's word wins
+    bare = type(preset)(**{**preset.__dict__, "task": {"data": {"batch_size": 32}}})
+    with pytest.raises(ConfigError, match="the task sets no data.train_batches"):
+        adaptation_epochs(bare, 78, 5)

@@ -11,7 +11,9 @@ EXAMPLES = """examples:
   cospeech personalise --recording recordings/maria --name maria --base runs/mix_stage/version_0 \\
       --out maria2 --minutes 2 --trainer.max_epochs 8
 The recording folder holds keypoints/ (OpenPose JSON) or COCO-WholeBody JSON, and the video or audio file.
-Fit arguments (--trainer.*, --data.*, --model.*) override the adaptation task's settings.
+Fit arguments (--trainer.*, --data.*, --model.*) override the adaptation task's settings. Without
+--trainer.max_epochs the epochs grow with the data: 2.5 passes over the person's windows, between the
+preset's epochs and 3x them (docs/personalise.md).
 """
 
 

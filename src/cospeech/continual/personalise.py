@@ -7,7 +7,7 @@
 2. One continual task adds the person to the base model (`cospeech.continual.runner`, as ``cospeech
    adapt``): by default C-DiffGAN's replay (``cdiffgan``: pseudo-aligned old-speaker rows from the frozen
    base as teacher, the newest speaker's share of each batch), every training window of the person as the
-   k-shot memory, in ``<out>/adapt``.
+   k-shot memory, for as many epochs as `adaptation_epochs` gives for their data, in ``<out>/adapt``.
 3. The new model is scored on the person's held-out test windows next to the baselines (their mean pose,
    nearest neighbour, random window; ``cospeech.evaluation``), and on the base speakers before and after
    (forgetting), and ``<out>/personalise.json`` records the data used and the time each step took.
@@ -19,6 +19,7 @@ talk.wav --checkpoint <out>/model --speaker NAME`` and ``GestureGenerator`` use 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from cospeech.continual.methods import get_method
-from cospeech.continual.runner import Chain, check_overrides, load_preset, read_mix_stage, run_chain
+from cospeech.continual.runner import (
+    Chain,
+    Preset,
+    check_overrides,
+    load_preset,
+    override_value,
+    read_mix_stage,
+    run_chain,
+)
 from cospeech.data.importers.recording import REPORT_PREFIX as IMPORT_REPORT_PREFIX
 from cospeech.data.importers.recording import import_recording
 from cospeech.data.pats import (
@@ -36,6 +45,7 @@ from cospeech.data.pats import (
     read_intervals_table,
     write_intervals_table,
 )
+from cospeech.data.replay import newest_share
 from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
@@ -45,6 +55,11 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 CORPUS_DIR, ADAPT_DIR, MODEL_LINK, SUMMARY = "corpus", "adapt", "model", "personalise.json"
 DEFAULT_METHOD = "cdiffgan"
+PASSES = 2.5
+"""Budget rule: the task runs enough epochs for the person's rows to cover each of their training windows
+about this many times (BENCHMARKS.md, Personalise: 4 epochs leave 10 min of data seen 0.3×)."""
+MAX_EPOCHS_FACTOR = 3
+"""… between the preset's epochs and this many times them."""
 
 Progress = Callable[[str], None]
 
@@ -156,15 +171,18 @@ def personalise(
     hop = int(hparams.get("window_hop") or 5)
     windows = training_windows(report, hop)
     say(f"{report['split_seconds']['train']:.1f} s of training data ({windows} windows at hop {hop})")
+    settings = load_preset(preset)
+    epochs = adaptation_epochs(settings, windows, len(known) + 1, overrides)
+    say(f"adaptation: {epochs} epochs")
     chain = Chain(
         out / ADAPT_DIR,
-        load_preset(preset),
+        settings,
         chosen,
         windows,
         seed,
         (*known, name),
         base=Path(base),
-        overrides=("--data.root", str(corpus), *overrides),
+        overrides=("--data.root", str(corpus), "--trainer.max_epochs", str(epochs), *overrides),
     )
     results = run_chain(chain, say)
     model = _task_run(out / ADAPT_DIR, name)
@@ -185,6 +203,7 @@ def personalise(
         "base": str(base),
         "method": chosen.name,
         "model": str(link),
+        "epochs": epochs,
         "data": {
             "train_seconds": report["split_seconds"]["train"],
             "dev_seconds": report["split_seconds"]["dev"],
@@ -230,12 +249,35 @@ def training_windows(report: dict[str, Any], hop: int) -> int:
     return sum(len(range(0, t - window, max(hop, 1))) for t in frames)
 
 
+def adaptation_epochs(preset: Preset, windows: int, speakers: int, overrides: Sequence[str] = ()) -> int:
+    """Epochs of the adaptation task: ``--trainer.max_epochs`` if ``overrides`` set it, else enough for the
+    person's rows (``train_batches`` × C-DiffGAN's newest share of ``batch_size`` among ``speakers``, the
+    person included; `newest_share`) to see each of their ``windows`` `PASSES` times, between the preset's
+    task epochs ``E`` and `MAX_EPOCHS_FACTOR` · ``E``. Values from ``overrides`` win over the preset's.
+    Raises ``ConfigError`` if the task's settings lack ``train_batches``, ``batch_size`` or ``max_epochs``."""
+    given = override_value(overrides, "--trainer.max_epochs")
+    if given is not None:
+        return int(given)
+    task = preset.task
+    values = {}
+    for section, key in (("data", "train_batches"), ("data", "batch_size"), ("trainer", "max_epochs")):
+        value = override_value(overrides, f"--{section}.{key}") or task.get(section, {}).get(key)
+        if value is None:
+            raise ConfigError(f"preset {preset.name}: the task sets no {section}.{key}; personalise needs it")
+        values[key] = int(value)
+    _, newest_rows = newest_share(values["batch_size"], speakers)
+    wanted = math.ceil(PASSES * windows / (values["train_batches"] * newest_rows))
+    least = values["max_epochs"]
+    return min(max(wanted, least), MAX_EPOCHS_FACTOR * least)
+
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as printed lines: data used, time taken, test table, base speakers before/after."""
     data, seconds = summary["data"], summary["seconds"]
     asked = data.get("minutes_asked")
     lines = [
-        f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows), "
+        f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows, "
+        f"{summary['epochs']} epochs), "
         f"{data['test_seconds']:.0f} s held out for test"
         + (
             f" (--minutes {asked:g} asked: the recording has no more)"

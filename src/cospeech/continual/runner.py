@@ -322,7 +322,7 @@ def check_speakers_early(chain: Chain, base: Any | None = None) -> None:
     is left to the fit engine to report."""
     from cospeech.data.corpus import open_corpus
 
-    root = _override(chain.overrides, "--data.root")
+    root = override_value(chain.overrides, "--data.root")
     if root is None and chain.base is None:
         root = chain.preset.first_task.get("data", {}).get("root")
     if root is None and base is not None:
@@ -331,7 +331,7 @@ def check_speakers_early(chain: Chain, base: Any | None = None) -> None:
         open_corpus(root).check_speakers(chain.speakers)
 
 
-def _override(overrides: Sequence[str], name: str) -> str | None:
+def override_value(overrides: Sequence[str], name: str) -> str | None:
     """The value of fit argument ``name`` (``--name value`` or ``--name=value``) in ``overrides``, if any."""
     for i, arg in enumerate(overrides):
         key, sep, value = arg.partition("=")
