@@ -185,7 +185,8 @@ def main() -> None:
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"torch threads {torch.get_num_threads()}",
-        "settings": vars(args) | {"workdir": str(args.workdir), "batch": batch},
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        | {"batch": batch},
         "pose_vae": {"run": str(vae), "seconds": vae_seconds},
     }
     print(json.dumps(results["pose_vae"]))
