@@ -16,14 +16,20 @@ CPU budget (same width, batches, learning rate), with SDT's metrics and its one-
    distance (pixels, per joint and frame) between the 5 samples. The S2G baseline has no template, so its
    template diversity is 0 by construction. (``diversity`` is the suite's: variability of one sample.)
 
+``--jobs 3`` trains and scores the three models as parallel processes (each with ``OMP_NUM_THREADS``
+threads; equal budget = equal batches, so the figures match a sequential run); ``--pose-vae RUN`` reuses a
+trained pose VAE (same corpus) instead of step 2's.
+
 Prints JSON lines and a Markdown table; writes ``WORKDIR/results.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import itertools
 import json
+import multiprocessing
 import os
 import platform
 import time
@@ -110,6 +116,37 @@ def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, dict[str
     return {"model": out, **references}
 
 
+def score_model(
+    name: str, args: argparse.Namespace, vae: Path, common: list[str]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Train model ``name`` (one of ``MODELS``) for ``args.batches`` batches and score it: (its scores,
+    {reference: scores} of the mean pose and oracle)."""
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    generator_config = {"channels": args.channels}
+    if name == "sdt_s2g":
+        generator_config |= {"template_dim": 0, "norm": "batch"}
+    overrides = [
+        *common, "--data.train_batches", str(args.batches), "--model.init_args.lr_schedule", "constant",
+        "--model.init_args.generator_config", json.dumps(generator_config),
+    ]  # fmt: skip
+    if name == "sdt_vae":
+        overrides += ["--model.init_args.pose_vae", str(vae)]
+    corpus = args.workdir / "corpus"
+    run, seconds = fit(name, args.workdir, corpus, overrides)
+    cache = str(args.workdir / "cache")
+    # the VAE reads the configs' hierarchical poses: no FTD for S2G's global ones on SDT clips
+    fgd = None if name == "sdt_s2g" and args.format == "sdt" else vae
+    evaluation = evaluate(run, split="test", baselines=True, fgd_extractor=fgd, cache_dir=cache)
+    mean = evaluation.scores[read_checkpoint(run).metadata.model.name]["mean"]
+    sampled = sample_metrics(run, corpus, args.workdir)
+    references = {
+        reference: evaluation.scores[reference]["mean"] | sampled.get(reference, {})
+        for reference in ("mean_pose", "oracle")
+        if reference in evaluation.scores
+    }
+    return {"train_seconds": seconds, **mean, **sampled.pop("model")}, references
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,7 +160,10 @@ def main() -> None:
     parser.add_argument(
         "--lr", type=float, default=1e-3, help="Adam learning rate of every model (SDT: 1e-4)"
     )
+    parser.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
+    parser.add_argument("--pose-vae", type=Path, help="a trained pose VAE run to reuse (skips its training)")
     args = parser.parse_args()
+    started = time.perf_counter()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     corpus = args.workdir / "corpus"
     if not corpus.is_dir():
@@ -139,41 +179,30 @@ def main() -> None:
     ]
     if args.format == "pats":  # the configs read SDT clips; PATS poses have no face for the hierarchy
         common += ["--data.format", "pats", "--data.representation", "z_flat"]
-    vae, vae_seconds = fit(
-        "pose_vae_sdt", args.workdir, corpus, [*common, "--data.train_batches", str(args.vae_batches)]
-    )
+    if args.pose_vae is None:
+        vae_batches = ["--data.train_batches", str(args.vae_batches)]
+        vae, vae_seconds = fit("pose_vae_sdt", args.workdir, corpus, [*common, *vae_batches])
+    else:
+        vae, vae_seconds = args.pose_vae, 0.0
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"torch threads {torch.get_num_threads()}",
-        "settings": vars(args) | {"workdir": str(args.workdir), "batch": batch},
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        | {"batch": batch},
         "pose_vae": {"run": str(vae), "seconds": vae_seconds},
     }
     print(json.dumps(results["pose_vae"]))
     scores: dict[str, dict[str, float]] = {}
-    for name in MODELS:
-        generator_config = {"channels": args.channels}
-        if name == "sdt_s2g":
-            generator_config |= {"template_dim": 0, "norm": "batch"}
-        overrides = [
-            *common, "--data.train_batches", str(args.batches), "--model.init_args.lr_schedule", "constant",
-            "--model.init_args.generator_config", json.dumps(generator_config),
-        ]  # fmt: skip
-        if name == "sdt_vae":
-            overrides += ["--model.init_args.pose_vae", str(vae)]
-        run, seconds = fit(name, args.workdir, corpus, overrides)
-        cache = str(args.workdir / "cache")
-        # the VAE reads the configs' hierarchical poses: no FTD for S2G's global ones on SDT clips
-        fgd = None if name == "sdt_s2g" and args.format == "sdt" else vae
-        evaluation = evaluate(run, split="test", baselines=True, fgd_extractor=fgd, cache_dir=cache)
-        mean = evaluation.scores[read_checkpoint(run).metadata.model.name]["mean"]
-        sampled = sample_metrics(run, corpus, args.workdir)
-        scores[name] = {"train_seconds": seconds, **mean, **sampled.pop("model")}
-        for reference in ("mean_pose", "oracle"):
-            if reference in evaluation.scores:
-                scores.setdefault(
-                    reference, evaluation.scores[reference]["mean"] | sampled.get(reference, {})
-                )
-        print(json.dumps({name: scores[name]}))
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter per model: no forked torch state
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        futures = {name: pool.submit(score_model, name, args, vae, common) for name in MODELS}
+        for name, future in futures.items():
+            model, references = future.result()
+            scores[name] = model
+            for reference, row in references.items():
+                scores.setdefault(reference, row)
+            print(json.dumps({name: model}))
+    results["wall_seconds"] = time.perf_counter() - started
     results["scores"] = scores
     (args.workdir / "results.json").write_text(json.dumps(results, indent=1))
     columns = ["L1", "L2_prior", "L2_train", "PCK", "FGD", "lip_sync_error_n", "template_diversity_prior"]
