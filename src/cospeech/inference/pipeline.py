@@ -505,16 +505,7 @@ def pose_clock_features(
     AudioError : too few samples for one feature frame or one pose frame.
     ConfigError : an unknown ``level``, or ``"utterance"`` for a feature that is not levellable.
     """
-    feature = get_feature(feature) if isinstance(feature, str) else feature
-    n = len(waveform)
-    T = pose_frames(n, feature)
-    n_frames = feature.frame_count(n)
-    if n_frames < 1 or T < 1:
-        raise AudioError(f"{n} samples are too short for {feature.key} features on the pose clock")
-    if level not in AUDIO_LEVELS:
-        raise ConfigError(f"level={level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
-    if level == "utterance" and not feature.levellable:
-        raise ConfigError(f"{feature.key} is not a log-domain feature; audio_level='utterance' needs one")
+    feature, T, n_frames = _feature_geometry(feature, len(waveform), level)
     rate, offset = feature.rate, feature.offset
     owner = np.floor((offset + np.arange(n_frames) / rate) * POSE_FPS).astype(np.int64)  # pose frame of each
     blocks = []  # (t0, t1, k0, k1): pose frames [t0, t1) and the feature frames [k0, k1) they use
@@ -567,16 +558,7 @@ def pose_clock_features_torch(
     ------
     As `pose_clock_features`.
     """
-    feature = get_feature(feature) if isinstance(feature, str) else feature
-    n = waveform.shape[-1]
-    T = pose_frames(n, feature)
-    n_frames = feature.frame_count(n)
-    if n_frames < 1 or T < 1:
-        raise AudioError(f"{n} samples are too short for {feature.key} features on the pose clock")
-    if level not in AUDIO_LEVELS:
-        raise ConfigError(f"level={level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
-    if level == "utterance" and not feature.levellable:
-        raise ConfigError(f"{feature.key} is not a log-domain feature; audio_level='utterance' needs one")
+    feature, T, n_frames = _feature_geometry(feature, waveform.shape[-1], level)
     device = waveform.device
     step = max(1, round(block_frames * feature.rate / POSE_FPS))  # feature frames per block
     frames = torch.cat(
@@ -754,3 +736,20 @@ def _textgrid_words(path: Path, text: str) -> list[Word]:
         raise DataError(f"{path}: TextGrid has no interval tier")
     named = [words for name, words in tiers if name.lower() == "words"]
     return named[0] if named else tiers[0][1]
+
+
+def _feature_geometry(
+    feature: FeatureExtractor | str, n: int, level: AudioLevel
+) -> tuple[FeatureExtractor, int, int]:
+    """(the extractor, pose frames T, feature frames) for ``n`` samples, after checking ``level``; shared by
+    the NumPy and the torch path."""
+    feature = get_feature(feature) if isinstance(feature, str) else feature
+    T = pose_frames(n, feature)
+    n_frames = feature.frame_count(n)
+    if n_frames < 1 or T < 1:
+        raise AudioError(f"{n} samples are too short for {feature.key} features on the pose clock")
+    if level not in AUDIO_LEVELS:
+        raise ConfigError(f"level={level!r}; expected one of {', '.join(AUDIO_LEVELS)}")
+    if level == "utterance" and not feature.levellable:
+        raise ConfigError(f"{feature.key} is not a log-domain feature; audio_level='utterance' needs one")
+    return feature, T, n_frames
