@@ -89,7 +89,7 @@ def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, dict[str
     def l2(pixels: np.ndarray) -> float:
         return float(np.linalg.norm(pixels - truth, axis=-1).mean())
 
-    sources = {"prior": [{"seed": s} for s in SEEDS]}
+    sources = {"prior": [{"seed": s, "source": "prior"} for s in SEEDS]}
     if "template" in generator.inputs:
         windows = torch.randperm(spec.train_windows, generator=torch.Generator().manual_seed(0))[: len(SEEDS)]
         sources["train"] = [{"window": int(w)} for w in windows]

@@ -60,6 +60,10 @@ def test_errors_are_one_line_and_exit_1(tiny_run, tmp_path, capsys):
             f"{tiny_run}: --template-seed: Speech2GestureGenerator has no template input",
         ),
         (
+            ["--checkpoint", str(tiny_run), "--speaker", "ava", "--template-prior", "3"],
+            f"{tiny_run}: --template-prior: Speech2GestureGenerator has no template input",
+        ),
+        (
             ["--checkpoint", str(tiny_run), "--speaker", "ava", "--template-from", "0"],
             f"{tiny_run}: --template-from: Speech2GestureGenerator has no template input",
         ),

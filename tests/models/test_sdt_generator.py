@@ -51,11 +51,44 @@ def test_generator_is_per_frame_and_template_conditioned() -> None:
     assert not torch.allclose(generator(audio, b).poses, first)  # the template changes the poses
 
 
-def test_sampled_templates_are_seeded_and_the_bank_is_indexed() -> None:
+def test_sampled_templates_are_seeded_rows_of_random_training_windows() -> None:
+    generator = build_model("sdt", channels=32, train_windows=50)
+    with torch.no_grad():
+        generator.templates.copy_(torch.arange(50.0)[:, None].expand(50, 32))  # row i is all i
+
+    def draw(seed: int, batch: int = 3, **source: str) -> torch.Tensor:
+        rng = torch.Generator().manual_seed(seed)
+        if not source:  # the default, as evaluation and inference draw it
+            return generator.sample_inputs(("template",), batch, generator=rng)["template"]
+        return generator.draw_templates(batch, generator=rng, **source)
+
+    first = draw(4)
+    assert first.shape == (3, 32) and torch.equal(draw(4), first) and not first.requires_grad
+    windows = first[:, 0].long()
+    torch.testing.assert_close(first, generator.templates[windows].detach())  # each one bank row
+    # the reference's draw: torch.randint over the N training windows (notes sdt §3.5)
+    assert torch.equal(windows, torch.randint(50, (3,), generator=torch.Generator().manual_seed(4)))
+    assert len({int(draw(s, 1)[0, 0]) for s in range(8)}) > 1  # other seeds, other windows
+    prior = draw(4, source="prior")  # N(0, I), not a bank row
+    assert torch.equal(prior, torch.randn(3, 32, generator=torch.Generator().manual_seed(4)))
+    with pytest.raises(ConfigError, match=r"template source 'normal' is not one of 'bank', 'prior'"):
+        draw(4, source="normal")
+
+
+def test_prior_template_source_and_an_empty_bank_draw_from_n01() -> None:
+    noise = torch.randn(2, 32, generator=torch.Generator().manual_seed(1))
+    for generator in (
+        build_model("sdt", channels=32, train_windows=5, template_source="prior"),
+        build_model("sdt", channels=32),  # built without data: no bank rows to draw from
+    ):
+        drawn = generator.sample_inputs(("template",), 2, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(drawn["template"], noise)
+    with pytest.raises(ConfigError, match=r"template_source='normal' is not one of 'bank', 'prior'"):
+        build_model("sdt", template_source="normal")
+
+
+def test_the_bank_is_indexed() -> None:
     generator = build_model("sdt", channels=32, train_windows=5)
-    draw = generator.sample_inputs(("template",), 3, generator=torch.Generator().manual_seed(4))["template"]
-    again = generator.sample_inputs(("template",), 3, generator=torch.Generator().manual_seed(4))["template"]
-    assert draw.shape == (3, 32) and torch.equal(draw, again)
     with torch.no_grad():
         generator.templates[2] = 7.0
     assert torch.equal(generator.template_from(2), torch.full((1, 32), 7.0))

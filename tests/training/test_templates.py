@@ -216,25 +216,30 @@ def test_one_template_per_utterance_seeded_and_diverse(bp_run: Path) -> None:
     def poses(**kwargs: Any) -> np.ndarray:
         return pipe.generate_features(audio, speaker="ava", **kwargs)
 
-    first = poses(inputs=template_inputs(pipe.generator, seed=3))
-    # 135 frames → 3 windows in one batch, one template for all of them
-    assert seen[-1].shape == (3, 32) and torch.equal(seen[-1], seen[-1][:1].expand(3, 32))
-    np.testing.assert_array_equal(poses(inputs=template_inputs(pipe.generator, seed=3)), first)
-    others = [poses(inputs=template_inputs(pipe.generator, seed=s)) for s in (4, 5)]
-    assert all(np.abs(o - first).mean() > 1e-3 for o in others)  # other templates, other gestures
-    poses(seed=7)  # no template given: drawn once from the pipeline's seed
-    assert torch.equal(seen[-1], seen[-1][:1].expand(3, 32))
     bank = pipe.generator.templates
+    first = poses(inputs=template_inputs(pipe.generator, seed=3))
+    # 135 frames → 3 windows in one batch, one template for all of them: a random training window's row
+    assert seen[-1].shape == (3, 32) and torch.equal(seen[-1], seen[-1][:1].expand(3, 32))
+    drawn = int(torch.randint(len(bank), (1,), generator=torch.Generator().manual_seed(3)))
+    assert torch.equal(seen[-1][0], bank[drawn])
+    np.testing.assert_array_equal(poses(inputs=template_inputs(pipe.generator, seed=3)), first)
+    prior = poses(inputs=template_inputs(pipe.generator, seed=3, source="prior"))  # N(0, I)
+    others = [poses(inputs=template_inputs(pipe.generator, seed=s, source="prior")) for s in (4, 5)]
+    assert all(np.abs(o - prior).mean() > 1e-3 for o in others)  # other templates, other gestures
+    poses(seed=7)  # no template given: drawn once from the pipeline's seed, a row of the bank
+    assert torch.equal(seen[-1], seen[-1][:1].expand(3, 32)) and bool((bank == seen[-1][0]).all(1).any())
     row = int(torch.nonzero(bank.abs().sum(1))[0, 0])
     poses(inputs=template_inputs(pipe.generator, window=row))
     assert torch.equal(seen[-1][0], bank[row])
     with pytest.raises(ConfigError, match="not both"):
         template_inputs(pipe.generator, seed=1, window=row)
+    with pytest.raises(ConfigError, match="goes with a seed, not with a training window"):
+        template_inputs(pipe.generator, window=row, source="prior")
     with pytest.raises(ConfigError, match=r"has no per-utterance input \['style'\]"):
         poses(inputs={"style": torch.zeros(1)})
 
 
-def test_generate_cli_takes_a_template_seed_or_window_and_the_export_keeps_the_bank(
+def test_generate_cli_takes_a_template_seed_prior_or_window_and_the_export_keeps_the_bank(
     bp_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rng = np.random.default_rng(1)
@@ -250,10 +255,16 @@ def test_generate_cli_takes_a_template_seed_or_window_and_the_export_keeps_the_b
         with np.load(tmp_path / f"{out}.npz") as npz:
             return npz["poses"]
 
+    # --template-seed N: the template of the training window drawn with seed N (the reference's default)
     a = generate(bp_run, "a", "--template-seed", "3")
     np.testing.assert_array_equal(generate(exported, "b", "--template-seed", "3"), a)
-    assert np.abs(generate(bp_run, "c", "--template-seed", "4") - a).mean() > 1e-3
-    generate(exported, "d", "--template-from", "0")
+    drawn = int(torch.randint(read_run(bp_run).metadata.data.train_windows, (1,),
+                              generator=torch.Generator().manual_seed(3)))  # fmt: skip
+    np.testing.assert_array_equal(generate(exported, "d", "--template-from", str(drawn)), a)
+    # --template-prior N: N(0, I) with seed N
+    p = generate(bp_run, "p", "--template-prior", "3")
+    np.testing.assert_array_equal(generate(exported, "q", "--template-prior", "3"), p)
+    assert np.abs(generate(bp_run, "c", "--template-prior", "4") - p).mean() > 1e-3
     assert main(["generate", str(speech), "--checkpoint", str(bp_run), "--speaker", "ava", "-o", "x",
                  "--template-from", "99999"]) == 1  # fmt: skip
     assert "outside the bank" in capsys.readouterr().err

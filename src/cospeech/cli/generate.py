@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   cospeech generate talk.flac --checkpoint best.ckpt --speaker ben -o out/talk --format all --device cuda
   cospeech generate t.wav --checkpoint runs/ms/version_0 --speaker ava=0.5,ben=0.5 --transcript t.json -o x
   cospeech generate talk.wav --checkpoint runs/sdt_bp/version_0 --speaker ava --template-seed 3 -o out/t3
+  cospeech generate talk.wav --checkpoint runs/sdt_bp/version_0 --speaker ava --template-prior 3 -o out/p3
 
 outputs (OUT is a stem; a known suffix also picks the format):
   npz   OUT.npz            poses (T, 48, 2) neck-relative pixels, fps, skeleton, joint_names, speaker
@@ -64,8 +65,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--template-seed",
         type=int,
         metavar="N",
+        help="SDT models: one template for the whole speech, a training window's drawn uniformly at random "
+        "with seed N (the reference's default; other seeds give other gesture styles for the same speech). "
+        "With no template option, one is drawn from the run's template_source (a training window unless "
+        "trained with prior) with --seed",
+    )
+    template.add_argument(
+        "--template-prior",
+        type=int,
+        metavar="N",
         help="SDT models: one template for the whole speech, drawn from N(0, I) with seed N "
-        "(other seeds give other gesture styles for the same speech)",
+        "(the reference's SAMPLE_FROM_NORMAL)",
     )
     template.add_argument(
         "--template-from",
@@ -97,14 +107,19 @@ def run(args: argparse.Namespace) -> int:
         device = "cpu"
     pipe = GestureGenerator.from_pretrained(args.checkpoint).to(device)
     inputs = None
-    if args.template_seed is not None or args.template_from is not None:
-        from cospeech.inference.templates import template_inputs
+    template_options = [
+        ("--template-seed", args.template_seed, {"seed": args.template_seed}),
+        ("--template-prior", args.template_prior, {"seed": args.template_prior, "source": "prior"}),
+        ("--template-from", args.template_from, {"window": args.template_from}),
+    ]
+    for option, value, choice in template_options:
+        if value is not None:
+            from cospeech.inference.templates import template_inputs
 
-        option = "--template-seed" if args.template_from is None else "--template-from"
-        try:
-            inputs = template_inputs(pipe.generator, seed=args.template_seed, window=args.template_from)
-        except ConfigError as exc:
-            raise ConfigError(f"{args.checkpoint}: {option}: {exc}") from None
+            try:
+                inputs = template_inputs(pipe.generator, **choice)
+            except ConfigError as exc:
+                raise ConfigError(f"{args.checkpoint}: {option}: {exc}") from None
     gestures = pipe.generate(
         args.speech, speaker=args.speaker, seed=args.seed, transcript=args.transcript, inputs=inputs
     )

@@ -2,10 +2,11 @@
 
 SDT's generator (``cospeech.models.sdt``) takes a template ``(B, D)`` that sets the general appearance of
 the gestures while the speech drives the motion (notes sdt §3.5). At inference one template is held fixed
-for the whole utterance (``GestureGenerator.generate(…, inputs=…)``), drawn from the prior N(0, I) with a
-seed, or taken from a training window: its row of the run's template bank (SDT-BP: the learned template;
-SDT-VAE: the pose VAE's μ of that window's pose). The reference's demo picks ``DEMO.CODE_INDEX`` the same
-way; its default, a random training clip's template, is ``window`` drawn by the caller.
+for the whole utterance (``GestureGenerator.generate(…, inputs=…)``): by default, as the reference, the row
+of a training window drawn uniformly at random with a seed from the run's template bank (SDT-BP: the
+learned template; SDT-VAE: the pose VAE's μ of that window's pose); from the prior N(0, I) with a seed (the
+reference's ``CLIP_CODE.SAMPLE_FROM_NORMAL``); or a chosen training window's row (the reference's demo
+``DEMO.CODE_INDEX``).
 """
 
 from __future__ import annotations
@@ -14,22 +15,31 @@ import torch
 
 from cospeech.errors import ConfigError
 from cospeech.models.interface import Generator
+from cospeech.models.sdt import TemplateSource
 
 
 def template_inputs(
-    generator: Generator, *, seed: int | None = None, window: int | None = None
+    generator: Generator,
+    *,
+    seed: int | None = None,
+    window: int | None = None,
+    source: TemplateSource | None = None,
 ) -> dict[str, torch.Tensor]:
-    """``{"template": (1, D)}`` for ``generate(…, inputs=…)``: from N(0, I) drawn with ``seed``, or the bank
-    row of training window ``window`` (0 ≤ window < the run's ``train_windows``, in the data module's
-    training-window order). Exactly one of the two.
+    """``{"template": (1, D)}`` for ``generate(…, inputs=…)``: drawn with ``seed`` from ``source`` (default:
+    the run's ``template_source``, ``bank`` unless trained otherwise: the row of training window
+    ``torch.randint(N, (1,), generator=torch.Generator().manual_seed(seed))``; ``prior``: N(0, I)), or the
+    bank row of training window ``window`` (0 ≤ window < the run's ``train_windows``, in the data module's
+    training-window order). Exactly one of ``seed`` and ``window``; ``source`` only with ``seed``.
 
     Raises
     ------
-    ConfigError : both or neither given, a generator without a template input, or a window outside the
-        bank.
+    ConfigError : both or neither of ``seed`` and ``window``, ``source`` with ``window``, a generator
+        without a template input, a window outside the bank, or an unknown ``source``.
     """
     if (seed is None) == (window is None):
         raise ConfigError("choose the template either from a seed or from a training window, not both")
+    if window is not None and source is not None:
+        raise ConfigError(f"a template source ({source!r}) goes with a seed, not with a training window")
     spec = generator.inputs.get("template")
     if spec is None or not spec.sampled:
         raise ConfigError(
@@ -37,4 +47,5 @@ def template_inputs(
         )
     if window is not None:
         return {"template": generator.template_from(window)}
-    return generator.sample_inputs(("template",), 1, generator=torch.Generator().manual_seed(seed))
+    drawn = generator.draw_templates(1, source=source, generator=torch.Generator().manual_seed(seed))
+    return {"template": drawn}

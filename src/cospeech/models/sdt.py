@@ -14,12 +14,16 @@ Changed: the mel arrives on the pose clock (``subframes`` mel columns per pose f
 so a 64-frame window gives 448 columns where the reference's 68,266 samples give 427) and z-normalised by
 the data module (the reference feeds raw power); the template bank lives in the generator, so checkpoints
 and exports carry it and ``--template-from`` needs only the model.
+
+Test-time templates (notes sdt §3.5): ``sample_inputs`` draws, by default as the reference, the bank row of a
+uniformly random training window per utterance (``template_source: bank``); ``template_source: prior``
+draws from N(0, I) (the reference's ``CLIP_CODE.SAMPLE_FROM_NORMAL``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +38,9 @@ SDT_POSE_DIM = 242
 """2 · 121 joints of the ``sdt121`` skeleton."""
 SDT_AUDIO_DIM = 7 * 80
 """``audio/mel_80``: 80 mel bins × 7 sub-frames per pose frame."""
+
+TemplateSource = Literal["bank", "prior"]
+"""Where a sampled template comes from: ``bank`` (a random training window's row) or ``prior`` (N(0, I))."""
 
 
 class SDTAudioEncoder(nn.Module):
@@ -90,6 +97,11 @@ class SDTConfig:
     """LeakyReLU(0.2) instead of ReLU."""
     channels: int = 256
     """Width C of the audio features, U-Net and decoder (the audio encoder starts at C/4, C/2)."""
+    template_source: TemplateSource = "bank"
+    """Where ``sample_inputs`` draws the per-utterance template from (evaluation, and inference without a
+    chosen template): ``bank``, the row of a uniformly random training window (the reference's default,
+    notes sdt §3.5), or ``prior``, N(0, I) (``CLIP_CODE.SAMPLE_FROM_NORMAL``). A bank without rows (a
+    generator built without data, ``train_windows=0``) draws from the prior."""
 
     def __post_init__(self) -> None:
         problems = range_problems(
@@ -110,15 +122,16 @@ class SDTGenerator(Generator):
 
     ``audio_encoder`` → tile the template over time and concatenate → ``unet`` (depth 5, linear
     upsampling) → ``decoder`` (4 CNR k3 + Conv1d k1 to 2J). ``templates`` is the bank ``(N, D)``, one row
-    per training window (zeros until a recipe learns or fills it), used by ``template_from``. ``T ≥ 32``.
+    per training window (zeros until a recipe learns or fills it), used by ``template_from`` and
+    ``draw_templates``. ``T ≥ 32``.
     """
 
     inputs: ClassVar = {
         "audio": STANDARD_INPUTS["audio"],
         "template": InputSpec(
             "(B, D) float32",
-            "per-utterance template: a training window's row of the bank in training, N(0, I) or a chosen "
-            "bank row at inference",
+            "per-utterance template: a training window's row of the bank in training; at inference a random "
+            "or chosen training window's row, or N(0, I) (template_source)",
             sampled=True,
         ),
     }
@@ -158,11 +171,37 @@ class SDTGenerator(Generator):
         return GeneratorOutput(self.decoder(self.unet(x)).transpose(1, 2))  # (B, 2J, T) → (B, T, 2J)
 
     def sample_inputs(self, names, batch_size, *, generator=None):
-        """``template``: ``(B, D)`` drawn from the prior N(0, I) with ``generator``."""
-        D = self.config.template_dim
+        """``template``: ``(B, D)`` from ``draw_templates`` with the config's ``template_source``."""
+        return {"template": self.draw_templates(batch_size, generator=generator)}
+
+    def draw_templates(
+        self,
+        batch_size: int,
+        *,
+        source: TemplateSource | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``batch_size`` templates ``(B, D)`` on the bank's device, drawn with ``generator`` (torch's global
+        RNG if None) from ``source`` (default: the config's ``template_source``).
+
+        ``bank``: the rows of windows ``torch.randint(N, (B,), generator=generator)`` of the bank of N
+        training windows, as the reference (notes sdt §3.5); an empty bank (a generator built without data)
+        draws from the prior instead. ``prior``: ``torch.randn(B, D, generator=generator)``.
+
+        Raises
+        ------
+        ConfigError : ``source`` not one of ``bank``, ``prior``.
+        """
+        source = source or self.config.template_source
+        if source not in get_args(TemplateSource):
+            raise ConfigError(f"template source {source!r} is not one of 'bank', 'prior'")
         drawn_on = generator.device if generator is not None else "cpu"
+        N, D = self.templates.shape
+        if source == "bank" and N:
+            windows = torch.randint(N, (batch_size,), generator=generator, device=drawn_on)
+            return self.templates[windows.to(self.templates.device)].detach()
         noise = torch.randn(batch_size, D, generator=generator, device=drawn_on)
-        return {"template": noise.to(self.templates.device)}
+        return noise.to(self.templates.device)
 
     def example_inputs(self, batch_size: int = 2, frames: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
         """The base class's seeded inputs plus a seeded ``template`` (B, D), so two calls agree."""
