@@ -108,7 +108,7 @@ def test_short_gaps_are_interpolated_and_long_gaps_split_the_recording(tmp_path)
     for k in range(300, 360):  # 2 s: the recording splits
         frames[k] = []
     frames[150][0] = frames[150][0].copy()
-    frames[150][0][20] = (0, 0, 0)  # an undetected hand point, as OpenPose writes it
+    frames[150][0][PATS52.index("RWrist")] = (0, 0, 0)  # an undetected body point, as OpenPose writes it
     frames[160][0] = frames[160][0].copy()
     frames[160][0][:, 2] = 0.05  # a low-confidence frame
     frames[170][0] = frames[170][0].copy()

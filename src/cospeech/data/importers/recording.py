@@ -385,6 +385,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"read {report['frames_read']} frames ({report['source']}, {report['input_fps']:g} fps) up to "
         f"{end:.1f} s, speech {speech:.1f} s",
         "dropped frames: " + (", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"),
+        "undetected points interpolated: "
+        + (", ".join(f"{k} {v}" for k, v in report["points_interpolated"].items()) or "none"),
         f"gaps interpolated: {gaps['count']} ({gaps['seconds']:.2f} s); recording split at "
         f"{report['splits_at_long_gaps']} long gap(s); {short['count']} piece(s) too short for a window "
         f"({short['seconds']:.1f} s); {report['frames_beyond_speech']} frame(s) after the speech ends",

@@ -5,18 +5,22 @@
    is taken if it lies within ``max_jump`` of its size (the box diagonal), otherwise the frame has lost the
    person. After a loss longer than ``max_gap`` the nearest candidate is taken again, wherever it is.
 2. **Frame cleaning** (SDT's preprocessing, ``speech_drives_templates.md`` §1.7, 2_1/2_2): a frame is dropped
-   if any of the points the target format uses (``used``: the 52 PATS joints, or SDT's 121 and the neck)
-   is undetected (confidence 0, or at the image origin: x ≤ 3 and y ≤ 3, SDT's
-   test), if the mean confidence is below ``min_confidence`` (the estimator's low-confidence frames), or if
-   it is an outlier: shoulder width (RShoulder–LShoulder) more than ``shoulder_outlier`` off the
+   if a body point the target format uses (``used``: the 52 PATS joints, or SDT's 121 and the neck) is
+   undetected (confidence 0, or at the image origin: x ≤ 3 and y ≤ 3, SDT's test), or a whole used hand
+   or face is; if the mean confidence is below ``min_confidence`` (the estimator's low-confidence frames);
+   or if it is an outlier: shoulder width (RShoulder–LShoulder) more than ``shoulder_outlier`` off the
    recording's median (a mis-detection or another person's body), or RShoulder on the neck (no scale).
+   Isolated undetected hand or face points (real estimators miss a few fingers in many frames; SDT drops
+   such frames) are filled per point by linear interpolation in time between the nearest kept frames
+   where that point is detected, if those are at most ``max_gap`` apart; otherwise the frame is dropped
+   ("hand points missing too long", "face points missing too long").
 3. **Resampling** to 15 fps: kept frames at most ``max_gap`` apart form a segment; a segment is sampled every
    1/15 s from its first kept frame, each point linearly interpolated in time between the kept frames around
    it (so short gaps are bridged and any input rate becomes 15 fps; an input already at 15 fps is copied).
    Longer gaps end the segment: undetected poses are never stored as positions. Segments shorter than one
    training window are left out. Points outside ``used`` are written as undetected (0, 0, score 0).
 
-Every count is kept for the import report (`TrackReport`).
+Every count is kept for the import report (`TrackReport`), the filled points per part too.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ BODY = PATS52_POINTS[: len(PATS52.groups["body"])]
 """The upper body (neck, arms, nose, eyes) whose box is a person's position and size."""
 NECK, RSHOULDER, LSHOULDER = (OPENPOSE137.index(n) for n in ("Neck", "RShoulder", "LShoulder"))
 UNDETECTED = "undetected points"
+"""Drop reason: a used body point, or a whole used hand or face, undetected."""
+TOO_LONG = {"left_hand": "hand", "right_hand": "hand", "face": "face"}
+"""The part word of the drop reason "<part> points missing too long" (no detection within ``max_gap``)."""
 PART_HINTS = {
     "left_hand": "OpenPose writes hands with --hand",
     "right_hand": "OpenPose writes hands with --hand",
@@ -93,6 +100,8 @@ class TrackReport:
     splits_at_gaps: int = 0
     short_segments: int = 0
     short_segments_seconds: float = 0.0
+    points_filled: Counter = field(default_factory=Counter)
+    """Undetected hand/face points of kept frames filled by interpolation in time, per part."""
 
     def as_dict(self) -> dict:
         return {
@@ -103,6 +112,7 @@ class TrackReport:
             "frames_dropped": dict(self.dropped),
             "person_reacquired": self.reacquired,
             "gaps_interpolated": {"count": self.gaps_bridged, "seconds": round(self.gaps_bridged_seconds, 3)},
+            "points_interpolated": dict(self.points_filled),
             "splits_at_long_gaps": self.splits_at_gaps,
             "segments_too_short": {
                 "count": self.short_segments,
@@ -116,9 +126,9 @@ def clean_segments(
 ) -> tuple[list[Segment], TrackReport]:
     """Follow one person through ``detections``, drop unusable frames, resample to 15 fps.
 
-    ``used``: the ``openpose137`` points the target keeps (default the ``pats52`` joints); each must be
-    detected in a kept frame. Returns the segments in time order and the report. Raises `DataError` if no
-    frame is usable.
+    ``used``: the ``openpose137`` points the target keeps (default the ``pats52`` joints); the body ones
+    must be detected in a kept frame, the hand and face ones are filled in time where undetected.
+    Returns the segments in time order and the report. Raises `DataError` if no frame is usable.
     """
     settings = settings or TrackSettings()
     times = np.asarray(detections.times, dtype=np.float64)
@@ -131,19 +141,23 @@ def clean_segments(
     kept = np.zeros(len(times), dtype=bool)
     joints = np.zeros((len(times), POINTS, 2))
     confidence = np.zeros((len(times), POINTS))
+    holes = np.zeros((len(times), POINTS), dtype=bool)  # undetected hand/face points of kept frames
     used = list(used)
+    parts = {part: np.isin(used, members) for part, members in OPENPOSE137.groups.items()}
     missing: Counter = Counter()  # body parts with undetected points, over the frames dropped for them
     for f, person in enumerate(chosen):
         if person is None:
             continue
-        reason = _unusable(person[used], settings.min_confidence)
+        detected = _detected(person[used])
+        reason = _unusable(person[used], detected, parts, settings.min_confidence)
         if reason:
             report.dropped[reason] += 1
             if reason == UNDETECTED:
-                missing.update(_parts(used, ~_detected(person[used])))
+                missing.update(_parts(used, ~detected))
             continue
         kept[f] = True
         joints[f, used], confidence[f, used] = person[used, :2], person[used, 2]
+        holes[f, used] = ~detected
     if kept.any():
         width = np.linalg.norm(joints[:, RSHOULDER] - joints[:, LSHOULDER], axis=-1)
         median = np.median(width[kept])
@@ -151,6 +165,7 @@ def clean_segments(
         outlier = kept & ((np.abs(width / median - 1) > settings.shoulder_outlier) | (neck_offset < 1.0))
         report.dropped["outlier (shoulder width)"] += int(outlier.sum())
         kept &= ~outlier
+        _fill(times, kept, joints, confidence, holes, settings, report)
     if not kept.any():
         always = sorted(part for part, count in missing.items() if count == report.dropped[UNDETECTED])
         hints = "; ".join(dict.fromkeys(PART_HINTS[p] for p in always if p in PART_HINTS))
@@ -213,12 +228,56 @@ def _parts(points: Sequence[int], flags: np.ndarray) -> set[str]:
     return {part for part, members in OPENPOSE137.groups.items() if flagged.intersection(members)}
 
 
-def _unusable(person: np.ndarray, min_confidence: float) -> str | None:
-    if not _detected(person).all():
+def _unusable(
+    person: np.ndarray, detected: np.ndarray, parts: dict[str, np.ndarray], min_confidence: float
+) -> str | None:
+    """Why a frame of the used points ``person`` (U, 3) is dropped, or None; ``parts``: masks over U."""
+    whole_part_undetected = any(m.any() and not detected[m].any() for p, m in parts.items() if p != "body")
+    if not detected[parts["body"]].all() or whole_part_undetected:
         return UNDETECTED
     if person[:, 2].mean() < min_confidence:
         return "low confidence"
     return None
+
+
+def _fill(
+    times: np.ndarray,
+    kept: np.ndarray,
+    joints: np.ndarray,
+    confidence: np.ndarray,
+    holes: np.ndarray,
+    settings: TrackSettings,
+    report: TrackReport,
+) -> None:
+    """Interpolate each point's ``holes`` in time between the nearest kept frames of the same segment where
+    it is detected, at most ``max_gap`` apart; frames with a hole that cannot be filled are dropped (in
+    place: ``kept``, ``joints``, ``confidence``; the filled points of the kept frames are counted)."""
+    index = np.flatnonzero(kept)
+    breaks = np.flatnonzero(np.diff(times[index]) > settings.max_gap + TIME_TOLERANCE) + 1
+    unfilled: dict[int, str] = {}
+    for segment in np.split(index, breaks):
+        for point in np.flatnonzero(holes[segment].any(axis=0)):
+            seen, gaps = segment[~holes[segment, point]], segment[holes[segment, point]]
+            if not len(seen):
+                fillable = np.zeros(len(gaps), dtype=bool)
+            else:
+                after = np.searchsorted(times[seen], times[gaps])
+                before, after = seen[np.maximum(after - 1, 0)], seen[np.minimum(after, len(seen) - 1)]
+                span = times[after] - times[before]
+                fillable = (times[before] < times[gaps]) & (times[gaps] < times[after])
+                fillable &= span <= settings.max_gap + TIME_TOLERANCE
+                w = np.where(fillable, (times[gaps] - times[before]) / np.where(span > 0, span, 1), 0)
+                ww = w[:, None]
+                joints[gaps, point] = (1 - ww) * joints[before, point] + ww * joints[after, point]
+                confidence[gaps, point] = (1 - w) * confidence[before, point] + w * confidence[after, point]
+            part = TOO_LONG[OPENPOSE137.group_of(point)]
+            for f in gaps[~fillable]:
+                unfilled.setdefault(int(f), f"{part} points missing too long")
+    report.dropped.update(unfilled.values())
+    kept[list(unfilled)] = False
+    filled = holes[kept]
+    counts = {part: int(filled[:, list(members)].sum()) for part, members in OPENPOSE137.groups.items()}
+    report.points_filled = Counter({part: n for part, n in counts.items() if n})
 
 
 def _resample(
