@@ -9,6 +9,18 @@ from typing import Any
 
 import yaml
 
+TINY_MIX_STAGE = {"channels": 16, "unet_depth": 3, "fusion_heads": 2, "style_dim": 4, "num_clusters": 2}
+"""Mix-StAGE widths of tests/models/test_mix_stage.py, for tests of what runs around the model."""
+TINY_TASK_TRAINER = {
+    "max_epochs": 1,
+    "limit_val_batches": 1,
+    "num_sanity_val_steps": 0,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "log_every_n_steps": 1,
+}
+"""Trainer settings of a tiny continual task (its batches come from ``data.train_batches``)."""
+
 
 def tiny_config(**model_init_args: Any) -> dict[str, Any]:
     """A run config small enough for a test: 2 speakers, batch 4, 2 batches of one epoch."""

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from tiny_runs import TINY_MIX_STAGE, TINY_TASK_TRAINER
 
 from cospeech.cli.main import main
 from cospeech.continual.methods import get_method
@@ -71,16 +72,6 @@ def test_a_folder_keeps_the_settings_it_was_started_with(tmp_path):
         claim(tmp_path, {"method": "cdiffgan", "k_shot": 7})
 
 
-TINY_MIX_STAGE = {"channels": 16, "unet_depth": 3, "fusion_heads": 2, "style_dim": 4, "num_clusters": 2}
-"""Widths of tests/models/test_mix_stage.py: the sequence, not the model, is under test."""
-TINY_TRAINER = {
-    "max_epochs": 1,
-    "limit_val_batches": 1,
-    "num_sanity_val_steps": 0,
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "log_every_n_steps": 1,
-}
 SPEAKERS = ["ava", "ben", "cleo"]
 TASKS = ["t1_ava", "t2_ben", "t3_cleo"]
 
@@ -96,7 +87,7 @@ def tiny_preset(path: Path) -> Path:
         "first_task": {
             "model": {"init_args": {"generator_config": TINY_MIX_STAGE}},
             "data": {**data, "text_key": None, "pose_clusters": 2},
-            "trainer": TINY_TRAINER,
+            "trainer": TINY_TASK_TRAINER,
         },
         "task": {
             "run": {"selection": "last"},
@@ -105,7 +96,7 @@ def tiny_preset(path: Path) -> Path:
                 "init_args": {"shift_steps": 2},
             },
             "data": data,
-            "trainer": TINY_TRAINER,
+            "trainer": TINY_TASK_TRAINER,
         },
     }
     path.write_text(yaml.safe_dump(preset))

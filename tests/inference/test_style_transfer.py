@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from tiny_runs import tiny_config
+from tiny_runs import TINY_MIX_STAGE, tiny_config
 
 from cospeech.cli.main import main
 from cospeech.data.pats import PatsCorpus
@@ -21,22 +21,13 @@ from cospeech.inference.clips import render_clips
 from cospeech.inference.text import transcript_text
 from cospeech.training.engine import run_cli
 
-TINY_MIX_STAGE = {
-    "generator": "mix_stage",
-    "generator_config": {
-        "channels": 16,
-        "unet_depth": 3,
-        "fusion_heads": 2,
-        "style_dim": 4,
-        "num_clusters": 2,
-    },
-}
+MIX_STAGE = {"generator": "mix_stage", "generator_config": TINY_MIX_STAGE}
 
 
 @pytest.fixture(scope="module")
 def mix_stage_run(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("mix_stage")
-    config = tiny_config(**TINY_MIX_STAGE)
+    config = tiny_config(**MIX_STAGE)
     config["data"].update(text_key="text/bert", repeat_text=False, pose_clusters=2)
     path = workdir / "mix_stage.yaml"
     path.write_text(yaml.safe_dump(config))

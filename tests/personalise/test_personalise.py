@@ -11,19 +11,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from tiny_runs import TINY_MIX_STAGE, TINY_TASK_TRAINER
 
 from cospeech.cli.main import main
 from cospeech.render.recording import export_recording
 
-TINY_MIX_STAGE = {"channels": 16, "unet_depth": 3, "fusion_heads": 2, "style_dim": 4, "num_clusters": 2}
-TINY_TRAINER = {
-    "max_epochs": 1,
-    "limit_val_batches": 1,
-    "num_sanity_val_steps": 0,
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "log_every_n_steps": 1,
-}
 DATA = {"batch_size": 4, "window_hop": 16, "train_batches": 2}
 
 
@@ -36,7 +28,7 @@ def _tiny_files(work: Path) -> tuple[Path, Path]:
                 "seed_everything": 1,
                 "model": {"init_args": {"generator_config": TINY_MIX_STAGE}},
                 "data": {**DATA, "text_key": None, "pose_clusters": 2},
-                "trainer": TINY_TRAINER,
+                "trainer": TINY_TASK_TRAINER,
             }
         )
     )
@@ -48,7 +40,7 @@ def _tiny_files(work: Path) -> tuple[Path, Path]:
             "init_args": {"shift_steps": 2},
         },
         "data": DATA,
-        "trainer": TINY_TRAINER,
+        "trainer": TINY_TASK_TRAINER,
     }
     preset.write_text(
         yaml.safe_dump(
