@@ -7,12 +7,16 @@ multi-speaker model with 30 s, 2 min and 10 min of its data.
    (``cospeech data export-recording``).
 3. For each data budget: ``cospeech personalise --recording … --name maria --minutes M`` (import from the
    video's audio track and the JSON, one C-DiffGAN task with the ``synth_small`` task settings, 20 batches
-   of 32 per epoch, and personalise's budget rule: enough epochs for the person's rows to cover each of their
-   windows 2.5 times, between 4 and 12 — 4, 8 and 12 epochs here). Then the noise-free gesture the corpus
-   generator intended for eli (``oracle/normalize``) is put next to the imported poses, frame by frame
-   through the recording's manifest and the import report, so the test windows are scored next to the mean
-   pose of that person (fitted on the budget's training data) and the oracle: gap closed = (mean pose −
-   model) / (mean pose − oracle) in L1. Forgetting: each base speaker's test L1 after minus before, averaged.
+   of 32 per epoch, and personalise's budget rule: enough epochs for the person's rows to cover each of
+   their windows 2.5 times, between 4 and 12 — 8 and 12 epochs for 2 and 10 min; under 1 min of data, 30 s
+   here, no training but calibration: the person's style row and pose statistics fitted to the frozen
+   base; ``--mode adapt`` / ``calibrate`` force either, in folders of their own). Then the noise-free
+   gesture the corpus generator intended for eli (``oracle/normalize``) is put next to the imported poses,
+   frame by frame through the recording's manifest and the import report, so the test windows are scored
+   next to the mean pose of that person (fitted on the budget's training data) and the oracle: gap closed =
+   (mean pose − model) / (mean pose − oracle) in L1, every row scored in the base speakers' normalised
+   space (`source_space_scores`; ``evaluate`` alone scores a calibrated person in their own row's).
+   Forgetting: each base speaker's test L1 after minus before, averaged.
 4. Wall time of each step.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_personalise.py --workdir /tmp/pbench
@@ -38,7 +42,7 @@ from cospeech.render.recording import MANIFEST
 BASE_SPEAKERS = ("ava", "ben", "cleo", "dia")
 HELD_OUT = "eli"
 NAME = "maria"
-BUDGETS = {"30s": 0.5, "2min": 2.0, "10min": 10.0}
+BUDGETS = {"30s": 0.5, "1min": 1.0, "2min": 2.0, "10min": 10.0}
 
 
 def run(args: list[str]) -> None:
@@ -118,7 +122,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pbench"))
     parser.add_argument("--minutes", type=float, default=13.0, help="minutes per speaker in the corpus")
     parser.add_argument("--base-epochs", type=int, default=12)
-    parser.add_argument("--budgets", default=",".join(BUDGETS))
+    parser.add_argument("--budgets", default="30s,2min,10min", help=f"some of {', '.join(BUDGETS)}")
+    parser.add_argument(
+        "--mode", default="auto", help="personalise --mode (auto, adapt, calibrate); not auto: own folders"
+    )
     args, fit_overrides = parser.parse_known_args()
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
@@ -160,11 +167,12 @@ def main() -> None:
 
     rows = []
     for budget in args.budgets.split(","):
-        out = work / f"maria_{budget}"
+        out = work / (f"maria_{budget}" + ("" if args.mode == "auto" else f"_{args.mode}"))
         step = time.perf_counter()
         if not (out / "personalise.json").is_file():
             run(["personalise", "--recording", str(recording), "--name", NAME, "--base", str(base),
-                 "--out", str(out), "--minutes", str(BUDGETS[budget]), *fit_overrides])  # fmt: skip
+                 "--out", str(out), "--minutes", str(BUDGETS[budget]), "--mode", args.mode,
+                 *fit_overrides])  # fmt: skip
         summary = json.loads((out / "personalise.json").read_text())
         add_oracle(out / "corpus", recording, NAME)
         result = evaluate(out / "model", speakers=[NAME], baselines=True, cache_dir=str(out / "eval_cache"))

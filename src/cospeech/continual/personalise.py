@@ -190,7 +190,10 @@ def personalise(
     train_seconds = report["split_seconds"]["train"]
     use = choose_mode(mode, train_seconds)
     if use == "calibrate":
-        say(f"calibration (under {CALIBRATE_BELOW_SECONDS:g} s of training data): no training")
+        why = (
+            f"under {CALIBRATE_BELOW_SECONDS:g} s of training data" if mode == "auto" else "--mode calibrate"
+        )
+        say(f"calibration ({why}): the person's style and pose statistics fitted, no training")
         epochs = 0
         model, base_l1, fitted, calibration = _calibrate(run, Path(base), corpus, name, out, seed, overrides)
     else:
