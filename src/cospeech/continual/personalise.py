@@ -62,8 +62,8 @@ DEFAULT_METHOD = "cdiffgan"
 MODES = ("auto", "adapt", "calibrate")
 CALIBRATE_BELOW_SECONDS = 60.0
 """``auto`` calibrates (`cospeech.continual.calibration`) below this much training data and adapts from it
-on (BENCHMARKS.md, Personalise: with 30 s calibration closes 0.1 of the gap, the adaptation 0.03; with 2 min
-the adaptation 0.24)."""
+on (BENCHMARKS.md, Personalise: gap closed with 30 s, calibration 0.11 vs adaptation 0.03; with 1 min 0.08
+vs 0.13)."""
 PASSES = 2.5
 """Budget rule: the task runs enough epochs for the person's rows to cover each of their training windows
 about this many times (BENCHMARKS.md, Personalise: 4 epochs leave 10 min of data seen 0.3×)."""
@@ -374,6 +374,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     asked = data.get("minutes_asked")
     adapted = summary.get("mode", "adapt") == "adapt"
     done = f"{summary['epochs']} epochs" if adapted else "calibrated: no training"
+    step = "adaptation" if adapted else "calibration"
     lines = [
         f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows, {done}), "
         f"{data['test_seconds']:.0f} s held out for test"
@@ -382,7 +383,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             if asked and data.get("all_train_used") and asked * 60 > data["train_seconds"]
             else ""
         ),
-        f"time: import {seconds['import']:.0f} s, adaptation {seconds['train']:.0f} s, evaluation "
+        f"time: import {seconds['import']:.0f} s, {step} {seconds['train']:.0f} s, evaluation "
         f"{seconds['evaluate']:.0f} s, total {seconds['total']:.0f} s"
         + (
             " (this run only: it carried on from an earlier run in this --out)"
