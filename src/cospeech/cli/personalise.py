@@ -47,7 +47,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--preset", default="synth_small", help="task settings from this preset (default synth_small)"
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the adaptation (default 1)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the adaptation or of the calibration's batches (default 1)",
+    )
     parser.set_defaults(run=run, passes_unknown_args=True)
 
 

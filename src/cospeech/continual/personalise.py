@@ -7,7 +7,10 @@
 2. One continual task adds the person to the base model (`cospeech.continual.runner`, as ``cospeech
    adapt``): by default C-DiffGAN's replay (``cdiffgan``: pseudo-aligned old-speaker rows from the frozen
    base as teacher, the newest speaker's share of each batch), every training window of the person as the
-   k-shot memory, for as many epochs as `adaptation_epochs` gives for their data, in ``<out>/adapt``.
+   k-shot memory, for as many epochs as `adaptation_epochs` gives for their data, in ``<out>/adapt``. With
+   under `CALIBRATE_BELOW_SECONDS` of training data (``mode="auto"``) nothing is trained instead: the
+   person's style vector and pose statistics are fitted to the frozen base (`cospeech.continual.calibration`),
+   in ``<out>/calibrated``.
 3. The new model is scored on the person's held-out test windows next to the baselines (their mean pose,
    nearest neighbour, random window; ``cospeech.evaluation``), and on the base speakers before and after
    (forgetting), and ``<out>/personalise.json`` records the data used and the time each step took.
