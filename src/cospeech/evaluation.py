@@ -13,6 +13,10 @@ model sees. A speaker with no windows in the split (every interval shorter than 
 
 The data settings (root, keys, text key and its form, windows, normalisation) default to those the run was
 trained with and the normaliser is the checkpoint's own, so numbers are comparable to the run's dev metrics.
+A speaker added by calibration (``cospeech.continual.calibration``), whose ``pose`` row was fitted rather
+than computed from data, is scored in the row of their data instead (``RunMetadata.calibrated``; the model's
+output mapped there from its own row, the baselines and oracle fitted there), so their L1 compares with a
+trained speaker's and with the mean pose; a note under the table says so.
 The model gets every input it declares that the held-out windows have (``audio``, ``style`` and, for a run
 with words, ``text`` and ``token_duration``); training-only inputs (``pose``, ``cluster``) stay out, so
 evaluation sees what inference sees. Windows are gathered per batch as the data loader does, so one-row-per-
@@ -37,6 +41,7 @@ import numpy as np
 import torch
 
 from cospeech.data.datamodule import BOX_JOINTS, PatsDataModule, WindowDataset
+from cospeech.data.normalize import Normalizer
 from cospeech.data.representation import make_representation
 from cospeech.errors import ConfigError, DataError
 from cospeech.files import atomic_write
@@ -185,9 +190,11 @@ def evaluate(
     )
     datamodule.setup()
     pretrained.metadata.check_data(datamodule.spec, pretrained.source)  # the same features, levelled alike
-    datamodule.use_normalizer(pretrained.metadata.normalizer)
+    # a calibrated speaker is scored in their data's row, the model's output mapped there from its own
+    datamodule.use_normalizer(pretrained.metadata.scoring_normalizer())
     train, held_out = datamodule.datasets["train"], datamodule.datasets[split]
     normalizer = datamodule.normalizer
+    calibrated = pretrained.metadata.calibrated
     counts = {s: len(_speaker_items(held_out, trained.index(s))) for s in chosen}
     scored = [s for s in chosen if counts[s]]
     if not scored:
@@ -202,9 +209,14 @@ def evaluate(
         for s in chosen
         if not counts[s]
     ]
-    models: dict[str, dict[str, Generator]] = {
-        pretrained.metadata.model.name: dict.fromkeys(scored, generator)
-    }
+    result.notes += [
+        f"{s}: calibrated (pose statistics fitted, not trained); scored in the statistics of their data, "
+        "as a trained speaker is, so the figures compare"
+        for s in scored
+        if s in calibrated
+    ]
+    model_name = pretrained.metadata.model.name
+    models: dict[str, dict[str, Generator]] = {model_name: dict.fromkeys(scored, generator)}
     if baselines:
         for speaker in scored:
             train_windows = _speaker_windows(train, trained.index(speaker), names=("pose", "audio"))
@@ -258,6 +270,8 @@ def evaluate(
                 for name, per_speaker in models.items():
                     # every declared input the batch has (text, token_duration …), none training-only
                     pred = run_generator(per_speaker[speaker], batch, training=False, rng=rngs[name]).poses
+                    if name == model_name and speaker in calibrated:
+                        pred = _rescaled(pred, pretrained.metadata.normalizer, normalizer, style)
                     suites[name].update(pred, batch["pose"], box_joints=batch.get(BOX_JOINTS))
                 if with_oracle:
                     references.append({k: batch[k] for k in ("oracle", "pose", BOX_JOINTS) if k in batch})
@@ -272,6 +286,12 @@ def evaluate(
         per_speaker["mean"] = {m: float(np.mean([per_speaker[s][m] for s in scored])) for m in metrics}
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _rescaled(poses: torch.Tensor, own: Normalizer, scoring: Normalizer, style: int) -> torch.Tensor:
+    """Model-space ``poses`` (…, 2J) of ``style`` in its own ``pose`` row, expressed in ``scoring``'s row."""
+    raw = poses * own.std["pose"][style] + own.mean["pose"][style]
+    return (raw - scoring.mean["pose"][style]) / scoring.std["pose"][style]
 
 
 def _speaker_items(dataset: WindowDataset, style: int) -> np.ndarray:

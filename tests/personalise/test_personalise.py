@@ -285,3 +285,103 @@ def test_the_adaptation_budget_grows_with_the_data_within_bounds():
     bare = type(preset)(**{**preset.__dict__, "task": {"data": {"batch_size": 32}}})
     with pytest.raises(ConfigError, match="the task sets no data.train_batches"):
         adaptation_epochs(bare, 78, 5)
+
+
+def _calibrated_argv(personalised, calibrated) -> list[str]:
+    *_, argv = personalised
+    _, out = calibrated
+    argv = [str(out) if a == str(argv_out(argv)) else a for a in argv]
+    argv[argv.index("adapt")] = "calibrate"
+    return argv
+
+
+def test_a_calibrated_person_is_scored_in_the_space_of_their_data_as_an_adapted_one_is(
+    personalised, calibrated, tmp_path
+):
+    from cospeech.evaluation import evaluate
+    from cospeech.training.checkpoints import load_checkpoint
+    from cospeech.training.metadata import METADATA_KEY, read_run
+
+    (_, adapted_out, _), (_, out) = personalised, calibrated
+    adapted, calibrated_run = read_run(adapted_out / "model"), read_run(out / "model")
+    row = calibrated_run.metadata.calibrated["maria"]  # the row of maria's data, kept beside the fitted one
+    assert torch.allclose(row["mean"], adapted.metadata.normalizer.mean["pose"][2])
+    assert torch.allclose(row["std"], adapted.metadata.normalizer.std["pose"][2])
+    tables = [json.loads((o / "personalise.json").read_text())["test"] for o in (adapted_out, out)]
+    for baseline in ("mean_pose", "nearest_neighbour", "random_window"):  # the same windows, the same space
+        assert tables[0][baseline] == pytest.approx(tables[1][baseline])
+    # the model's output is mapped into that space, not changed: its PCK (pixels) is that of the fitted row
+    checkpoint = load_checkpoint(out / "model" / "checkpoints" / "last.ckpt")
+    checkpoint[METADATA_KEY]["calibrated"] = {}  # scored in the fitted row itself, as before
+    torch.save(checkpoint, tmp_path / "own_row.ckpt")
+    own = evaluate(tmp_path / "own_row.ckpt", speakers=["maria"], cache_dir=str(tmp_path / "cache"))
+    assert own.scores["mix_stage"]["maria"]["PCK"] == pytest.approx(tables[1]["mix_stage"]["PCK"])
+    assert own.scores["mix_stage"]["maria"]["L1"] != pytest.approx(tables[1]["mix_stage"]["L1"], rel=0.1)
+
+
+def test_a_calibrated_run_cannot_start_training_but_takes_another_calibration(
+    personalised, calibrated, synth_root, tmp_path, capsys
+):
+    from cospeech.training.metadata import read_run
+
+    base, _, argv = personalised
+    _, out = calibrated
+    model = out / "model"
+    again = [model if a == str(base) else a for a in argv]
+    again = [str(a) for a in again]
+    again[again.index("--name") + 1] = "joe"
+    on_calibrated = [str(tmp_path / "joe") if a == str(argv_out(argv)) else a for a in again]
+    assert main(on_calibrated) == 1  # --mode adapt: training would refit maria's statistics
+    line = capsys.readouterr().err.splitlines()[0]
+    assert f"--base {model}: maria calibrated, not trained" in line and "lose the calibration" in line
+    assert not (tmp_path / "joe").exists()
+    adapt = ["continual", "--base", str(model), "--speakers", "ava,ben,maria,cleo", "--method", "cdiffgan"]
+    assert main([*adapt, "--out", str(tmp_path / "chain"), "--data.root", str(synth_root)]) == 1
+    assert "maria calibrated, not trained" in capsys.readouterr().err
+    work = base.parents[2]
+    fit = ["fit", "--config", "mix_stage", "--config", str(work / "base.yaml"),
+           "--data.root", str(synth_root), "--data.speakers", '["ava", "ben"]',
+           "--data.cache_dir", str(work / "cache"), "--run.root", str(tmp_path / "runs")]  # fmt: skip
+    assert main([*fit, "--model.init_args.init_from", str(model)]) == 1
+    assert "init_from" in capsys.readouterr().err and not list((tmp_path / "runs").rglob("*.ckpt"))
+    calibrate = on_calibrated[:]
+    calibrate[calibrate.index("adapt")] = "calibrate"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(calibrate) == 0  # a second calibration keeps the first one's rows
+    finally:
+        torch.set_num_threads(threads)
+    old, new = read_run(model).metadata, read_run(tmp_path / "joe" / "model").metadata
+    assert new.speakers == ("ava", "ben", "maria", "joe") and set(new.calibrated) == {"maria", "joe"}
+    assert torch.equal(new.normalizer.mean["pose"][:3], old.normalizer.mean["pose"])
+    assert torch.equal(new.normalizer.std["pose"][:3], old.normalizer.std["pose"])
+    assert torch.equal(new.calibrated["maria"]["mean"], old.calibrated["maria"]["mean"])
+
+
+def test_a_base_without_a_free_style_row_or_an_out_of_the_other_mode_is_refused(
+    personalised, calibrated, tmp_path, capsys
+):
+    from cospeech.training.checkpoints import load_checkpoint
+    from cospeech.training.metadata import METADATA_KEY
+
+    base, *_ = personalised
+    argv = _calibrated_argv(personalised, calibrated)
+    checkpoint = load_checkpoint(base / "checkpoints" / "last.ckpt")
+    checkpoint[METADATA_KEY]["model"]["config"]["max_num_speakers"] = 2  # the style table holds ava, ben
+    full = tmp_path / "full.ckpt"
+    torch.save(checkpoint, full)
+    refused = [str(full) if a == str(base) else a for a in argv]
+    refused[refused.index("--out") + 1] = str(tmp_path / "out")
+    assert main(refused) == 1
+    error = capsys.readouterr().err
+    assert f"--base {full}: its style table has 2 rows, all taken by ['ava', 'ben']" in error
+    argv[argv.index("calibrate")] = "adapt"  # the calibrated run's --out, now adapting
+    assert main(argv) == 1
+    line = capsys.readouterr().err.splitlines()[0]
+    out = argv_out(argv)
+    assert line.endswith(
+        f"holds the calibrated model of maria ({out / 'calibrated'}), which adapting would replace behind "
+        f"{out / 'model'}: use another --out"
+    )
+    assert not (argv_out(argv) / "adapt").exists()

@@ -151,14 +151,18 @@ def write_calibrated_run(
     name: str,
     style: torch.Tensor,
     statistics: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    data_pose: tuple[torch.Tensor, torch.Tensor],
     datamodule_hparams: Mapping[str, Any],
     normalization: str,
 ) -> Path:
     """Write ``folder/checkpoints/last.ckpt``: the Mix-StAGE run ``base`` with speaker ``name`` added, whose
     style row is ``style`` and whose normaliser rows are ``statistics`` (``{feature: (mean, std)}`` for every
-    feature the base normalises; the ``pose`` row of a `Calibration`). The weights are the base's but for
-    the new style row, the base speakers' statistics stay; ``datamodule_hparams`` (root, speakers …) and
-    ``normalization`` describe the data with the person. No training state is kept. Returns the file."""
+    feature the base normalises; the ``pose`` row of a `Calibration`). ``data_pose``: the (mean, std) pose
+    row the person's data has under ``normalization``, recorded with the name in the metadata's
+    ``calibrated`` (their scores are reported in that row's space; training from the run is refused). The
+    weights are the base's but for the new style row, the base speakers' statistics (and calibrations)
+    stay; ``datamodule_hparams`` (root, speakers …) and ``normalization`` describe the data with the person.
+    No training state is kept. Returns the file."""
     checkpoint = load_checkpoint(base)
     metadata = RunMetadata.from_dict(checkpoint.get(METADATA_KEY), base)
     stats = metadata.normalizer
@@ -175,6 +179,10 @@ def write_calibrated_run(
         model=dataclasses.replace(model, config={**model.config, "num_styles": len(speakers)}),
         data=dataclasses.replace(metadata.data, speakers=speakers, normalization=normalization),
         normalizer=normalizer,
+        calibrated={
+            **metadata.calibrated,
+            name: {"mean": data_pose[0].float().clone(), "std": data_pose[1].float().clone()},
+        },
     )
     added.check(folder)
     weights = dict(checkpoint["state_dict"])

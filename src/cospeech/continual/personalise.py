@@ -140,7 +140,9 @@ def personalise(
     Raises
     ------
     ConfigError : ``base`` is not a Mix-StAGE run, uses text (a recording has no transcript), already knows
-        ``name``, or the mode, method or overrides are unknown.
+        ``name``, has no free style row, or has calibrated speakers and ``mode`` adapts (training would lose
+        their calibration: `RunMetadata.refuse_calibrated`); ``out`` holds a model of the other mode; the
+        mode, method or overrides are unknown.
     DataError, AudioError : the recording cannot be imported (see `import_recording`).
     """
     say = progress or (lambda _: None)
@@ -152,6 +154,14 @@ def personalise(
     run = read_mix_stage(base, "--base")
     hparams = run.datamodule_hparams
     known = tuple(run.metadata.speakers)
+    if mode == "adapt":  # auto may still calibrate; its adaptation is refused by the runner
+        run.metadata.refuse_calibrated(base, "--base")
+    rows = run.metadata.model.config.get("max_num_speakers", len(known) + 1)
+    if rows <= len(known):
+        raise ConfigError(
+            f"--base {base}: its style table has {rows} rows, all taken by {list(known)}; personalise needs "
+            f"a Mix-StAGE trained with --model.init_args.generator_config.max_num_speakers above {len(known)}"
+        )
     if name in known:
         raise ConfigError(f"--name {name}: already a speaker of {base} ({list(known)}); choose another name")
     if hparams.get("text_key"):
@@ -192,6 +202,13 @@ def personalise(
     say(f"{report['split_seconds']['train']:.1f} s of training data ({windows} windows at hop {hop})")
     train_seconds = report["split_seconds"]["train"]
     use = choose_mode(mode, train_seconds)
+    other = out / (ADAPT_DIR if use == "calibrate" else CALIBRATED_DIR)
+    if other.exists():
+        held, doing = ("adapted", "calibrating") if use == "calibrate" else ("calibrated", "adapting")
+        raise ConfigError(
+            f"{out}: holds the {held} model of {name} ({other}), which {doing} would replace behind "
+            f"{out / MODEL_LINK}: use another --out"
+        )
     if use == "calibrate":
         why = (
             f"under {CALIBRATE_BELOW_SECONDS:g} s of training data" if mode == "auto" else "--mode calibrate"
@@ -329,7 +346,8 @@ def _calibrate(
     rows["pose"] = (calibration.mean, calibration.std)
     folder = out / CALIBRATED_DIR
     hparams = {**hparams, "root": str(corpus), "speakers": speakers, "normalization": normalization}
-    write_calibrated_run(base, folder, name, calibration.style, rows, hparams, normalization)
+    data_pose = (stats.mean["pose"][person], stats.std["pose"][person])
+    write_calibrated_run(base, folder, name, calibration.style, rows, data_pose, hparams, normalization)
     seconds = {"train": time.perf_counter() - started}
     before, after = score(base, "base", known), score(folder, "calibrated", known)
     seconds["evaluate"] = before.seconds["evaluate"] + after.seconds["evaluate"]

@@ -271,10 +271,12 @@ class TaskRecord:
 def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
     """Run (or resume) ``chain`` to its last task, writing ``results/`` after every task; returns the
     results. Raises ``ConfigError`` when the folder holds a chain started with other settings or the base
-    is not a Mix-StAGE run, and whatever training or evaluation raises (the chain then resumes where it
-    stopped)."""
+    is not a Mix-StAGE run or has calibrated speakers (``RunMetadata.refuse_calibrated``), and whatever
+    training or evaluation raises (the chain then resumes where it stopped)."""
     say = progress or (lambda _: None)
     base = None if chain.base is None else read_mix_stage(chain.base, "--base")  # read once: it has weights
+    if base is not None:
+        base.metadata.refuse_calibrated(chain.base, "--base")
     check_speakers_early(chain, base)
     if base is not None:
         learnt = base.metadata.speakers

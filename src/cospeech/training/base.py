@@ -131,6 +131,7 @@ class GestureModule(L.LightningModule):
         under the same role and name; others start fresh (said once). Optimiser, epoch and any recipe
         state outside registered networks are not copied."""
         run = read_run(source)
+        run.metadata.refuse_calibrated(run.path, "init_from")
         stored = {"generator": run.metadata.model, **run.metadata.components}
         if stored["generator"].name != self.hparams.generator:
             raise CheckpointError(

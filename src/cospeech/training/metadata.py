@@ -110,6 +110,11 @@ class RunMetadata:
     provenance: dict[str, dict[str, str]] = field(default_factory=dict)
     """Runs the model depends on but does not contain, by role, each ``{"path", "sha256"}`` of its weights
     (SDT-VAE: ``template_vae``, the pose VAE its templates come from); exported with the model."""
+    calibrated: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    """Speakers whose ``pose`` row of ``normalizer`` was fitted by calibration (``cospeech.continual.
+    calibration``), not computed from their data; for each, ``{"mean", "std"}`` (2J,): the row their data
+    has under the run's normalisation, the space their scores are reported in (`scoring_normalizer`). Such
+    a run cannot start a training task (`refuse_calibrated`): training refits every row from data."""
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -141,6 +146,10 @@ class RunMetadata:
             "representation": self.representation,
             "pose_clusters": None if centers is None else (centers if tensors else centers.tolist()),
             "provenance": {role: dict(record) for role, record in self.provenance.items()},
+            "calibrated": {
+                speaker: {k: (v.clone() if tensors else v.tolist()) for k, v in row.items()}
+                for speaker, row in self.calibrated.items()
+            },
         }
 
     @classmethod
@@ -178,7 +187,11 @@ class RunMetadata:
             components = {role: Component(**c) for role, c in meta.get("components", {}).items()}
             centers = meta.get("pose_clusters")
             clusters = None if centers is None else PoseClusters.from_tensor(centers)
-        except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+            calibrated = {
+                str(speaker): {k: torch.as_tensor(row[k], dtype=torch.float32) for k in ("mean", "std")}
+                for speaker, row in (meta.get("calibrated") or {}).items()
+            }
+        except (ConfigError, TypeError, ValueError, AttributeError, KeyError) as exc:
             raise CheckpointError(f"{source}: malformed cospeech metadata ({exc})") from None
         metadata = cls(
             model=model,
@@ -189,6 +202,7 @@ class RunMetadata:
             cospeech_version=str(meta.get("cospeech_version", "unknown")),
             pose_clusters=clusters,
             provenance={str(role): dict(record) for role, record in (meta.get("provenance") or {}).items()},
+            calibrated=calibrated,
         )
         metadata.check(source)
         return metadata
@@ -221,6 +235,43 @@ class RunMetadata:
                 raise CheckpointError(
                     f"{source}: normaliser {name} std has non-positive or non-finite values"
                 )
+        width = self.data.pose_dim
+        for speaker, row in self.calibrated.items():
+            shapes = {k: tuple(v.shape) for k, v in row.items()}
+            if speaker not in self.speakers or shapes != {"mean": (width,), "std": (width,)}:
+                raise CheckpointError(
+                    f"{source}: calibrated speaker {speaker!r} with statistics {shapes}; expected a speaker "
+                    f"of {list(self.speakers)} with mean and std of shape ({width},)"
+                )
+            if not (torch.isfinite(row["std"]).all() and (row["std"] > 0).all()):
+                raise CheckpointError(f"{source}: calibrated speaker {speaker!r}: std not positive, finite")
+
+    def scoring_normalizer(self) -> Normalizer:
+        """``normalizer`` with each calibrated speaker's ``pose`` row replaced by the row of their data
+        (`calibrated`): the statistics scores are computed with, so that a calibrated speaker's L1 is in the
+        same space as an adapted speaker's (``cospeech.evaluation``). Without calibrated speakers, the
+        normaliser itself."""
+        if not self.calibrated:
+            return self.normalizer
+        mean, std = dict(self.normalizer.mean), dict(self.normalizer.std)
+        mean["pose"], std["pose"] = mean["pose"].clone(), std["pose"].clone()
+        for speaker, row in self.calibrated.items():
+            style = self.speakers.index(speaker)
+            mean["pose"][style], std["pose"][style] = row["mean"], row["std"]
+        return Normalizer(mean, std)
+
+    def refuse_calibrated(self, source: str | Path, what: str) -> None:
+        """Raise ``ConfigError`` if this run has calibrated speakers: a training task that starts from it
+        (``what``: how the user named it) would refit their ``pose`` rows from data and silently lose their
+        calibration (``docs/personalise.md``, "Under a minute of data")."""
+        if self.calibrated:
+            names = ", ".join(self.calibrated)
+            raise ConfigError(
+                f"{what} {source}: {names} calibrated, not trained (personalise under 1 min of data); "
+                f"training from this run would refit their pose statistics and lose the calibration: train "
+                f"from the run they were calibrated onto, then calibrate {names} onto the result "
+                "(cospeech personalise --mode calibrate)"
+            )
 
     def check_data(self, spec: DataSpec, source: str | Path) -> None:
         """Raise ``CheckpointError`` if ``spec`` (the data a run is resumed, tested or validated on) is not
