@@ -14,7 +14,9 @@ mapping and fits only what half a minute can pin down, 10 + 2 · 2J numbers:
 
 Both are fitted together by Adam on the L1 loss in model space (the evaluation's L1) over the person's
 training windows. The new model is the base's weights with the new style row, the base's statistics for its
-speakers with the person's row added: the base speakers' outputs are unchanged (no forgetting).
+speakers with the person's row added: the base speakers' outputs are unchanged (no forgetting). Its metadata
+records the person as calibrated (``RunMetadata.calibrated``) with the row of their data, in which
+``cospeech.evaluation`` scores them, and training from the run is refused (it would refit the fitted row).
 """
 
 from __future__ import annotations
