@@ -15,7 +15,7 @@ multi-speaker model with 30 s, 2 min and 10 min of its data.
    frame by frame through the recording's manifest and the import report, so the test windows are scored
    next to the mean pose of that person (fitted on the budget's training data) and the oracle: gap closed =
    (mean pose − model) / (mean pose − oracle) in L1, every row scored in the base speakers' normalised
-   space (`source_space_scores`; ``evaluate`` alone scores a calibrated person in their own row's).
+   space (``evaluate``'s: a calibrated person is scored in their data's row, here the base speakers').
    Forgetting: each base speaker's test L1 after minus before, averaged.
 4. Wall time of each step.
 
@@ -70,51 +70,6 @@ def add_oracle(corpus: Path, recording: Path, name: str) -> None:
             frames = h5["pose/normalize"].shape[0]
             if "oracle/normalize" not in h5:
                 h5.create_dataset("oracle/normalize", data=oracle[first : first + frames])
-
-
-def source_space_scores(model: Path, corpus: Path, name: str) -> dict[str, dict[str, float]]:
-    """L1 and PCK on ``name``'s test windows of the model, the mean pose (of their training windows) and the
-    oracle, all in the base speakers' normalised space: ``cospeech evaluate`` scores each speaker in its
-    own normaliser row's space, which calibration (``--mode calibrate``) refits, so its L1 would not compare
-    with the adapted models'. (Adapted models keep that row: their figures equal ``evaluate``'s.)"""
-    from cospeech.data.datamodule import BOX_JOINTS, PatsDataModule
-    from cospeech.data.representation import make_representation
-    from cospeech.inference.export import read_checkpoint
-    from cospeech.metrics import GestureMetricSuite
-    from cospeech.models import run_generator
-
-    pretrained = read_checkpoint(model)
-    spec, hparams = pretrained.metadata.data, pretrained.datamodule_hparams
-    person = spec.speakers.index(name)
-    data = PatsDataModule(
-        str(corpus), [list(BASE_SPEAKERS), list(spec.speakers)], pose_key=spec.pose_key,
-        audio_key=spec.audio_key, audio_level=spec.audio_level, normalization="source",
-        window_hop=int(hparams.get("window_hop") or 5), cache_dir=str(corpus.parent / "source_space_cache"),
-    )  # fmt: skip
-    data.setup()
-    rows = {}
-    for split in ("train", "test"):
-        dataset = data.datasets[split]
-        within = (dataset.windows >= dataset.offsets[person]) & (
-            dataset.windows < dataset.offsets[person + 1]
-        )
-        rows[split] = dataset.__getitems__(np.flatnonzero(within).tolist())
-    test = rows["test"]
-    mean, std = data.normalizer.mean["pose"][person], data.normalizer.std["pose"][person]
-    own = pretrained.metadata.normalizer
-    with torch.no_grad():
-        inputs = {"audio": test["audio"], "style": test["style"]}
-        output = run_generator(pretrained.build_generator(), inputs, training=False).poses
-    predicted = (output * own.std["pose"][person] + own.mean["pose"][person] - mean) / std
-    mean_pose = rows["train"]["pose"].mean(dim=(0, 1)).expand_as(test["pose"])
-    decode = make_representation(spec.representation, spec.skeleton).decode
-    scores = {}
-    for label, poses in (("model", predicted), ("mean_pose", mean_pose), ("oracle", test["oracle"])):
-        suite = GestureMetricSuite(mean, std, reference_pck=True, skeleton=spec.skeleton, decode=decode)
-        suite.update(poses, test["pose"], box_joints=test.get(BOX_JOINTS))
-        values = suite.compute()
-        scores[label] = {"L1": values["L1"], "PCK": values["PCK"]}
-    return scores
 
 
 def main() -> None:
@@ -176,8 +131,7 @@ def main() -> None:
         summary = json.loads((out / "personalise.json").read_text())
         add_oracle(out / "corpus", recording, NAME)
         result = evaluate(out / "model", speakers=[NAME], baselines=True, cache_dir=str(out / "eval_cache"))
-        scores = {m: result.scores[m][NAME]["L1"] for m in result.scores}
-        same = source_space_scores(out / "model", out / "corpus", NAME)
+        scores = {m: {k: result.scores[m][NAME][k] for k in ("L1", "PCK")} for m in result.scores}
         forgetting = np.mean([v["after"] - v["before"] for v in summary["base_speakers_L1"].values()])
         rows.append(
             {
@@ -185,12 +139,9 @@ def main() -> None:
                 "train_seconds": summary["data"]["train_seconds"],
                 "windows": summary["data"]["train_windows"],
                 "epochs": summary["epochs"],
-                "L1": scores,
+                "scores": scores,
                 "gap_closed": gap_closed(result, "L1"),
                 "mode": summary.get("mode", "adapt"),
-                "source_space": same,
-                "source_space_gap_closed": (same["mean_pose"]["L1"] - same["model"]["L1"])
-                / (same["mean_pose"]["L1"] - same["oracle"]["L1"]),
                 "nearest_neighbour_gap_closed": gap_closed(result, "L1", "nearest_neighbour"),
                 "forgetting_L1": float(forgetting),
                 "base_L1": summary["base_speakers_L1"],
@@ -210,11 +161,11 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        same = r["source_space"]
+        same = r["scores"]
         print(
             f"| {r['budget']} | {r['mode']} | {r['train_seconds']:.0f} | {r['windows']} | {r['epochs']} | "
-            f"{same['model']['L1']:.3f} | {same['mean_pose']['L1']:.3f} | {same['oracle']['L1']:.3f} | "
-            f"{r['source_space_gap_closed']:.2f} | {same['model']['PCK']:.3f} | "
+            f"{same['mix_stage']['L1']:.3f} | {same['mean_pose']['L1']:.3f} | {same['oracle']['L1']:.3f} | "
+            f"{r['gap_closed']:.2f} | {same['mix_stage']['PCK']:.3f} | "
             f"{same['mean_pose']['PCK']:.3f} | "
             f"{r['forgetting_L1']:+.3f} | {r['wall']:.0f} |"
         )
