@@ -385,3 +385,20 @@ def test_a_base_without_a_free_style_row_or_an_out_of_the_other_mode_is_refused(
         f"{out / 'model'}: use another --out"
     )
     assert not (argv_out(argv) / "adapt").exists()
+
+
+def test_calibration_names_the_options_it_does_not_use():
+    from cospeech.continual.personalise import unused_by_calibration
+
+    overrides = ["--data.cache_dir", "c", "--trainer.max_epochs", "8", "--data.cache_dir=d", "--data.k=1"]
+    assert unused_by_calibration(overrides, "cdiffgan", "synth_small") == [
+        "--trainer.max_epochs",
+        "8",
+        "--data.k=1",
+    ]
+    assert unused_by_calibration(["--data.cache_dir", "c"], "finetune", "tiny.yaml") == [
+        "--method",
+        "finetune",
+        "--preset",
+        "tiny.yaml",
+    ]

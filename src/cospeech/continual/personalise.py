@@ -62,6 +62,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 CORPUS_DIR, ADAPT_DIR, MODEL_LINK, SUMMARY = "corpus", "adapt", "model", "personalise.json"
 CALIBRATED_DIR = "calibrated"
 DEFAULT_METHOD = "cdiffgan"
+DEFAULT_PRESET = "synth_small"
 MODES = ("auto", "adapt", "calibrate")
 CALIBRATE_BELOW_SECONDS = 60.0
 """``auto`` calibrates (`cospeech.continual.calibration`) below this much training data and adapts from it
@@ -122,7 +123,7 @@ def personalise(
     fps: float | None = None,
     mode: str = "auto",
     method: str = DEFAULT_METHOD,
-    preset: str = "synth_small",
+    preset: str = DEFAULT_PRESET,
     seed: int = 1,
     overrides: Sequence[str] = (),
     progress: Progress | None = None,
@@ -214,6 +215,9 @@ def personalise(
             f"under {CALIBRATE_BELOW_SECONDS:g} s of training data" if mode == "auto" else "--mode calibrate"
         )
         say(f"calibration ({why}): the person's style and pose statistics fitted, no training")
+        unused = unused_by_calibration(overrides, method, preset)
+        if unused:
+            say(f"calibration: ignoring {' '.join(unused)} (they set the adaptation; --mode adapt trains)")
         epochs = 0
         model, base_l1, fitted, calibration = _calibrate(run, Path(base), corpus, name, out, seed, overrides)
     else:
@@ -301,6 +305,20 @@ def choose_mode(mode: str, train_seconds: float) -> str:
     if mode != "auto":
         return mode
     return "calibrate" if train_seconds < CALIBRATE_BELOW_SECONDS else "adapt"
+
+
+def unused_by_calibration(overrides: Sequence[str], method: str, preset: str) -> list[str]:
+    """What calibration does not use of what the user gave: fit arguments other than ``--data.cache_dir``
+    (with their values), and ``--method`` / ``--preset`` other than the defaults."""
+    given = [] if method == DEFAULT_METHOD else ["--method", method]
+    given += [] if preset == DEFAULT_PRESET else ["--preset", str(preset)]
+    kept = False
+    for arg in overrides:
+        if arg.startswith("--"):
+            kept = arg.partition("=")[0] == "--data.cache_dir"
+        if not kept:
+            given.append(arg)
+    return given
 
 
 def _calibrate(
