@@ -333,7 +333,7 @@ def test_a_calibrated_run_cannot_start_training_but_takes_another_calibration(
     on_calibrated = [str(tmp_path / "joe") if a == str(argv_out(argv)) else a for a in again]
     assert main(on_calibrated) == 1  # --mode adapt: training would refit maria's statistics
     line = capsys.readouterr().err.splitlines()[0]
-    assert f"--base {model}: maria calibrated, not trained" in line and "lose the calibration" in line
+    assert f"--base {model}: maria calibrated, not trained" in line and "losing the calibration" in line
     assert not (tmp_path / "joe").exists()
     adapt = ["continual", "--base", str(model), "--speakers", "ava,ben,maria,cleo", "--method", "cdiffgan"]
     assert main([*adapt, "--out", str(tmp_path / "chain"), "--data.root", str(synth_root)]) == 1
@@ -344,6 +344,11 @@ def test_a_calibrated_run_cannot_start_training_but_takes_another_calibration(
            "--data.cache_dir", str(work / "cache"), "--run.root", str(tmp_path / "runs")]  # fmt: skip
     assert main([*fit, "--model.init_args.init_from", str(model)]) == 1
     assert "init_from" in capsys.readouterr().err and not list((tmp_path / "runs").rglob("*.ckpt"))
+    fit[fit.index("--data.root") + 1] = str(out / "corpus")  # the data the calibrated run knows
+    fit[fit.index("--data.speakers") + 1] = '[["ava", "ben"], ["ava", "ben", "maria"]]'
+    ckpt = ["--data.normalization", "source", "--ckpt_path", str(model / "checkpoints" / "last.ckpt")]
+    assert main(["test", *fit[1:], *ckpt]) == 1  # Lightning's test would score maria in the wrong row
+    assert "score it with cospeech evaluate" in capsys.readouterr().err
     calibrate = on_calibrated[:]
     calibrate[calibrate.index("adapt")] = "calibrate"
     threads = torch.get_num_threads()

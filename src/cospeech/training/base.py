@@ -267,11 +267,12 @@ class GestureModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resume, test and validate only on the data the model was trained for (speakers in the same
-        order, skeleton, features, window, pose cluster centers): otherwise style ids, statistics and
-        cluster labels would silently mean something else."""
+        order, skeleton, features, window, pose cluster centers) and without calibrated speakers: otherwise
+        style ids, statistics and cluster labels would silently mean something else."""
         if self.data_spec is not None and checkpoint.get(METADATA_KEY) is not None:
             source = (self._trainer.ckpt_path if self._trainer is not None else None) or "checkpoint"
             stored = RunMetadata.from_dict(checkpoint[METADATA_KEY], source)
+            stored.refuse_calibrated(source, "--ckpt_path", loaded=True)
             stored.check_data(self.data_spec, source)
             stored.check_pose_clusters(self.pose_clusters, source)
 

@@ -260,18 +260,21 @@ class RunMetadata:
             mean["pose"][style], std["pose"][style] = row["mean"], row["std"]
         return Normalizer(mean, std)
 
-    def refuse_calibrated(self, source: str | Path, what: str) -> None:
+    def refuse_calibrated(self, source: str | Path, what: str, *, loaded: bool = False) -> None:
         """Raise ``ConfigError`` if this run has calibrated speakers: a training task that starts from it
         (``what``: how the user named it) would refit their ``pose`` rows from data and silently lose their
-        calibration (``docs/personalise.md``, "Under a minute of data")."""
-        if self.calibrated:
-            names = ", ".join(self.calibrated)
-            raise ConfigError(
-                f"{what} {source}: {names} calibrated, not trained (personalise under 1 min of data); "
-                f"training from this run would refit their pose statistics and lose the calibration: train "
-                f"from the run they were calibrated onto, then calibrate {names} onto the result "
-                "(cospeech personalise --mode calibrate)"
-            )
+        calibration, and a Lightning fit/validate/test that loads it (``loaded``) would also score them
+        in the wrong row (``docs/personalise.md``, "Under a minute of data")."""
+        if not self.calibrated:
+            return
+        names = ", ".join(self.calibrated)
+        doing = "fit, validate and test refit" if loaded else "training from this run would refit"
+        instead = "score it with cospeech evaluate; to add speakers, " if loaded else ""
+        raise ConfigError(
+            f"{what} {source}: {names} calibrated, not trained (personalise under 1 min of data); {doing} "
+            f"their pose statistics from data, losing the calibration: {instead}train from the run they were "
+            f"calibrated onto, then calibrate {names} onto the result (cospeech personalise --mode calibrate)"
+        )
 
     def check_data(self, spec: DataSpec, source: str | Path) -> None:
         """Raise ``CheckpointError`` if ``spec`` (the data a run is resumed, tested or validated on) is not
