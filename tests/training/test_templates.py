@@ -141,28 +141,6 @@ def test_sdt_bp_learns_the_rows_of_the_windows_it_trained_on(bp_run: Path) -> No
     assert len(templates["params"]) == 1
 
 
-def test_sdt_bp_bank_starts_at_seeded_normal_draws_or_at_zeros(workdir: Path, sdt_synth_root: Path) -> None:
-    """One batch of 4 windows: every other row keeps its initial value (Adam leaves an unseen row alone)."""
-
-    def bank(name: str, seed: int = 0, **init_args: Any) -> torch.Tensor:
-        recipe = _recipe(templates="learned", **init_args)
-        run = _fit(workdir, sdt_synth_root, name, recipe, seed=seed, limit_train_batches=1)
-        config = yaml.safe_load((run / "config.yaml").read_text())  # the option is saved with the run
-        assert config["model"]["init_args"]["template_init_std"] == init_args.get("template_init_std", 0.0)
-        return read_run(run).state_dict["generator.templates"]
-
-    zeros = bank("init_zeros")  # the default: zeros, as the reference's clips_code
-    unseen = zeros.abs().sum(1) == 0
-    assert 4 <= len(zeros) - int(unseen.sum()) <= 4 < len(zeros)
-    drawn = bank("init_normal", template_init_std=0.5)
-    assert float(drawn[unseen].std()) == pytest.approx(0.5, rel=0.1)
-    assert abs(float(drawn[unseen].mean())) < 0.05
-    torch.testing.assert_close(bank("init_normal_again", template_init_std=0.5), drawn)  # seeded
-    assert not torch.equal(bank("init_normal_seed1", seed=1, template_init_std=0.5)[unseen], drawn[unseen])
-    with pytest.raises(ConfigError, match=r"template_init_std=-1.0 must be ≥ 0"):
-        bank("init_negative", template_init_std=-1.0)
-
-
 def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(
     workdir: Path, sdt_synth_root: Path, pose_vae: Path
 ) -> None:
@@ -186,27 +164,6 @@ def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(
     assert json.loads((exported / "config.json").read_text())["metadata"]["provenance"] == {
         TEMPLATE_VAE: record
     }
-
-
-def test_standardized_vae_templates_have_zero_mean_and_unit_variance_per_dimension(
-    workdir: Path, sdt_synth_root: Path, pose_vae: Path
-) -> None:
-    recipe = _recipe(templates="vae", pose_vae=str(pose_vae), standardize_templates=True)
-    bank = read_run(_fit(workdir, sdt_synth_root, "sdt_vae_std", recipe)).state_dict["generator.templates"]
-    vae, _ = load_autoencoder(str(pose_vae))
-    dm = PatsDataModule(
-        str(sdt_synth_root), ["ava"], format="sdt", representation="hierarchical",
-        normalization="per_speaker", batch_size=4, audio_key="audio/mel_80", audio_level="none",
-        cache_dir=str(workdir.parent / "cache"),
-    )  # fmt: skip
-    dm.setup("fit")
-    batch = dm.datasets["train"].__getitems__(list(range(len(bank))))
-    with torch.no_grad():
-        mu = vae.encode(batch["pose"])
-    torch.testing.assert_close(bank[batch["index"]], (mu - mu.mean(0)) / mu.std(0))
-    torch.testing.assert_close(bank.std(0), torch.ones(32))
-    with pytest.raises(ConfigError, match=r"standardize_templates applies to templates=vae"):
-        _fit(workdir, sdt_synth_root, "bp_std", _recipe(templates="learned", standardize_templates=True))
 
 
 def test_a_resume_after_the_pose_vae_changed_is_refused(

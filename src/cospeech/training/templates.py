@@ -69,12 +69,7 @@ class TemplateRecipe(AdversarialRecipe):
         templates: ``learned`` (SDT-BP: the bank learned by back-propagation) or ``vae`` (SDT-VAE: the
             frozen pose VAE's μ of each training window).
         pose_vae: the pose VAE run (``configs/pose_vae_sdt.yaml``) for ``templates: vae``.
-        standardize_templates: ``templates: vae`` only: shift and scale each dimension of the filled bank
-            to mean 0, variance 1 over the training windows, so prior draws N(0, I) match it (false: the
-            VAE's μ as they are, the reference).
         template_lr_scale: the bank's learning rate is ``lr ·`` this (``CLIP_CODE.LR_SCALING``, 1).
-        template_init_std: SDT-BP's bank starts at N(0, this²) per entry (seeded by ``seed_everything``);
-            0 = zeros, the reference's ``clips_code``.
         template_kl_weight: weight of the batch-statistics template KL (``LAMBDA_CLIP_KL``, 0.1).
         l1_weight: weight of the L1 reconstruction (``LAMBDA_REG``, 1).
         discriminator: registered discriminator (``pose_sequence_discriminator`` for the S2G baseline) or
@@ -98,9 +93,7 @@ class TemplateRecipe(AdversarialRecipe):
         generator_config: dict[str, Any] | None = None,
         templates: Literal["learned", "vae"] = "learned",
         pose_vae: str | None = None,
-        standardize_templates: bool = False,
         template_lr_scale: float = 1.0,
-        template_init_std: float = 0.0,
         template_kl_weight: float = 0.1,
         l1_weight: float = 1.0,
         discriminator: str | None = None,
@@ -144,9 +137,7 @@ class TemplateRecipe(AdversarialRecipe):
         )
         if init_args.get("templates", "learned") == "vae" and not init_args.get("pose_vae"):
             raise ConfigError("templates=vae takes its templates from a pose VAE: set pose_vae to its run")
-        if init_args.get("standardize_templates") and init_args.get("templates", "learned") != "vae":
-            raise ConfigError("standardize_templates applies to templates=vae (the pose VAE's μ) only")
-        for name in ("template_lr_scale", "template_init_std", "template_kl_weight", "l1_weight"):
+        for name in ("template_lr_scale", "template_kl_weight", "l1_weight"):
             if init_args.get(name, 0) < 0:
                 raise ConfigError(f"{name}={init_args.get(name)} must be ≥ 0")
 
@@ -158,17 +149,12 @@ class TemplateRecipe(AdversarialRecipe):
     # ------------------------------------------------------------------------------------------ building
 
     def build_components(self, spec: DataSpec) -> dict[str, Component]:
-        """The discriminator (if any); the generator must have a template bank of one row per window.
-        An SDT-BP bank starts at N(0, ``template_init_std``²) (zeros when 0, as the reference)."""
+        """The discriminator (if any); the generator must have a template bank of one row per window."""
         if "template" in self.generator.inputs and not hasattr(self.generator, "template_from"):
             raise ConfigError(
                 "TemplateRecipe needs a generator with a template bank (sdt); "
                 f"{self.hparams.generator} has none"
             )
-        std = self.hparams.template_init_std
-        if self.uses_templates and self.hparams.templates == "learned" and std > 0:
-            with torch.no_grad():
-                self.generator.templates.normal_(0.0, std)
         return super().build_components(spec)
 
     def configure_model(self) -> None:
@@ -216,8 +202,6 @@ class TemplateRecipe(AdversarialRecipe):
             index = batch["index"].to(bank.device)
             self._check_index(index)
             bank[index] = vae.encode(batch["pose"].to(bank.device))
-        if self.hparams.standardize_templates:
-            bank.sub_(bank.mean(0)).div_(bank.std(0).clamp_min(1e-6))
         bank.requires_grad_(False)
         self.vae_record = {"path": str(run.path), "sha256": weights_sha256(vae)}
         rank_zero_info(f"cospeech: SDT-VAE templates: μ of {len(train_set)} windows from {run.path}")
