@@ -69,7 +69,8 @@ class TemplateRecipe(AdversarialRecipe):
         templates: ``learned`` (SDT-BP: the bank learned by back-propagation) or ``vae`` (SDT-VAE: the
             frozen pose VAE's μ of each training window).
         pose_vae: the pose VAE run (``configs/pose_vae_sdt.yaml``) for ``templates: vae``.
-        template_lr_scale: the bank's learning rate is ``lr ·`` this (``CLIP_CODE.LR_SCALING``, 1).
+        template_lr_scale: the bank's learning rate is ``lr ·`` this (``CLIP_CODE.LR_SCALING``, 1;
+            ``configs/sdt_bp.yaml`` ships 100 so that short runs spread the bank, BENCHMARKS.md).
         template_kl_weight: weight of the batch-statistics template KL (``LAMBDA_CLIP_KL``, 0.1).
         l1_weight: weight of the L1 reconstruction (``LAMBDA_REG``, 1).
         discriminator: registered discriminator (``pose_sequence_discriminator`` for the S2G baseline) or
