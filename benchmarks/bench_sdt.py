@@ -20,7 +20,8 @@ CPU budget (same width, batches, learning rate), with SDT's metrics and its one-
 
 ``--jobs 3`` trains and scores the three models as parallel processes (each with ``OMP_NUM_THREADS``
 threads; equal budget = equal batches, so the figures match a sequential run); ``--pose-vae RUN`` reuses a
-trained pose VAE (same corpus) instead of step 2's; ``--models`` runs a subset of the three.
+trained pose VAE (same corpus) instead of step 2's; ``--models`` runs a subset of the three, and
+``--fit-args`` adds options to their ``cospeech fit`` (e.g. ``"--model.init_args.template_lr_scale 1"``).
 
 Prints JSON lines and a Markdown table; writes ``WORKDIR/results.json``.
 """
@@ -34,6 +35,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,7 @@ def score_model(
     ]  # fmt: skip
     if name == "sdt_vae":
         overrides += ["--model.init_args.pose_vae", str(vae)]
+    overrides += shlex.split(args.fit_args)
     corpus = args.workdir / "corpus"
     run, seconds = fit(name, args.workdir, corpus, overrides)
     cache = str(args.workdir / "cache")
@@ -167,6 +170,11 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to run")
+    parser.add_argument(
+        "--fit-args",
+        default="",
+        help="more `cospeech fit` options for the models (not the pose VAE), as one string",
+    )
     parser.add_argument("--pose-vae", type=Path, help="a trained pose VAE run to reuse (skips its training)")
     args = parser.parse_args()
     started = time.perf_counter()
