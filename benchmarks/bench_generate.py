@@ -256,6 +256,7 @@ def main() -> None:
             "seconds": wall,
             "cpu_seconds": statistics.median(cpus),
             "runs": [round(w, 4) for w in walls],
+            "cpu_runs": [round(c, 4) for c in cpus],
             "real_time_factor": args.seconds / wall,
             "ms_per_minute": 1000 * wall * 60 / args.seconds,
         }
