@@ -5,8 +5,9 @@ process. This script starts one worker process per (wait policy, torch threads) 
 pipeline of ``bench_generate.py`` (untrained speech2gesture at reference width, 64/16 windows, 60 s of
 speech, CPU), and asks them in turn, round by round (after one warm-up round), for one end-to-end
 ``generate`` each, so load from other processes falls on all alike. Each worker reports wall and process
-CPU seconds; medians are printed, with ratios against the first setting (torch's defaults: OpenMP's
-active wait, ``--threads`` threads).
+CPU seconds; medians are printed, with ratios against the first setting: ``generate`` @ a519ee8 (the audio
+encoder's earlier eval shortcut, ``bench_generate.with_earlier_encoder``) with torch's defaults (OpenMP's
+active wait, ``--threads`` threads), i.e. ``cospeech generate`` before issue 15's second round.
 
 ``active`` (libgomp's default) spins a waiting thread for a while before it sleeps; ``passive`` sleeps at
 once. On a machine shared with other jobs a spinning thread holds a core that the thread it waits for
@@ -30,15 +31,17 @@ from pathlib import Path
 SPEAKER = "bench"
 
 
-def worker(wav: Path, seconds: float) -> None:
+def worker(wav: Path, seconds: float, earlier: bool) -> None:
     """Build the pipeline, then run one ``generate`` per line on stdin and answer with its timings."""
     import numpy as np
     import soundfile
     import torch
-    from bench_generate import build_pipeline
+    from bench_generate import build_pipeline, with_earlier_encoder
 
     speech, _ = soundfile.read(wav, dtype="float32")
     pipe = build_pipeline(speech, window=64, overlap=16, level="utterance", device="cpu")
+    if earlier:
+        with_earlier_encoder(pipe)
     print(json.dumps({"ready": True, "threads": torch.get_num_threads()}), flush=True)
     for _ in sys.stdin:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -53,9 +56,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9, help="rounds; medians are reported")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the multi-thread settings")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--earlier", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.seconds)
+        worker(args.worker, args.seconds, args.earlier)
         return
 
     import numpy as np
@@ -67,9 +71,14 @@ def main() -> None:
 
     print(json.dumps(machine("cpu")))
     settings = {
-        f"active wait, {args.threads} threads": ("ACTIVE", args.threads),
-        f"passive wait, {args.threads} threads": ("PASSIVE", args.threads),
-        "1 thread": ("PASSIVE", 1),
+        f"generate @ a519ee8, active wait, {args.threads} threads": ("ACTIVE", args.threads, True),
+        f"generate, active wait, {args.threads} threads": ("ACTIVE", args.threads, False),
+        f"generate, passive wait, {args.threads} threads (cospeech generate)": (
+            "PASSIVE",
+            args.threads,
+            False,
+        ),
+        "generate, 1 thread": ("PASSIVE", 1, False),
     }
     rng = np.random.default_rng(0)
     voice = random_voice(rng)
@@ -78,9 +87,10 @@ def main() -> None:
         wav = Path(folder) / "speech.wav"
         soundfile.write(wav, speech, SAMPLE_RATE, subtype="PCM_16")
         workers = {}
-        for name, (policy, threads) in settings.items():
+        for name, (policy, threads, earlier) in settings.items():
             env = {**os.environ, "OMP_WAIT_POLICY": policy, "OMP_NUM_THREADS": str(threads)}
             command = [sys.executable, __file__, "--worker", str(wav), "--seconds", str(args.seconds)]
+            command += ["--earlier"] if earlier else []
             workers[name] = subprocess.Popen(
                 command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
             )
