@@ -94,8 +94,9 @@ def prefer_passive_openmp_wait() -> None:
 
     libgomp, torch's OpenMP on Linux, spins a waiting thread before it sleeps; on a machine shared with
     other jobs the spinning thread holds a core that the thread it waits for needs, at each of the
-    generator's ≈80 parallel regions per forward pass. On 2 loaded cores (load average 6) generation ran
-    4.5× faster with passive waiting (``benchmarks/bench_generate_threads.py``, BENCHMARKS.md, issue 15).
+    generator's ≈80 parallel regions per forward pass. On 2 cores shared with other jobs (load average
+    6–10) generation ran 3.4–4.7× faster with passive waiting (``benchmarks/bench_generate_threads.py``,
+    BENCHMARKS.md, issue 15).
     OpenMP reads the variable once, when torch is loaded, so this only acts before ``import torch``."""
     if "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

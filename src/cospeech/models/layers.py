@@ -141,7 +141,7 @@ class AudioEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.column_zero_reach = _mel_reach(self.convs)
         """Per layer, the input mel columns ``[0, reach)`` that column 0 of the last layer depends on
-        (62, 61, 30, 29, 14, 13, 6, 5 for the reference layers: bins 0…61 of 128 at the input)."""
+        (62, 61, 30, 29, 14, 13, 6, 5 for the reference layers: mel bins 0…61 of the input)."""
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         B, T, _ = audio.shape
