@@ -76,6 +76,7 @@ def personalised(synth_root, tmp_path_factory):
         out = work / "maria"
         argv = ["personalise", "--recording", str(recording.folder), "--name", "maria", "--base", str(base)]
         argv += ["--out", str(out), "--preset", str(preset), "--data.cache_dir", str(work / "cache2")]
+        argv += ["--mode", "adapt"]
         assert main(argv) == 0
     finally:
         torch.set_num_threads(threads)
@@ -99,6 +100,75 @@ def test_personalise_writes_a_model_that_knows_the_person(personalised, capsys):
     speech = sorted((out / "corpus" / "raw" / "maria_cropped").glob("*.flac"))[-1]
     gestures = GestureGenerator.from_pretrained(model).generate(speech, speaker="maria")
     assert gestures.speaker == "maria" and len(gestures.poses) > 0 and np.isfinite(gestures.poses).all()
+
+
+@pytest.fixture(scope="module")
+def calibrated(personalised, tmp_path_factory):
+    base, _, argv = personalised
+    out = tmp_path_factory.mktemp("calibrated") / "maria"
+    argv = [str(out) if a == str(argv_out(argv)) else a for a in argv]
+    argv[argv.index("adapt")] = "calibrate"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return base, out
+
+
+def test_calibration_adds_the_person_without_training_and_leaves_the_base_speakers_alone(calibrated):
+    from cospeech.inference import GestureGenerator
+    from cospeech.training.metadata import read_run
+
+    base, out = calibrated
+    old, new = read_run(base), read_run(out / "model")
+    assert new.metadata.speakers == ("ava", "ben", "maria")
+    summary = json.loads((out / "personalise.json").read_text())
+    assert (summary["mode"], summary["method"], summary["epochs"]) == ("calibrate", "calibrate", 0)
+    assert summary["calibration"]["start_style"] in ("ava", "ben")
+    assert all(v["before"] == v["after"] for v in summary["base_speakers_L1"].values())
+    assert not (out / "adapt").exists()
+    row = "generator.style_embedding.weight"
+    assert {k for k in old.state_dict if not torch.equal(old.state_dict[k], new.state_dict[k])} == {row}
+    changed = (old.state_dict[row] != new.state_dict[row]).any(dim=1)
+    assert changed.nonzero().flatten().tolist() == [2]  # maria's row only
+    for stats in ("mean", "std"):
+        before, after = getattr(old.metadata.normalizer, stats), getattr(new.metadata.normalizer, stats)
+        assert all(torch.equal(after[k][:2], before[k]) for k in before)  # the base speakers' rows
+        assert not torch.allclose(after["pose"][2], before["pose"][0])  # maria's pose row was fitted
+    speech = sorted((out / "corpus" / "raw" / "maria_cropped").glob("*.flac"))[-1]
+    gestures = GestureGenerator.from_pretrained(out / "model").generate(speech, speaker="maria")
+    assert gestures.speaker == "maria" and np.isfinite(gestures.poses).all()
+
+
+def test_calibration_fits_statistics_that_map_a_known_style_onto_the_person(personalised):
+    from cospeech.continual.calibration import fit_calibration
+    from cospeech.inference.export import read_checkpoint
+
+    base, *_ = personalised
+    generator = read_checkpoint(base).build_generator().eval()
+    audio = torch.randn(6, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ben = generator(audio, torch.ones(6, dtype=torch.long)).poses
+    pose = 0.5 * ben + 3.0  # the person moves like ben at half the size, 3 σ off his mean
+    mean, std = torch.linspace(-50, 50, ben.shape[-1]), torch.linspace(10, 20, ben.shape[-1])
+    fitted = fit_calibration(generator, {"pose": pose, "audio": audio}, mean, std, 2, steps=5)
+    assert fitted.start == 1  # ben's style fits, ava's does not
+    assert (fitted.std > 0).all() and fitted.style.shape == (generator.config.style_dim,)
+    table = generator.style_embedding.weight.detach().clone()
+    table[2] = fitted.style
+    with torch.no_grad():
+        generator.style_embedding.weight.copy_(table)
+        own = generator(audio, torch.full((6,), 2)).poses * fitted.std + fitted.mean
+    assert torch.allclose(own, pose * std + mean, atol=0.1 * float(std.mean()))
+
+
+def test_auto_mode_calibrates_under_a_minute_of_data():
+    from cospeech.continual.personalise import choose_mode
+
+    assert [choose_mode("auto", s) for s in (30.0, 59.9, 60.0, 600.0)] == ["calibrate"] * 2 + ["adapt"] * 2
+    assert choose_mode("adapt", 30.0) == "adapt" and choose_mode("calibrate", 600.0) == "calibrate"
 
 
 def test_generate_command_takes_the_new_speaker(personalised, tmp_path):

@@ -7,7 +7,10 @@
 2. One continual task adds the person to the base model (`cospeech.continual.runner`, as ``cospeech
    adapt``): by default C-DiffGAN's replay (``cdiffgan``: pseudo-aligned old-speaker rows from the frozen
    base as teacher, the newest speaker's share of each batch), every training window of the person as the
-   k-shot memory, for as many epochs as `adaptation_epochs` gives for their data, in ``<out>/adapt``.
+   k-shot memory, for as many epochs as `adaptation_epochs` gives for their data, in ``<out>/adapt``. With
+   under `CALIBRATE_BELOW_SECONDS` of training data (``mode="auto"``) nothing is trained instead: the
+   person's style vector and pose statistics are fitted to the frozen base (`cospeech.continual.calibration`),
+   in ``<out>/calibrated``.
 3. The new model is scored on the person's held-out test windows next to the baselines (their mean pose,
    nearest neighbour, random window; ``cospeech.evaluation``), and on the base speakers before and after
    (forgetting), and ``<out>/personalise.json`` records the data used and the time each step took.
@@ -32,10 +35,13 @@ from cospeech.continual.runner import (
     Chain,
     Preset,
     check_overrides,
+    inherited_config,
     load_preset,
     override_value,
     read_mix_stage,
     run_chain,
+    score,
+    source_speakers,
 )
 from cospeech.data.importers.recording import REPORT_PREFIX as IMPORT_REPORT_PREFIX
 from cospeech.data.importers.recording import import_recording
@@ -54,7 +60,13 @@ from cospeech.render.recording import MANIFEST
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 CORPUS_DIR, ADAPT_DIR, MODEL_LINK, SUMMARY = "corpus", "adapt", "model", "personalise.json"
+CALIBRATED_DIR = "calibrated"
 DEFAULT_METHOD = "cdiffgan"
+MODES = ("auto", "adapt", "calibrate")
+CALIBRATE_BELOW_SECONDS = 60.0
+"""``auto`` calibrates (`cospeech.continual.calibration`) below this much training data and adapts from it
+on (BENCHMARKS.md, Personalise: gap closed with 30 s, calibration 0.11 vs adaptation 0.03; with 1 min 0.08
+vs 0.13)."""
 PASSES = 2.5
 """Budget rule: the task runs enough epochs for the person's rows to cover each of their training windows
 about this many times (BENCHMARKS.md, Personalise: 4 epochs leave 10 min of data seen 0.3×)."""
@@ -108,26 +120,33 @@ def personalise(
     *,
     minutes: float | None = None,
     fps: float | None = None,
+    mode: str = "auto",
     method: str = DEFAULT_METHOD,
     preset: str = "synth_small",
     seed: int = 1,
     overrides: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> PersonaliseResult:
-    """Import ``recording`` as speaker ``name``, adapt the Mix-StAGE run ``base`` to it with ``method``'s
-    replay (``preset``'s task settings, then fit ``overrides``), evaluate; everything under ``out``.
+    """Import ``recording`` as speaker ``name``, add them to the Mix-StAGE run ``base``, evaluate; everything
+    under ``out``.
 
-    ``minutes``: use only the first M minutes of the person's training data. Returns the new run and the
-    summary written to ``out/personalise.json``.
+    ``mode``: ``adapt`` trains one few-shot task with ``method``'s replay (``preset``'s task settings, then
+    fit ``overrides``); ``calibrate`` trains nothing and fits the person's style vector and pose statistics
+    to the base model (`cospeech.continual.calibration`; ``seed`` draws its batches); ``auto`` (default)
+    calibrates with under `CALIBRATE_BELOW_SECONDS` of training data, else adapts. ``minutes``: use only the
+    first M minutes of the person's training data. Returns the new run and the summary written to
+    ``out/personalise.json``.
 
     Raises
     ------
     ConfigError : ``base`` is not a Mix-StAGE run, uses text (a recording has no transcript), already knows
-        ``name``, or the method or overrides are unknown.
+        ``name``, or the mode, method or overrides are unknown.
     DataError, AudioError : the recording cannot be imported (see `import_recording`).
     """
     say = progress or (lambda _: None)
     out = Path(out)
+    if mode not in MODES:
+        raise ConfigError(f"--mode {mode}: expected one of {', '.join(MODES)}")
     files = find_recording(recording)
     _check_out(out)
     run = read_mix_stage(base, "--base")
@@ -171,21 +190,38 @@ def personalise(
     hop = int(hparams.get("window_hop") or 5)
     windows = training_windows(report, hop)
     say(f"{report['split_seconds']['train']:.1f} s of training data ({windows} windows at hop {hop})")
-    settings = load_preset(preset)
-    epochs = adaptation_epochs(settings, windows, len(known) + 1, overrides)
-    say(f"adaptation: {epochs} epochs")
-    chain = Chain(
-        out / ADAPT_DIR,
-        settings,
-        chosen,
-        windows,
-        seed,
-        (*known, name),
-        base=Path(base),
-        overrides=("--data.root", str(corpus), "--trainer.max_epochs", str(epochs), *overrides),
-    )
-    results = run_chain(chain, say)
-    model = _task_run(out / ADAPT_DIR, name)
+    train_seconds = report["split_seconds"]["train"]
+    use = choose_mode(mode, train_seconds)
+    if use == "calibrate":
+        why = (
+            f"under {CALIBRATE_BELOW_SECONDS:g} s of training data" if mode == "auto" else "--mode calibrate"
+        )
+        say(f"calibration ({why}): the person's style and pose statistics fitted, no training")
+        epochs = 0
+        model, base_l1, fitted, calibration = _calibrate(run, Path(base), corpus, name, out, seed, overrides)
+    else:
+        settings = load_preset(preset)
+        epochs = adaptation_epochs(settings, windows, len(known) + 1, overrides)
+        say(f"adaptation: {epochs} epochs")
+        chain = Chain(
+            out / ADAPT_DIR,
+            settings,
+            chosen,
+            windows,
+            seed,
+            (*known, name),
+            base=Path(base),
+            overrides=("--data.root", str(corpus), "--trainer.max_epochs", str(epochs), *overrides),
+        )
+        results = run_chain(chain, say)
+        model = _task_run(out / ADAPT_DIR, name)
+        record = json.loads((model.parent / "done.json").read_text())
+        fitted = record["seconds"]
+        l1 = results.matrices["L1"].values if "L1" in results.matrices else None
+        base_l1 = (
+            None if l1 is None else {s: (float(l1[0][i]), float(l1[-1][i])) for i, s in enumerate(known)}
+        )
+        calibration = None
     say(f"scoring {model} on {name}'s test windows next to the baselines …")
     from cospeech.evaluation import evaluate
 
@@ -196,12 +232,11 @@ def personalise(
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(os.path.relpath(model, out), target_is_directory=True)
-    record = json.loads((model.parent / "done.json").read_text())
-    l1 = results.matrices["L1"].values if "L1" in results.matrices else None
     summary = {
         "speaker": name,
         "base": str(base),
-        "method": chosen.name,
+        "mode": use,
+        "method": chosen.name if use == "adapt" else "calibrate",
         "model": str(link),
         "epochs": epochs,
         "data": {
@@ -215,14 +250,15 @@ def personalise(
         "resumed": resumed,
         "seconds": {
             "import": round(imported, 1),
-            "train": round(record["seconds"].get("train", 0.0), 1),
-            "evaluate": round(record["seconds"].get("evaluate", 0.0) + evaluation_seconds, 1),
+            "train": round(fitted.get("train", 0.0), 1),
+            "evaluate": round(fitted.get("evaluate", 0.0) + evaluation_seconds, 1),
             "total": round(time.perf_counter() - started, 1),
         },
         "test": {model_name: rows.get(name, {}) for model_name, rows in evaluation.scores.items()},
         "base_speakers_L1": None
-        if l1 is None
-        else {s: {"before": float(l1[0][i]), "after": float(l1[-1][i])} for i, s in enumerate(known)},
+        if base_l1 is None
+        else {s: {"before": before, "after": after} for s, (before, after) in base_l1.items()},
+        "calibration": calibration,
     }
     with atomic_write(out / SUMMARY) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
@@ -233,13 +269,77 @@ def _check_out(out: Path) -> None:
     """``out`` may be new, or a folder of an earlier personalise run (resumed); anything else is refused."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
-    ours = {CORPUS_DIR, ADAPT_DIR, MODEL_LINK, SUMMARY}
+    ours = {CORPUS_DIR, ADAPT_DIR, CALIBRATED_DIR, MODEL_LINK, SUMMARY}
     others = sorted(p.name for p in out.iterdir() if p.name not in ours) if out.is_dir() else []
     if others:
         raise ConfigError(
             f"{out}: exists and holds {', '.join(others[:3])}{' …' if len(others) > 3 else ''}, not a "
             "personalise run's folders; choose another --out (an earlier run's --out is resumed)"
         )
+
+
+def choose_mode(mode: str, train_seconds: float) -> str:
+    """``adapt`` or ``calibrate``: ``mode`` itself, or for ``auto`` calibration below
+    `CALIBRATE_BELOW_SECONDS` of training data."""
+    if mode != "auto":
+        return mode
+    return "calibrate" if train_seconds < CALIBRATE_BELOW_SECONDS else "adapt"
+
+
+def _calibrate(
+    run: Any, base: Path, corpus: Path, name: str, out: Path, seed: int, overrides: Sequence[str]
+) -> tuple[Path, dict[str, tuple[float, float]], dict[str, float], dict[str, Any]]:
+    """Calibrate ``name`` to the base run (``run``, its `StoredRun`) on their training windows in
+    ``corpus`` and write the run ``out/calibrated``. Returns the run, the base speakers' test L1 before and
+    after, the seconds taken and what was fitted."""
+    import numpy as np
+
+    from cospeech.continual.calibration import fit_calibration, write_calibrated_run
+    from cospeech.data.datamodule import PatsDataModule
+    from cospeech.inference.export import read_checkpoint
+
+    started = time.perf_counter()
+    spec, hparams = run.metadata.data, run.datamodule_hparams
+    known = run.metadata.speakers
+    normalization = inherited_config(run)["data"]["normalization"]
+    speakers = [list(source_speakers(run)), [*known, name]]
+    data = PatsDataModule(
+        str(corpus), speakers, format=spec.format, pose_key=spec.pose_key, audio_key=spec.audio_key,
+        window_seconds=spec.window_seconds, window_hop=int(hparams.get("window_hop") or 5),
+        audio_rate_mode=spec.audio_rate_mode, audio_level=spec.audio_level, normalization=normalization,
+        representation=spec.representation, cache_dir=override_value(overrides, "--data.cache_dir"),
+    )  # fmt: skip
+    data.setup()
+    train, person = data.datasets["train"], len(known)
+    items = np.flatnonzero(
+        (train.windows >= train.offsets[person]) & (train.windows < train.offsets[person + 1])
+    )
+    batch = train.__getitems__(items.tolist())
+    stats = data.normalizer
+    generator = read_checkpoint(base).build_generator()
+    calibration = fit_calibration(
+        generator,
+        {"pose": batch["pose"], "audio": batch["audio"]},
+        stats.mean["pose"][person],
+        stats.std["pose"][person],
+        person,
+        seed=seed,
+    )
+    rows = {k: (stats.mean[k][person], stats.std[k][person]) for k in stats.mean}
+    rows["pose"] = (calibration.mean, calibration.std)
+    folder = out / CALIBRATED_DIR
+    hparams = {**hparams, "root": str(corpus), "speakers": speakers, "normalization": normalization}
+    write_calibrated_run(base, folder, name, calibration.style, rows, hparams, normalization)
+    seconds = {"train": time.perf_counter() - started}
+    before, after = score(base, "base", known), score(folder, "calibrated", known)
+    seconds["evaluate"] = before.seconds["evaluate"] + after.seconds["evaluate"]
+    base_l1 = {s: (before.scores[s]["L1"], after.scores[s]["L1"]) for s in known if s in before.scores}
+    fitted = {
+        "start_style": known[calibration.start],
+        "train_L1": calibration.train_l1,
+        "windows": len(items),
+    }
+    return folder, base_l1, seconds, fitted
 
 
 def training_windows(report: dict[str, Any], hop: int) -> int:
@@ -275,16 +375,18 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as printed lines: data used, time taken, test table, base speakers before/after."""
     data, seconds = summary["data"], summary["seconds"]
     asked = data.get("minutes_asked")
+    adapted = summary.get("mode", "adapt") == "adapt"
+    done = f"{summary['epochs']} epochs" if adapted else "calibrated: no training"
+    step = "adaptation" if adapted else "calibration"
     lines = [
-        f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows, "
-        f"{summary['epochs']} epochs), "
+        f"data: {data['train_seconds'] / 60:.1f} min of training ({data['train_windows']} windows, {done}), "
         f"{data['test_seconds']:.0f} s held out for test"
         + (
             f" (--minutes {asked:g} asked: the recording has no more)"
             if asked and data.get("all_train_used") and asked * 60 > data["train_seconds"]
             else ""
         ),
-        f"time: import {seconds['import']:.0f} s, adaptation {seconds['train']:.0f} s, evaluation "
+        f"time: import {seconds['import']:.0f} s, {step} {seconds['train']:.0f} s, evaluation "
         f"{seconds['evaluate']:.0f} s, total {seconds['total']:.0f} s"
         + (
             " (this run only: it carried on from an earlier run in this --out)"

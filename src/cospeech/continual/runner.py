@@ -287,7 +287,7 @@ def run_chain(chain: Chain, progress: Progress | None = None) -> ChainResults:
     claim(chain.folder, chain.settings())
     first = _first_task(chain, base, say)
     start = base if base is not None else read_mix_stage(first.run, "first task")
-    source = _source_speakers(start)
+    source = source_speakers(start)
     known = len(first.seen)
     task_config = chain.folder / TASK_CONFIG
     _write_yaml(task_config, _deep_merge(chain.preset.task, inherited_config(start)))
@@ -554,7 +554,7 @@ def read_mix_stage(source: str | Path, what: str) -> Any:
     return run
 
 
-def _source_speakers(run: Any) -> tuple[str, ...]:
+def source_speakers(run: Any) -> tuple[str, ...]:
     """The speakers whose statistics and pose clusters the model was trained with (its source set)."""
     from cospeech.data.datamodule import SpeakerSet
 
