@@ -13,8 +13,9 @@ seeded D/G turns), warm-up batches skipped; the median over rounds is reported.
   loop, D's weight gradients computed in G turns, the audio encoder's input in NCHW with a copy to
   channels-last after the first conv), to show what the clean-up alone gives;
 * **data path**: the same fp32 step fed by ``PatsDataModule`` (memory-mapped cache) with each of
-  ``--workers`` background workers, with and (on CUDA) without pinned memory, against the in-memory rate;
-  and the loader alone (windows/s delivered on the device, no training);
+  ``--workers`` background workers, with and (on CUDA) without pinned memory, and with
+  ``gather_on_device`` (the split held on the device, batches gathered there by index), against the
+  in-memory rate; and the loader alone (windows/s delivered on the device, no training);
 * ``--loss-curves N``: the quickstart config (``configs/quickstart.yaml``) for N epochs on the benchmark
   corpus with each of ``--precisions`` and each of ``--seeds``; dev L1 per epoch, so a precision's
   difference can be read against the seed-to-seed noise. ``--repeats 0`` runs the curves alone.
@@ -40,6 +41,7 @@ from timing import machine
 from torch.utils.data import DataLoader
 
 from cospeech.data.datamodule import PatsDataModule
+from cospeech.data.device_batches import DeviceBatches
 from cospeech.data.poses import velocity
 from cospeech.data.synth import synthesize_corpus
 from cospeech.models import build_model
@@ -150,8 +152,11 @@ def training_rate(
 
 
 def loader_rate(datamodule: PatsDataModule, batches: int, device: str) -> tuple[float, float]:
-    """Windows/s the training loader delivers on ``device`` (no training); no CPU-second figure."""
+    """Windows/s the training loader delivers on ``device`` (no training); no CPU-second figure. Device
+    batches are gathered on ``device`` (the one-off move of the split falls in the warm-up batches)."""
     loader = datamodule.train_dataloader()
+    if isinstance(loader, DeviceBatches):
+        loader = DeviceBatches(loader.dataset, loader.sampler, loader.batch_size, torch.device(device))
     count, start = 0, 0.0
     for i, batch in enumerate(loader):
         if i == WARMUP:
@@ -230,10 +235,11 @@ def main() -> None:
         synthesize_corpus(args.corpus, speakers=2, minutes=4, seed=0)
     cuda = args.device.startswith("cuda")
 
-    def datamodule(workers: int = 0, pin: bool = False) -> PatsDataModule:
+    def datamodule(workers: int = 0, pin: bool = False, gather: bool = False) -> PatsDataModule:
         dm = PatsDataModule(
-            str(args.corpus), ["ava", "ben"], batch_size=args.batch, num_workers=workers, pin_memory=pin
-        )
+            str(args.corpus), ["ava", "ben"], batch_size=args.batch, num_workers=workers, pin_memory=pin,
+            gather_on_device=gather,
+        )  # fmt: skip
         dm.setup()
         return dm
 
@@ -264,6 +270,11 @@ def main() -> None:
                 args.steps, d, device=args.device, precision=precisions[0]
             )
             runs[f"loader alone ({label})"] = lambda d=dm: loader_rate(d, 4 * args.steps, args.device)
+    gathered = datamodule(gather=True)
+    runs[f"training step, {precisions[0]}, data path (gathered on device)"] = lambda: training_rate(
+        args.steps, gathered, device=args.device, precision=precisions[0]
+    )
+    runs["loader alone (gathered on device)"] = lambda: loader_rate(gathered, 4 * args.steps, args.device)
     if not cuda:
         runs["generator step only, fp32 eager, no Lightning"] = lambda: generator_steps(cached[0], args.steps)
     if args.repeats:
