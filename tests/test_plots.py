@@ -97,3 +97,17 @@ def test_a_folder_of_chains_names_them(tmp_path):
         )
     with pytest.raises(DataError, match=r"chains inside: cdiffgan/k28/seed1, finetune/k28/seed1$"):
         plot_run(tmp_path)
+
+
+def test_a_ground_truth_instance_is_the_reference_line_of_its_metric():
+    scores = {
+        "sdt_bp": {"mean": {"L1": 0.5, "diversity": 3.0, "diversity_gt": 4.5}},
+        "mean_pose": {"mean": {"L1": 0.7, "diversity": 0.0, "diversity_gt": 4.5}},
+    }
+    figure = evaluation_figure({"scores": scores}, "test")
+    titles = [axes.get_title() for axes in figure.axes]
+    assert len(titles) == 2 and not any(t.startswith("diversity_gt") for t in titles)
+    diversity = figure.axes[1]
+    assert [p.get_height() for p in diversity.patches] == pytest.approx([3.0, 0.0])
+    (line,) = diversity.get_lines()
+    assert line.get_label() == "ground truth" and list(line.get_ydata()) == pytest.approx([4.5, 4.5])

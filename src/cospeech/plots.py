@@ -25,6 +25,7 @@ from typing import Any
 from cospeech.continual.results import HEADLINE_METRICS, higher_is_better, read_results, write_heatmap
 from cospeech.errors import DataError
 from cospeech.files import atomic_write
+from cospeech.metrics.registry import GT_SUFFIX
 from cospeech.training.callbacks import EPOCH_METRICS_FILE
 
 FORMATS = ("png", "svg")
@@ -133,7 +134,8 @@ def _speaker(key: str, metric: str) -> str:
 
 def evaluation_figure(document: dict[str, Any], split: str) -> Any:
     """Bars of each metric's mean over speakers: the run's model first, then the baselines and the oracle
-    (an ``evaluation_<split>.json`` document)."""
+    (an ``evaluation_<split>.json`` document). A ground-truth instance (``diversity_gt``) is the dashed
+    reference line of its metric's panel, not a panel of its own."""
     from matplotlib.figure import Figure
 
     try:
@@ -144,7 +146,8 @@ def evaluation_figure(document: dict[str, Any], split: str) -> Any:
         ) from None
     if not means:
         raise DataError(f"evaluation of {split}: no scores")
-    metrics = list(dict.fromkeys(k for row in means.values() for k, v in row.items() if v is not None))
+    keys = list(dict.fromkeys(k for row in means.values() for k, v in row.items() if v is not None))
+    metrics = [k for k in keys if not (k.endswith(GT_SUFFIX) and k.removesuffix(GT_SUFFIX) in keys)]
     models = list(means)
     columns = min(4, len(metrics))
     rows = math.ceil(len(metrics) / columns)
@@ -158,6 +161,13 @@ def evaluation_figure(document: dict[str, Any], split: str) -> Any:
         axes.bar(range(len(models)), values, color=colours)
         axes.set_xticks(range(len(models)), models, rotation=35, ha="right", fontsize=7)
         axes.set_title(f"{metric} ({_DIRECTION[higher_is_better(metric)]})", fontsize=9)
+        reference = next(
+            (means[m][metric + GT_SUFFIX] for m in models if means[m].get(metric + GT_SUFFIX) is not None),
+            None,
+        )
+        if reference is not None:
+            axes.axhline(reference, color="tab:green", linestyle="--", label="ground truth")
+            axes.legend(fontsize=7)
         axes.grid(axis="y", alpha=0.3)
     return figure
 
