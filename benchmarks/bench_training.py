@@ -8,9 +8,10 @@ seeded D/G turns), warm-up batches skipped; the median over rounds is reported.
 
 * **training step**: batches already in memory, ``--precisions`` (the first, ``32-true`` fp32 eager, is the
   baseline every ratio is taken against; ``bf16-mixed`` is bf16 autocast, on CPUs with AVX512-BF16/AMX and
-  on GPUs); ``--compile`` adds fp32 and bf16 with ``torch.compile`` on G and D (compile time reported
-  apart); and the fp32 step **as it was before issue 15's clean-up** (``BeforeRecipe``: Adam's per-tensor
-  loop, D's weight gradients computed in G turns, the audio encoder's input in NCHW with a copy to
+  on GPUs); ``--compile`` adds fp32 and bf16 with ``torch.compile`` on G and D (compilation falls in
+  the warm-up batches and is not timed; a graph variant first met later recompiles inside the timing);
+  and the fp32 step **as it was before issue 15's clean-up** (``BeforeRecipe``: Adam's per-tensor loop,
+  D's weight gradients computed in G turns, the audio encoder's input in NCHW with a copy to
   channels-last after the first conv), to show what the clean-up alone gives;
 * **data path**: the same fp32 step fed by ``PatsDataModule`` (memory-mapped cache) with each of
   ``--workers`` background workers, with and (on CUDA) without pinned memory, and with
