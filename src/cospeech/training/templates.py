@@ -40,6 +40,7 @@ from cospeech.training.base import checked_choice
 from cospeech.training.continual import weights_sha256
 from cospeech.training.losses import reconstruction_l1
 from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, read_run
+from cospeech.training.optim import adam
 
 TEMPLATE_VAE = "template_vae"
 """Role of an SDT-VAE run's pose VAE in ``RunMetadata.provenance``: ``{"path": …, "sha256": …}``."""
@@ -224,9 +225,9 @@ class TemplateRecipe(AdversarialRecipe):
         groups = [{"params": network}]
         if bank is not None and bank.requires_grad:
             groups.append({"params": [bank], "lr": hp.lr * hp.template_lr_scale})
-        optimizers = [torch.optim.Adam(groups, lr=hp.lr)]
+        optimizers = [adam(groups, hp.lr)]
         if self.discriminator is not None:
-            optimizers.append(torch.optim.Adam(self.discriminator.parameters(), lr=hp.discriminator_lr))
+            optimizers.append(adam(self.discriminator.parameters(), hp.discriminator_lr))
         return optimizers, [self._scheduler(o) for o in optimizers]
 
     def _scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
@@ -255,9 +256,10 @@ class TemplateRecipe(AdversarialRecipe):
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
         batch = self.training_batch(batch)
-        output = self(batch)
-        loss = self.generator_terms(batch, output, self.discriminator_rows(batch), 1.0)
-        self._step(optimizers[0], loss, self.generator)
+        with self.toggled_optimizer(optimizers[0]):  # D's weights out of G's graph: no gradients for D
+            output = self(batch)
+            loss = self.generator_terms(batch, output, self.discriminator_rows(batch), 1.0)
+            self._step(optimizers[0], loss, self.generator)
         self.log("train/g_loss", loss, batch_size=len(batch["pose"]))
         if self.discriminator is not None:
             d_loss_fn, _ = ADVERSARIAL_LOSSES[self.hparams.adversarial_loss]
