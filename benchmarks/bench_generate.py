@@ -10,10 +10,14 @@ Three measurements, interleaved round by round (after one warm-up round) with th
 (b) **features**: decode + features on the pose clock, NumPy/librosa (``pose_clock_features``, the
     baseline) and torch on the device (``pose_clock_features_torch``, what ``generate`` runs).
 (c) **end to end**: a 16-bit WAV file → poses. ``generate`` (features on the device, windows batched as
-    views, cross-fade on the device, one transfer back) against the **baseline**, the path as it was before
-    (main @ de0c042, re-composed here from the same pieces): NumPy features (levelled ones computed twice),
-    windows gathered on the host per batch, every window's output copied back and cross-faded in NumPy.
-    The poses of the two are compared (largest difference, pixels).
+    views, cross-fade on the device, one transfer back, the audio encoder's eval shortcut of
+    ``cospeech.models.layers``) against two earlier paths re-composed here from the same pieces:
+    the **baseline**, the path before the device pipeline (main @ de0c042): NumPy features (levelled ones
+    computed twice), windows gathered on the host per batch, every window's output copied back and
+    cross-faded in NumPy; and **``generate`` @ a519ee8**, the device pipeline with the audio encoder's
+    earlier eval shortcut (full mel width up to the last two layers; the first layer as oneDNN's
+    one-channel convolution), which the baseline runs too. The poses are compared (largest difference,
+    pixels).
 
 The model is an **untrained** ``speech2gesture`` (reference widths, 7.4 M parameters, eval mode: the cost
 does not depend on the weights). Its normaliser uses the features' mean and standard deviation of the
@@ -35,6 +39,7 @@ import dataclasses
 import json
 import statistics
 import tempfile
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +56,7 @@ from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.inference import GestureGenerator, pose_clock_features, pose_clock_features_torch
 from cospeech.inference.pipeline import crossfade_weights, window_starts
 from cospeech.models import build_model
+from cospeech.models.layers import AudioEncoder
 from cospeech.skeletons import PATS48
 from cospeech.training.metadata import Component, RunMetadata
 
@@ -86,6 +92,24 @@ def build_pipeline(
     component = Component("speech2gesture", dataclasses.asdict(generator.config), "generator.")
     metadata = RunMetadata(model=component, data=spec, normalizer=normalizer, recipe="benchmark")
     return GestureGenerator(generator, metadata, window_frames=window, overlap_frames=overlap).to(device)
+
+
+def earlier_column_zero(encoder: AudioEncoder, audio: torch.Tensor) -> torch.Tensor:
+    """``AudioEncoder._column_zero`` as on main @ a519ee8 (and de0c042): every layer at full mel width but
+    the last two, which compute only the columns that reach column 0."""
+    penultimate, last = encoder.convs[-2], encoder.convs[-1]
+    x = encoder.convs[:-2](audio.unsqueeze(1))
+    reach = last.conv.kernel_size[1] - last.conv.padding[1]
+    x = penultimate(x[..., : reach + 1])[..., :reach]
+    return last(x)[..., 0]
+
+
+def with_earlier_encoder(pipe: GestureGenerator) -> GestureGenerator:
+    """``pipe`` with its audio encoder's eval shortcut as on main @ a519ee8 (``earlier_column_zero``)."""
+    for module in pipe.generator.modules():
+        if isinstance(module, AudioEncoder):
+            module._column_zero = types.MethodType(earlier_column_zero, module)
+    return pipe
 
 
 def with_bf16_model(pipe: GestureGenerator) -> GestureGenerator:
@@ -146,9 +170,14 @@ def main() -> None:
     voice = random_voice(rng)
     speech = render_speech(syllable_timeline(voice, args.seconds, rng), voice, args.seconds, SAMPLE_RATE, rng)
     level = args.audio_level
+    settings = {"64 / 16": (64, 16), "256 / 32": (256, 32)}
     pipes = {
-        "64 / 16": build_pipeline(speech, window=64, overlap=16, level=level, device=args.device),
-        "256 / 32": build_pipeline(speech, window=256, overlap=32, level=level, device=args.device),
+        w: build_pipeline(speech, window=a, overlap=b, level=level, device=args.device)
+        for w, (a, b) in settings.items()
+    }
+    earlier = {
+        w: with_earlier_encoder(build_pipeline(speech, window=a, overlap=b, level=level, device=args.device))
+        for w, (a, b) in settings.items()
     }
     normalizer = pipes["64 / 16"].normalizer
     z_audio = normalizer.normalize("audio", pose_clock_features(speech, level=level)[None], np.array([0]))[0]
@@ -156,9 +185,14 @@ def main() -> None:
     one_pass = f"{frames} / 0 (one pass)"
     pipes[one_pass] = build_pipeline(speech, window=frames, overlap=0, level=level, device=args.device)
     measures: dict[str, tuple[str, str, Callable[[], object]]] = {}
+    measures["model earlier 64 / 16"] = (
+        "(a) model alone, generate @ a519ee8",
+        "64 / 16",
+        lambda: earlier["64 / 16"].generate_features(z_audio, speaker=SPEAKER),
+    )
     for windows, pipe in pipes.items():
         measures[f"model {windows}"] = (
-            "(a) model alone",
+            "(a) model alone, generate",
             windows,
             lambda p=pipe: p.generate_features(z_audio, speaker=SPEAKER),
         )
@@ -182,29 +216,32 @@ def main() -> None:
             "64 / 16",
             lambda: bf16.generate(wav, speaker=SPEAKER),
         )
-        for windows in ("64 / 16", "256 / 32"):
-            pipe = pipes[windows]
+        for windows in settings:
             measures[f"baseline {windows}"] = (
                 "(c) end to end, baseline",
                 windows,
-                lambda p=pipe: baseline_generate(p, wav),
+                lambda p=earlier[windows]: baseline_generate(p, wav),
+            )
+            measures[f"earlier {windows}"] = (
+                "(c) end to end, generate @ a519ee8",
+                windows,
+                lambda p=earlier[windows]: p.generate(wav, speaker=SPEAKER),
             )
             measures[f"device {windows}"] = (
                 "(c) end to end, generate",
                 windows,
-                lambda p=pipe: p.generate(wav, speaker=SPEAKER),
+                lambda p=pipes[windows]: p.generate(wav, speaker=SPEAKER),
             )
         timings = interleaved({key: m[2] for key, m in measures.items()}, args.repeats)
+        reference = baseline_generate(earlier["64 / 16"], wav)
         differences = {
-            windows: float(
-                np.abs(
-                    pipes[windows].generate(wav, speaker=SPEAKER).poses
-                    - baseline_generate(pipes[windows], wav)
-                ).max()
+            f"{name} {windows}": float(
+                np.abs(pipe[windows].generate(wav, speaker=SPEAKER).poses - baseline).max()
             )
-            for windows in ("64 / 16", "256 / 32")
+            for windows in settings
+            for baseline in [baseline_generate(earlier[windows], wav)]
+            for name, pipe in (("generate", pipes), ("generate @ a519ee8", earlier))
         }
-        reference = baseline_generate(pipes["64 / 16"], wav)
         differences["largest |pose| of the baseline"] = float(np.abs(reference).max())
         differences["bf16 64 / 16"] = float(
             np.abs(bf16.generate(wav, speaker=SPEAKER).poses - reference).max()
@@ -219,6 +256,7 @@ def main() -> None:
             "seconds": wall,
             "cpu_seconds": statistics.median(cpus),
             "runs": [round(w, 4) for w in walls],
+            "cpu_runs": [round(c, 4) for c in cpus],
             "real_time_factor": args.seconds / wall,
             "ms_per_minute": 1000 * wall * 60 / args.seconds,
         }
@@ -235,26 +273,28 @@ def main() -> None:
     print(f"| measurement ({setting}) | {columns} |")
     print("|---|---|---|---|---|---|---|")
     for key, r in results.items():
-        base = {
-            "features device": "features baseline",
-            "device 64 / 16": "baseline 64 / 16",
-            "device 256 / 32": "baseline 256 / 32",
-            "bf16 64 / 16": "baseline 64 / 16",
-        }.get(key)
-        speedup = ""
-        if base:
-            wall, cpu = (
-                results[base]["seconds"] / r["seconds"],
-                results[base]["cpu_seconds"] / r["cpu_seconds"],
-            )
-            speedup = f"**{wall:.2f}×** (CPU {cpu:.2f}×)"
+        bases = {
+            "model 64 / 16": ["model earlier 64 / 16"],
+            "features device": ["features baseline"],
+            "earlier 64 / 16": ["baseline 64 / 16"],
+            "earlier 256 / 32": ["baseline 256 / 32"],
+            "device 64 / 16": ["baseline 64 / 16", "earlier 64 / 16"],
+            "device 256 / 32": ["baseline 256 / 32", "earlier 256 / 32"],
+            "bf16 64 / 16": ["baseline 64 / 16"],
+        }.get(key, [])
+        speedup = "; ".join(
+            f"**{results[b]['seconds'] / r['seconds']:.2f}×** "
+            f"(CPU {results[b]['cpu_seconds'] / r['cpu_seconds']:.2f}×) "
+            f"vs {results[b]['name'].split(', ')[-1]}"
+            for b in bases
+        )
         print(
             f"| {r['name']} | {r['windows']} | {1000 * r['seconds']:.0f} | {r['ms_per_minute']:.0f} "
             f"| {r['real_time_factor']:.0f}× | {r['cpu_seconds']:.2f} | {speedup} |"
         )
     print(f"| reference S2G (model alone, one 64-frame window per sample) | - | - | "
           f"{REFERENCE_MS_PER_MINUTE:.0f} | 1200× | - | |")  # fmt: skip
-    print(f"\nlargest pose difference, generate vs baseline: {differences} px")
+    print(f"\nlargest pose difference vs the baseline: {differences} px")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,13 @@ CPU budget (same width, batches, learning rate), with SDT's metrics and its one-
    in pixels, averaged over the 5) and **template diversity**: the mean pairwise Euclidean
    distance (pixels, per joint and frame) between the 5 samples. The S2G baseline has no template, so its
    template diversity is 0 by construction. (``diversity`` is the suite's: variability of one sample.)
+   ``bank_std`` and ``bank_row_norm``: the spread of the template bank after training (per-dimension
+   standard deviation over the training windows, mean row norm; N(0, I) has 1 and about √32 = 5.6).
 
 ``--jobs 3`` trains and scores the three models as parallel processes (each with ``OMP_NUM_THREADS``
 threads; equal budget = equal batches, so the figures match a sequential run); ``--pose-vae RUN`` reuses a
-trained pose VAE (same corpus) instead of step 2's.
+trained pose VAE (same corpus) instead of step 2's; ``--models`` runs a subset of the three, and
+``--fit-args`` adds options to their ``cospeech fit`` (e.g. ``"--model.init_args.template_lr_scale 1"``).
 
 Prints JSON lines and a Markdown table; writes ``WORKDIR/results.json``.
 """
@@ -32,6 +35,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +98,9 @@ def sample_metrics(run: Path, corpus: Path, workdir: Path) -> dict[str, dict[str
         windows = torch.randperm(spec.train_windows, generator=torch.Generator().manual_seed(0))[: len(SEEDS)]
         sources["train"] = [{"window": int(w)} for w in windows]
     out: dict[str, float] = {"test_windows": len(truth)}
+    if "template" in generator.inputs:  # spread of the bank: per-dimension std, mean row norm (prior: 1, √D)
+        bank = generator.templates.detach()
+        out |= {"bank_std": float(bank.std(0).mean()), "bank_row_norm": float(bank.norm(dim=1).mean())}
     for source, choices in sources.items():
         samples = []
         with torch.no_grad():
@@ -131,6 +138,7 @@ def score_model(
     ]  # fmt: skip
     if name == "sdt_vae":
         overrides += ["--model.init_args.pose_vae", str(vae)]
+    overrides += shlex.split(args.fit_args)
     corpus = args.workdir / "corpus"
     run, seconds = fit(name, args.workdir, corpus, overrides)
     cache = str(args.workdir / "cache")
@@ -161,6 +169,12 @@ def main() -> None:
         "--lr", type=float, default=1e-3, help="Adam learning rate of every model (SDT: 1e-4)"
     )
     parser.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to run")
+    parser.add_argument(
+        "--fit-args",
+        default="",
+        help="more `cospeech fit` options for the models (not the pose VAE), as one string",
+    )
     parser.add_argument("--pose-vae", type=Path, help="a trained pose VAE run to reuse (skips its training)")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -195,7 +209,7 @@ def main() -> None:
     scores: dict[str, dict[str, float]] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per model: no forked torch state
     with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = {name: pool.submit(score_model, name, args, vae, common) for name in MODELS}
+        futures = {name: pool.submit(score_model, name, args, vae, common) for name in args.models}
         for name, future in futures.items():
             model, references = future.result()
             scores[name] = model
@@ -206,7 +220,7 @@ def main() -> None:
     results["scores"] = scores
     (args.workdir / "results.json").write_text(json.dumps(results, indent=1))
     columns = ["L1", "L2_prior", "L2_train", "PCK", "FGD", "lip_sync_error_n", "template_diversity_prior"]
-    columns += ["template_diversity_train", "diversity", "train_seconds"]
+    columns += ["template_diversity_train", "diversity", "bank_std", "train_seconds"]
     print("\n| model | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
     for name in [name for name in (*MODELS, "mean_pose", "oracle") if name in scores]:
         row = scores[name]

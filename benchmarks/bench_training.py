@@ -8,14 +8,18 @@ seeded D/G turns), warm-up batches skipped; the median over rounds is reported.
 
 * **training step**: batches already in memory, ``--precisions`` (the first, ``32-true`` fp32 eager, is the
   baseline every ratio is taken against; ``bf16-mixed`` is bf16 autocast, on CPUs with AVX512-BF16/AMX and
-  on GPUs); ``--compile`` adds fp32 and bf16 with ``torch.compile`` on G and D (compile time reported
-  apart);
+  on GPUs); ``--compile`` adds fp32 and bf16 with ``torch.compile`` on G and D (compilation falls in
+  the warm-up batches and is not timed; a graph variant first met later recompiles inside the timing);
+  and the fp32 step **as it was before issue 15's clean-up** (``BeforeRecipe``: Adam's per-tensor loop,
+  D's weight gradients computed in G turns, the audio encoder's input in NCHW with a copy to
+  channels-last after the first conv), to show what the clean-up alone gives;
 * **data path**: the same fp32 step fed by ``PatsDataModule`` (memory-mapped cache) with each of
-  ``--workers`` background workers, with and (on CUDA) without pinned memory, against the in-memory rate;
-  and the loader alone (windows/s delivered on the device, no training);
+  ``--workers`` background workers, with and (on CUDA) without pinned memory, and with
+  ``gather_on_device`` (the split held on the device, batches gathered there by index), against the
+  in-memory rate; and the loader alone (windows/s delivered on the device, no training);
 * ``--loss-curves N``: the quickstart config (``configs/quickstart.yaml``) for N epochs on the benchmark
-  corpus in fp32 with seeds 0 and 1 and in bf16-mixed with seed 0; dev L1 per epoch, so a precision's
-  difference can be read against the seed-to-seed noise.
+  corpus with each of ``--precisions`` and each of ``--seeds``; dev L1 per epoch, so a precision's
+  difference can be read against the seed-to-seed noise. ``--repeats 0`` runs the curves alone.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_training.py --repeats 3 --steps 12 [--device cuda]
 
@@ -38,11 +42,12 @@ from timing import machine
 from torch.utils.data import DataLoader
 
 from cospeech.data.datamodule import PatsDataModule
+from cospeech.data.device_batches import DeviceBatches
 from cospeech.data.poses import velocity
 from cospeech.data.synth import synthesize_corpus
 from cospeech.models import build_model
-from cospeech.training.adversarial import AdversarialRecipe
-from cospeech.training.losses import generator_l1_gan, reconstruction_l1
+from cospeech.training.adversarial import AdversarialRecipe, select_rows
+from cospeech.training.losses import adversarial_weight, generator_l1_gan, reconstruction_l1
 
 WARMUP = 3
 
@@ -67,6 +72,41 @@ class IterationTimer(L.Callback):
         return self.cpu_starts[-1] - self.cpu_starts[WARMUP]
 
 
+class BeforeRecipe(AdversarialRecipe):
+    """``AdversarialRecipe``'s step as it was before issue 15's clean-up, for comparison in the same run:
+    Adam's per-tensor loop (not fused), a G turn that also computes D's weight gradients (D not toggled
+    off), and the audio encoder fed NCHW with its first conv's output copied to channels-last."""
+
+    def build(self, *args, **kwargs) -> None:
+        super().build(*args, **kwargs)
+        convs = self.generator.audio_encoder.convs
+        convs.register_forward_pre_hook(lambda module, args: (args[0].contiguous(),))
+        convs[0].conv.register_forward_hook(
+            lambda module, args, output: output.contiguous(memory_format=torch.channels_last)
+        )
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        plain = [
+            torch.optim.Adam(self.generator.parameters(), lr=hp.lr),
+            torch.optim.Adam(self.discriminator.parameters(), lr=hp.discriminator_lr),
+        ]
+        return plain, [torch.optim.lr_scheduler.ExponentialLR(o, gamma=hp.lr_decay) for o in plain]
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        optimizers = self.optimizers()
+        weight = adversarial_weight(self.global_step, self.hparams.adversarial_ramp)
+        rows = self.discriminator_rows(batch)
+        if self.discriminator_turn(self.global_step):
+            loss = self.discriminator_loss(select_rows(batch, rows), weight)
+            self._step(optimizers[1], loss, self.discriminator)
+            self.log("train/d_loss", loss, prog_bar=True, batch_size=int(rows.sum()))
+            return
+        loss = self.generator_loss(batch, rows, weight)
+        self._step(optimizers[0], loss, self.generator)
+        self.log("train/g_loss", loss, batch_size=len(batch["pose"]))
+
+
 def training_rate(
     steps: int,
     datamodule: PatsDataModule,
@@ -75,11 +115,13 @@ def training_rate(
     precision: str = "32-true",
     compiled: bool = False,
     loader: DataLoader | None = None,
+    recipe: type[AdversarialRecipe] = AdversarialRecipe,
 ) -> tuple[float, float]:
     """(windows per wall second, windows per process CPU second) of ``AdversarialRecipe`` training in a
     Lightning ``Trainer`` (mean iteration time), on the data module's batches or, with ``loader``, on those;
     the networks are built for the data module's spec.
-    ``compiled`` wraps G and D in ``torch.compile`` (their first batches, compiling, are warm-up)."""
+    ``compiled`` wraps G and D in ``torch.compile`` (their first batches, compiling, are warm-up);
+    ``recipe``: ``AdversarialRecipe`` or ``BeforeRecipe``."""
     timer = IterationTimer()
     trainer = L.Trainer(
         accelerator="gpu" if device.startswith("cuda") else "cpu",
@@ -94,7 +136,7 @@ def training_rate(
         enable_model_summary=False,
         callbacks=[timer],
     )
-    module = AdversarialRecipe(seed=0)
+    module = recipe(seed=0)
     module.build(datamodule.spec, datamodule.normalizer)
     if compiled:
         module.generator = torch.compile(module.generator)
@@ -111,8 +153,11 @@ def training_rate(
 
 
 def loader_rate(datamodule: PatsDataModule, batches: int, device: str) -> tuple[float, float]:
-    """Windows/s the training loader delivers on ``device`` (no training); no CPU-second figure."""
+    """Windows/s the training loader delivers on ``device`` (no training); no CPU-second figure. Device
+    batches are gathered on ``device`` (the one-off move of the split falls in the warm-up batches)."""
     loader = datamodule.train_dataloader()
+    if isinstance(loader, DeviceBatches):
+        loader = DeviceBatches(loader.dataset, loader.sampler, loader.batch_size, torch.device(device))
     count, start = 0, 0.0
     for i, batch in enumerate(loader):
         if i == WARMUP:
@@ -145,16 +190,15 @@ def generator_steps(batch: dict[str, torch.Tensor], steps: int) -> tuple[float, 
     return len(batch["pose"]) / statistics.median(times), len(batch["pose"]) * steps / cpu
 
 
-def loss_curves(corpus: Path, epochs: int, device: str) -> dict[str, list[float]]:
-    """Dev L1 per epoch of the quickstart config for N epochs: fp32 seeds 0 and 1, bf16-mixed seed 0."""
+def loss_curves(
+    corpus: Path, epochs: int, device: str, precisions: list[str], seeds: list[int]
+) -> dict[str, list[float]]:
+    """Dev L1 per epoch of the quickstart config for ``epochs`` epochs, each precision with each seed."""
     from cospeech.training.engine import run_cli
 
     curves = {}
-    for name, precision, seed in (
-        ("fp32 seed 0", "32-true", 0),
-        ("fp32 seed 1", "32-true", 1),
-        ("bf16 seed 0", "bf16-mixed", 0),
-    ):
+    for precision, seed in ((p, s) for s in seeds for p in precisions):
+        name = f"{precision} seed {seed}"
         with tempfile.TemporaryDirectory() as root:
             run_cli([
                 "fit", "--config", "quickstart", "--data.root", str(corpus), "--run.root", root,
@@ -183,6 +227,7 @@ def main() -> None:
     parser.add_argument(
         "--loss-curves", type=int, default=0, metavar="EPOCHS", help="quickstart dev L1 curves"
     )
+    parser.add_argument("--seeds", default="0,1", help="seeds of the loss curves")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -191,10 +236,11 @@ def main() -> None:
         synthesize_corpus(args.corpus, speakers=2, minutes=4, seed=0)
     cuda = args.device.startswith("cuda")
 
-    def datamodule(workers: int = 0, pin: bool = False) -> PatsDataModule:
+    def datamodule(workers: int = 0, pin: bool = False, gather: bool = False) -> PatsDataModule:
         dm = PatsDataModule(
-            str(args.corpus), ["ava", "ben"], batch_size=args.batch, num_workers=workers, pin_memory=pin
-        )
+            str(args.corpus), ["ava", "ben"], batch_size=args.batch, num_workers=workers, pin_memory=pin,
+            gather_on_device=gather,
+        )  # fmt: skip
         dm.setup()
         return dm
 
@@ -202,6 +248,10 @@ def main() -> None:
     cached = [b for _, b in zip(range(args.steps + WARMUP + 1), base.train_dataloader(), strict=False)]
     precisions = args.precisions.split(",")
     runs: dict[str, Callable[[], tuple[float, float]]] = {}
+    runs[f"training step, {precisions[0]}, before the clean-up, batches in memory"] = lambda: training_rate(
+        args.steps, base, device=args.device, precision=precisions[0], recipe=BeforeRecipe,
+        loader=DataLoader(cached, batch_size=None),
+    )  # fmt: skip
     for precision in precisions:
         runs[f"training step, {precision}, batches in memory"] = lambda p=precision: training_rate(
             args.steps, base, device=args.device, precision=p, loader=DataLoader(cached, batch_size=None)
@@ -221,8 +271,27 @@ def main() -> None:
                 args.steps, d, device=args.device, precision=precisions[0]
             )
             runs[f"loader alone ({label})"] = lambda d=dm: loader_rate(d, 4 * args.steps, args.device)
+    gathered = datamodule(gather=True)
+    runs[f"training step, {precisions[0]}, data path (gathered on device)"] = lambda: training_rate(
+        args.steps, gathered, device=args.device, precision=precisions[0]
+    )
+    runs["loader alone (gathered on device)"] = lambda: loader_rate(gathered, 4 * args.steps, args.device)
     if not cuda:
         runs["generator step only, fp32 eager, no Lightning"] = lambda: generator_steps(cached[0], args.steps)
+    if args.repeats:
+        timings(runs, args)
+    if args.loss_curves:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        curves = loss_curves(args.corpus, args.loss_curves, args.device, precisions, seeds)
+        print(json.dumps({"dev_L1_per_epoch": curves}))
+        print("\n| quickstart dev L1 | " + " | ".join(f"epoch {i}" for i in range(args.loss_curves)) + " |")
+        print("|---|" + "---|" * args.loss_curves)
+        for name, curve in curves.items():
+            print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in curve) + " |")
+
+
+def timings(runs: dict[str, Callable[[], tuple[float, float]]], args: argparse.Namespace) -> None:
+    """Run every measurement once per round for ``args.repeats`` rounds; print JSON lines and a table."""
     rates: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, run in runs.items():
@@ -231,7 +300,7 @@ def main() -> None:
         name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
         for name, values in rates.items()
     }
-    baseline = medians[f"training step, {precisions[0]}, batches in memory"]
+    baseline = medians[f"training step, {args.precisions.split(',')[0]}, batches in memory"]
     for name, (wall, cpu) in medians.items():
         runs_wall = [round(w, 1) for w, _ in rates[name]]
         runs_cpu = [round(c, 2) for _, c in rates[name]]
@@ -249,13 +318,6 @@ def main() -> None:
             print(
                 f"| {name} | {wall:.1f} | {wall / baseline[0]:.2f}× | {cpu:.2f} | {cpu / baseline[1]:.2f}× |"
             )
-    if args.loss_curves:
-        curves = loss_curves(args.corpus, args.loss_curves, args.device)
-        print(json.dumps({"dev_L1_per_epoch": curves}))
-        print("\n| quickstart dev L1 | " + " | ".join(f"epoch {i}" for i in range(args.loss_curves)) + " |")
-        print("|---|" + "---|" * args.loss_curves)
-        for name, curve in curves.items():
-            print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in curve) + " |")
 
 
 if __name__ == "__main__":

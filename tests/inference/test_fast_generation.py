@@ -1,6 +1,7 @@
 """The device path of ``GestureGenerator.generate`` (torch features, windows as views, one batched forward
-pass per ``batch_size`` windows, cross-fade by ``index_add_``) gives the poses of the reference path: NumPy
-features (the training cache's) and one window at a time, cross-faded on the host."""
+pass per ``batch_size`` windows, cross-fade by ``index_add_``, the audio encoder's eval shortcut) gives the
+poses of the reference path: NumPy features (the training cache's), one window at a time through the
+full-width audio encoder, cross-faded on the host."""
 
 from __future__ import annotations
 
@@ -8,17 +9,37 @@ import numpy as np
 import pytest
 import torch
 from inference_testdata import synthetic_speech
+from tiny_runs import TINY_MIX_STAGE
 
 from cospeech.audio import SAMPLE_RATE
 from cospeech.features import LogMel400, get_feature
 from cospeech.inference import GestureGenerator, pose_clock_features, pose_clock_features_torch
 from cospeech.inference.pipeline import crossfade_weights, window_starts
 from cospeech.models import run_generator
+from cospeech.models.layers import AudioEncoder
 
 
 class TwoSubframes(LogMel400):
     key = "audio/toy_two_subframes"
     subframes = 2
+
+
+@pytest.fixture(scope="module")
+def mix_stage_run(train_tiny):
+    """A tiny Mix-StAGE run: a style input, and the same audio encoder as speech2gesture."""
+    return train_tiny(
+        generator="mix_stage", generator_config=TINY_MIX_STAGE, discriminator_config={"channels": 8}
+    )
+
+
+def full_width_encoders(pipe: GestureGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``pipe``'s audio encoders run every mel column in eval mode too (the layers as training runs
+    them, then column 0), instead of their eval shortcut."""
+    for module in pipe.generator.modules():
+        if isinstance(module, AudioEncoder):
+            monkeypatch.setattr(
+                module, "_column_zero", lambda audio, m=module: m.convs(audio.unsqueeze(1))[..., 0]
+            )
 
 
 def reference_poses(pipe: GestureGenerator, speech: np.ndarray, speaker: str) -> np.ndarray:
@@ -57,15 +78,22 @@ def test_device_features_equal_the_numpy_features(speech_30s, feature, level):
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("model", ["speech2gesture", "mix_stage"])
 @pytest.mark.parametrize(
     ("window", "overlap", "batch_size"), [(None, 16, 32), (None, 16, 3), (40, 0, 1), (256, 32, 2)]
 )
-def test_generate_gives_the_poses_of_the_reference_path(tiny_run, one_thread, window, overlap, batch_size):
-    pipe = GestureGenerator.from_pretrained(
-        tiny_run, window_frames=window, overlap_frames=overlap, batch_size=batch_size
-    )
+def test_generate_gives_the_poses_of_the_reference_path(
+    request, monkeypatch, one_thread, model, window, overlap, batch_size
+):
+    # 21.3 s = 320 frames: seven 64-frame windows in batches of 3, 3 and 1 (a partial last batch), eight
+    # 40-frame ones, two of 256 frames; mix_stage takes a style input besides the audio.
+    run = request.getfixturevalue("tiny_run" if model == "speech2gesture" else "mix_stage_run")
+    settings = {"window_frames": window, "overlap_frames": overlap, "batch_size": batch_size}
+    pipe = GestureGenerator.from_pretrained(run, **settings)
+    reference = GestureGenerator.from_pretrained(run, **settings)
+    full_width_encoders(reference, monkeypatch)
     speech = synthetic_speech(21.3, seed=4)
-    expected = reference_poses(pipe, speech, "ben")
+    expected = reference_poses(reference, speech, "ben")
     got = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses
     assert got.shape == expected.shape
     scale = np.abs(expected).max()

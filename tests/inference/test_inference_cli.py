@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 import soundfile
 from inference_testdata import synthetic_speech
 
 from cospeech.audio import SAMPLE_RATE
+from cospeech.cli.generate import prefer_passive_openmp_wait
 from cospeech.cli.main import main
 
 
@@ -75,3 +80,25 @@ def test_errors_are_one_line_and_exit_1(tiny_run, tmp_path, capsys):
     assert main(["generate", str(tmp_path / "none.wav"), "--checkpoint", str(tiny_run), "--speaker", "ava",
                  "-o", str(tmp_path / "out")]) == 1  # fmt: skip
     assert "none.wav: audio file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_generate_prefers_passive_openmp_wait_before_torch_loads(given, expected):
+    # In a fresh process (torch not loaded yet) the policy is set unless the user set one.
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = (
+        "import os, sys; from cospeech.cli.generate import prefer_passive_openmp_wait as prefer; prefer(); "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [expected, "False"]
+
+
+def test_openmp_wait_is_left_alone_once_torch_is_loaded(monkeypatch):
+    # OpenMP read its settings when torch loaded: setting the variable now would only mislead.
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    prefer_passive_openmp_wait()
+    assert "OMP_WAIT_POLICY" not in os.environ

@@ -27,7 +27,7 @@ from cospeech.inference.templates import template_inputs
 from cospeech.training.autoencoder import load_autoencoder
 from cospeech.training.checkpoints import load_checkpoint
 from cospeech.training.continual import weights_sha256
-from cospeech.training.engine import run_cli
+from cospeech.training.engine import CONFIG_DIR, run_cli
 from cospeech.training.metadata import read_run
 from cospeech.training.templates import TEMPLATE_VAE, template_kl
 
@@ -139,6 +139,37 @@ def test_sdt_bp_learns_the_rows_of_the_windows_it_trained_on(bp_run: Path) -> No
     # max_epochs 3: milestones [E − 10, E − 2] = [1] (E − 10 never comes): ×0.1 after epoch 1
     assert network["lr"] == pytest.approx(1e-5) and templates["lr"] == pytest.approx(1e-4)
     assert len(templates["params"]) == 1
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["shipped", "reference"])
+def test_sdt_bp_config_learns_its_bank_at_lr_times_template_lr_scale(
+    workdir: Path, sdt_synth_root: Path, reference: bool
+) -> None:
+    """``configs/sdt_bp.yaml`` as shipped, and with the reference's ``template_lr_scale: 1`` (compatibility):
+    the saved run config keeps the values, and the bank's Adam group runs at ``lr · template_lr_scale``."""
+    config = CONFIG_DIR / "sdt_bp.yaml"
+    shipped = yaml.safe_load(config.read_text())["model"]["init_args"]
+    compatible = ["--model.init_args.template_lr_scale", "1.0"] if reference else []
+    root = workdir / f"shipped_{reference}"
+    run_cli([
+        "fit", "--config", str(config), *compatible,
+        "--data.root", str(sdt_synth_root), "--data.batch_size", "4",
+        "--data.cache_dir", str(workdir.parent / "cache"), "--run.root", str(root),
+        "--model.init_args.generator_config", json.dumps({"template_dim": 32, **NARROW}),
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
+        "--trainer.num_sanity_val_steps", "0", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+    ])  # fmt: skip
+    run = root / "sdt_bp" / "version_0"
+    scale = 1.0 if reference else shipped["template_lr_scale"]
+    saved = yaml.safe_load((run / "config.yaml").read_text())["model"]["init_args"]
+    assert saved["template_lr_scale"] == scale
+    assert saved["template_kl_weight"] == shipped["template_kl_weight"]
+    checkpoint = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    network, templates = checkpoint["optimizer_states"][0]["param_groups"]
+    # max_epochs 1: SDT's milestones [E − 10, E − 2] never come, the lr is the configured one
+    assert network["lr"] == pytest.approx(shipped["lr"])
+    assert templates["lr"] == pytest.approx(shipped["lr"] * scale)
 
 
 def test_sdt_vae_bank_is_the_vae_mu_of_each_window_and_stays_fixed(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -87,7 +89,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def prefer_passive_openmp_wait() -> None:
+    """Let idle OpenMP threads sleep at once (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose a policy.
+
+    libgomp, torch's OpenMP on Linux, spins a waiting thread before it sleeps; on a machine shared with
+    other jobs the spinning thread holds a core that the thread it waits for needs, at each of the
+    generator's ≈80 parallel regions per forward pass. On 2 cores shared with other jobs (load average
+    6–10) generation ran 3.4–4.7× faster with passive waiting (``benchmarks/bench_generate_threads.py``,
+    BENCHMARKS.md, issue 15).
+    OpenMP reads the variable once, when torch is loaded, so this only acts before ``import torch``."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def run(args: argparse.Namespace) -> int:
+    prefer_passive_openmp_wait()
     import torch
 
     from cospeech.inference import FORMATS, GestureGenerator, write_gestures

@@ -35,6 +35,7 @@ from cospeech.audio import AUDIO_LEVELS, AudioLevel
 from cospeech.data.cache import BOX_JOINTS_PREFIX, SplitCache, load_split
 from cospeech.data.clusters import PoseClusters, fit_pose_clusters
 from cospeech.data.corpus import SPLITS, Corpus, open_corpus
+from cospeech.data.device_batches import DeviceBatches
 from cospeech.data.fewshot import fewshot_indices
 from cospeech.data.normalize import NormalizationMode, Normalizer
 from cospeech.data.pats import PATS_SPEAKERS
@@ -274,6 +275,10 @@ class PatsDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes.
         pin_memory: batches in page-locked memory, for faster asynchronous copies to a CUDA device (ignored
             without one); off by default until measured to help (``benchmarks/bench_training.py``).
+        gather_on_device: hold the training split on the training device and gather each batch there by
+            index, in the same order (``cospeech.data.device_batches``): the same batches, no workers and
+            no per-batch copy. One process only; not with ``repeat_text: false``; refused when the split
+            would take more than half the device's free memory. Off by default (unmeasured on a GPU).
         cache_dir: cache root (default ``<root>/.cospeech_cache``).
         seed: seed of the training data order or draw (epoch e uses ``seed`` and e, so a resumed run repeats
             it) and of the pose clusters.
@@ -306,6 +311,7 @@ class PatsDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
+        gather_on_device: bool = False,
         cache_dir: str | None = None,
         seed: int = 0,
     ) -> None:
@@ -326,6 +332,11 @@ class PatsDataModule(L.LightningDataModule):
             raise ConfigError(f"text_key={text_key!r}; expected None or one of {', '.join(TEXT_KEYS)}")
         if not isinstance(repeat_text, bool):
             raise ConfigError(f"repeat_text={repeat_text!r} must be true or false")
+        if gather_on_device and text_key is not None and not repeat_text:
+            raise ConfigError(
+                "gather_on_device needs one row per window; text token rows (repeat_text: false) are "
+                "padded per batch"
+            )
         if type(pose_clusters) is not int or pose_clusters < 0:
             raise ConfigError(f"pose_clusters={pose_clusters!r} must be an integer ≥ 0 (0: no labels)")
         self.replay: ReplayStrategy | None = None if replay is None else get_replay(replay)
@@ -530,11 +541,22 @@ class PatsDataModule(L.LightningDataModule):
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | DeviceBatches:
+        sampler = self._train_sampler()
+        if not self.hparams.gather_on_device:
+            return self._loader("train", sampler)
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            raise ConfigError("gather_on_device works in one process; set data.gather_on_device false")
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        return DeviceBatches(self.datasets["train"], sampler, self.hparams.batch_size, device)
+
+    def _train_sampler(self) -> Sampler[int]:
+        """The training order: a shuffle per epoch, or ``train_batches`` drawn batches."""
         hp = self.hparams
         train = self.datasets["train"]
         if hp.train_batches is None:
-            return self._loader("train", EpochShuffleSampler(len(train), hp.seed))
+            return EpochShuffleSampler(len(train), hp.seed)
         parts = [(np.arange(len(train)), hp.batch_size)]
         if self.replay is not None and self.replay.batches == "newest_share":
             newest = train.style_ids() == len(self.speakers) - 1
@@ -542,7 +564,7 @@ class PatsDataModule(L.LightningDataModule):
             parts = [(np.flatnonzero(~newest), old_rows), (np.flatnonzero(newest), new_rows)]
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        return self._loader("train", DrawnBatchSampler(parts, hp.train_batches, hp.seed, replicas, rank))
+        return DrawnBatchSampler(parts, hp.train_batches, hp.seed, replicas, rank)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("dev", None)

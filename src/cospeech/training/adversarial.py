@@ -40,6 +40,7 @@ from cospeech.training.losses import (
     reconstruction_l1,
 )
 from cospeech.training.metadata import Component
+from cospeech.training.optim import adam
 
 ADVERSARIAL_LOSSES = {
     "l1_gan": (discriminator_l1_gan, generator_l1_gan),
@@ -126,9 +127,9 @@ class AdversarialRecipe(GestureModule):
     def configure_optimizers(self):
         hp = self.hparams
         trainable = [p for p in self.generator.parameters() if p.requires_grad]
-        optimizers = [torch.optim.Adam(trainable, lr=hp.lr)]
+        optimizers = [adam(trainable, hp.lr)]
         if self.discriminator is not None:
-            optimizers.append(torch.optim.Adam(self.discriminator.parameters(), lr=hp.discriminator_lr))
+            optimizers.append(adam(self.discriminator.parameters(), hp.discriminator_lr))
         schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=hp.lr_decay) for o in optimizers]
         return optimizers, schedulers
 
@@ -161,8 +162,9 @@ class AdversarialRecipe(GestureModule):
             self._step(optimizers[1], loss, self.discriminator)
             self.log("train/d_loss", loss, prog_bar=True, batch_size=int(rows.sum()))
             return
-        loss = self.generator_loss(batch, rows, weight)
-        self._step(optimizers[0], loss, self.generator)
+        with self.toggled_optimizer(optimizers[0]):  # D's weights out of the graph: no gradients for D
+            loss = self.generator_loss(batch, rows, weight)
+            self._step(optimizers[0], loss, self.generator)
         self.log("train/g_loss", loss, batch_size=len(batch["pose"]))
 
     # ------------------------------------------------------------------ hooks of the step (ContinualRecipe)
@@ -209,8 +211,8 @@ class AdversarialRecipe(GestureModule):
         return loss
 
     def _step(self, optimizer, loss: torch.Tensor, network: nn.Module) -> None:
-        """Backward, clip and step one network. Zeroing first also drops the gradients a G step leaves
-        on D (the adversarial term backpropagates through D)."""
+        """Backward, clip and step one network (the other's weights are out of the graph: a G step
+        backpropagates through D's activations to G, but computes no gradients for D's weights)."""
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         if self.hparams.grad_clip_norm > 0:

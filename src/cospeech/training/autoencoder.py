@@ -17,6 +17,7 @@ from cospeech.errors import CheckpointError, ConfigError
 from cospeech.models.registry import check_kind, model_config
 from cospeech.training.losses import reconstruction_l1
 from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, read_run
+from cospeech.training.optim import adam
 
 
 class PoseAutoencoderModule(L.LightningModule):
@@ -68,7 +69,7 @@ class PoseAutoencoderModule(L.LightningModule):
         )
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.autoencoder.parameters(), lr=self.hparams.lr)
+        return adam(self.autoencoder.parameters(), self.hparams.lr)
 
     def _losses(self, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.autoencoder(pose)

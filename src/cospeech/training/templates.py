@@ -40,6 +40,7 @@ from cospeech.training.base import checked_choice
 from cospeech.training.continual import weights_sha256
 from cospeech.training.losses import reconstruction_l1
 from cospeech.training.metadata import METADATA_KEY, Component, RunMetadata, read_run
+from cospeech.training.optim import adam
 
 TEMPLATE_VAE = "template_vae"
 """Role of an SDT-VAE run's pose VAE in ``RunMetadata.provenance``: ``{"path": …, "sha256": …}``."""
@@ -69,7 +70,8 @@ class TemplateRecipe(AdversarialRecipe):
         templates: ``learned`` (SDT-BP: the bank learned by back-propagation) or ``vae`` (SDT-VAE: the
             frozen pose VAE's μ of each training window).
         pose_vae: the pose VAE run (``configs/pose_vae_sdt.yaml``) for ``templates: vae``.
-        template_lr_scale: the bank's learning rate is ``lr ·`` this (``CLIP_CODE.LR_SCALING``, 1).
+        template_lr_scale: the bank's learning rate is ``lr ·`` this (``CLIP_CODE.LR_SCALING``, 1;
+            ``configs/sdt_bp.yaml`` ships 100 so that short runs spread the bank, BENCHMARKS.md).
         template_kl_weight: weight of the batch-statistics template KL (``LAMBDA_CLIP_KL``, 0.1).
         l1_weight: weight of the L1 reconstruction (``LAMBDA_REG``, 1).
         discriminator: registered discriminator (``pose_sequence_discriminator`` for the S2G baseline) or
@@ -223,9 +225,9 @@ class TemplateRecipe(AdversarialRecipe):
         groups = [{"params": network}]
         if bank is not None and bank.requires_grad:
             groups.append({"params": [bank], "lr": hp.lr * hp.template_lr_scale})
-        optimizers = [torch.optim.Adam(groups, lr=hp.lr)]
+        optimizers = [adam(groups, hp.lr)]
         if self.discriminator is not None:
-            optimizers.append(torch.optim.Adam(self.discriminator.parameters(), lr=hp.discriminator_lr))
+            optimizers.append(adam(self.discriminator.parameters(), hp.discriminator_lr))
         return optimizers, [self._scheduler(o) for o in optimizers]
 
     def _scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
@@ -254,9 +256,10 @@ class TemplateRecipe(AdversarialRecipe):
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
         batch = self.training_batch(batch)
-        output = self(batch)
-        loss = self.generator_terms(batch, output, self.discriminator_rows(batch), 1.0)
-        self._step(optimizers[0], loss, self.generator)
+        with self.toggled_optimizer(optimizers[0]):  # D's weights out of G's graph: no gradients for D
+            output = self(batch)
+            loss = self.generator_terms(batch, output, self.discriminator_rows(batch), 1.0)
+            self._step(optimizers[0], loss, self.generator)
         self.log("train/g_loss", loss, batch_size=len(batch["pose"]))
         if self.discriminator is not None:
             d_loss_fn, _ = ADVERSARIAL_LOSSES[self.hparams.adversarial_loss]
