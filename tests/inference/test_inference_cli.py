@@ -102,3 +102,16 @@ def test_openmp_wait_is_left_alone_once_torch_is_loaded(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     prefer_passive_openmp_wait()
     assert "OMP_WAIT_POLICY" not in os.environ
+
+
+def test_the_cli_reaches_generate_without_loading_torch():
+    # The passive wait acts only if nothing the `cospeech` command imports before `generate.run` loads
+    # torch (OpenMP reads OMP_WAIT_POLICY once, when torch loads).
+    code = (
+        "import sys; from cospeech.cli.main import build_parser; "
+        "build_parser().parse_args(['generate', 'a.wav', '--checkpoint', 'r', '--speaker', 'a', '-o', 'x']); "
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False"]

@@ -3,6 +3,7 @@ with the same results as the plain computation (float tolerance)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import lightning as L
@@ -35,6 +36,32 @@ def test_adam_is_fused_on_cpu_and_updates_like_the_plain_loop():
     for a, b in zip(fused_params, loop_params, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
     assert not adam([torch.zeros(2, dtype=torch.int64)], 0.01).defaults["fused"]  # no fused kernel
+
+
+def test_adam_resumed_from_the_plain_loops_state_stays_fused_and_continues_it():
+    # a checkpoint written before the recipes used fused Adam holds the loop's state (fused: None)
+    torch.manual_seed(0)
+    loop_params = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(7))]
+    loop = torch.optim.Adam([{"params": loop_params[:1]}, {"params": loop_params[1:], "lr": 0.1}], lr=0.01)
+    grads = [[torch.randn_like(p) for p in loop_params] for _ in range(6)]
+
+    def steps(params, optimizer, rounds):
+        for round_grads in rounds:
+            for p, g in zip(params, round_grads, strict=True):
+                p.grad = g.clone()
+            optimizer.step()
+
+    steps(loop_params, loop, grads[:3])
+    saved = copy.deepcopy(loop.state_dict())  # as read from a checkpoint: no tensors shared with loop
+    resumed_params = [torch.nn.Parameter(p.detach().clone()) for p in loop_params]
+    resumed = adam([{"params": resumed_params[:1]}, {"params": resumed_params[1:], "lr": 0.1}], 0.01)
+    resumed.load_state_dict(saved)
+    assert all(group["fused"] for group in resumed.param_groups)
+    steps(loop_params, loop, grads[3:])
+    steps(resumed_params, resumed, grads[3:])
+    for a, b in zip(resumed_params, loop_params, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert resumed.state[resumed_params[0]]["step"].item() == 6
 
 
 def test_generator_gradients_do_not_need_the_discriminator_weights_in_the_graph():
