@@ -20,6 +20,15 @@ TINY_TASK_TRAINER = {
     "log_every_n_steps": 1,
 }
 """Trainer settings of a tiny continual task (its batches come from ``data.train_batches``)."""
+QUIET_TRAINER = {
+    "limit_val_batches": 0,
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+"""``lightning.Trainer`` settings of a test that drives a recipe directly: no validation, logs, checkpoints or
+console output."""
 
 
 def tiny_config(**model_init_args: Any) -> dict[str, Any]:

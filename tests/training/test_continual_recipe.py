@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
+from tiny_runs import QUIET_TRAINER
 
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.data.poses import velocity
@@ -70,12 +71,8 @@ def _fit(
     recorder = DiscriminatorInputs()
     trainer = L.Trainer(
         max_epochs=epochs,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[recorder],
+        **QUIET_TRAINER,
     )
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     return model, trainer, recorder

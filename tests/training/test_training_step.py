@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from tiny_runs import QUIET_TRAINER
 
 from cospeech.data.datamodule import PatsDataModule
 from cospeech.data.poses import velocity
@@ -114,12 +115,8 @@ def test_a_generator_turn_leaves_the_discriminator_gradients_alone(synth_root: P
     trainer = L.Trainer(
         max_epochs=1,
         limit_train_batches=8,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[recorder],
+        **QUIET_TRAINER,
     )
     trainer.fit(module, datamodule=datamodule)
     assert {d for d, _ in recorder.turns} == {True, False}  # both turns were taken
