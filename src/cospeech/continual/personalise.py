@@ -331,7 +331,7 @@ def _calibrate(
 
     from cospeech.continual.calibration import fit_calibration, write_calibrated_run
     from cospeech.data.datamodule import PatsDataModule
-    from cospeech.inference.export import read_checkpoint
+    from cospeech.inference.export import pretrained_from
 
     started = time.perf_counter()
     spec, hparams = run.metadata.data, run.datamodule_hparams
@@ -351,7 +351,7 @@ def _calibrate(
     )
     batch = train.__getitems__(items.tolist())
     stats = data.normalizer
-    generator = read_checkpoint(base).build_generator()
+    generator = pretrained_from(run).build_generator()  # the base as read once, by read_mix_stage
     calibration = fit_calibration(
         generator,
         {"pose": batch["pose"], "audio": batch["audio"]},

@@ -36,7 +36,7 @@ from cospeech.features import FeatureExtractor, get_feature, list_features
 from cospeech.files import OutputError, atomic_write
 from cospeech.models.interface import Generator
 from cospeech.skeletons import get_skeleton
-from cospeech.training.metadata import RunMetadata, read_run
+from cospeech.training.metadata import RunMetadata, StoredRun, read_run
 
 EXPORT_FORMAT = "cospeech-gesture-generator"
 EXPORT_FORMAT_VERSION = 2
@@ -74,7 +74,11 @@ def read_checkpoint(run_or_ckpt: str | os.PathLike[str]) -> Pretrained:
     ------
     CheckpointError : the file is unreadable, has no cospeech metadata, or its parts do not fit together.
     """
-    run = read_run(run_or_ckpt)
+    return pretrained_from(read_run(run_or_ckpt))
+
+
+def pretrained_from(run: StoredRun) -> Pretrained:
+    """`read_checkpoint` for a checkpoint already read (``read_run``), with the same checks."""
     return _checked(Pretrained(run.path, run.metadata, run.state_dict, run.datamodule_hparams))
 
 
