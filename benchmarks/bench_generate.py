@@ -3,21 +3,21 @@
 Three measurements, interleaved round by round (after one warm-up round) with the medians kept:
 
 (a) **model alone**: ``generate_features`` on precomputed, normalised pose-clock features (windowing,
-    batched forward passes and the cross-fade, on the device). The reference reports 1200× real time
-    (50 ms per 60 s) for the same Speech2Gesture architecture; it runs one fixed 64-frame window per sample,
-    while ours takes any length, so it is timed with the default 64-frame windows overlapping by 16 (1.33×
-    the frames of the speech), with 256-frame windows overlapping by 32, and as one pass (no windows).
+    batched forward passes and the cross-fade, on the device), and the baseline's (``baseline_poses``).
+    The reference reports 1200× real time (50 ms per 60 s) for the same Speech2Gesture architecture; it
+    runs one fixed 64-frame window per sample, while ours takes any length, so it is timed with the
+    default 64-frame windows overlapping by 16 (1.33× the frames of the speech), with 256-frame windows
+    overlapping by 32, and as one pass (no windows).
 (b) **features**: decode + features on the pose clock, NumPy/librosa (``pose_clock_features``, the
     baseline) and torch on the device (``pose_clock_features_torch``, what ``generate`` runs).
 (c) **end to end**: a 16-bit WAV file → poses. ``generate`` (features on the device, windows batched as
-    views, cross-fade on the device, one transfer back, the audio encoder's eval shortcut of
-    ``cospeech.models.layers``) against two earlier paths re-composed here from the same pieces:
-    the **baseline**, the path before the device pipeline (main @ de0c042): NumPy features (levelled ones
-    computed twice), windows gathered on the host per batch, every window's output copied back and
-    cross-faded in NumPy; and **``generate`` @ a519ee8**, the device pipeline with the audio encoder's
-    earlier eval shortcut (full mel width up to the last two layers; the first layer as oneDNN's
-    one-channel convolution), which the baseline runs too. The poses are compared (largest difference,
-    pixels).
+    views and split across the torch threads, cross-fade on the device, one transfer back, the audio
+    encoder's eval shortcut of ``cospeech.models.layers``) against the **baseline**, generation as it was
+    when issue 15 was filed (main @ de0c042), re-composed here from the same pieces: NumPy features
+    (levelled ones computed twice), windows gathered on the host per batch, one forward pass per batch on
+    every torch thread, every window's output copied back and cross-faded in NumPy, and the audio encoder
+    as it was (``as_at_issue``: full mel width up to the last two layers, the first layer as oneDNN's
+    one-channel convolution, weights in NCHW). The poses are compared (largest difference, pixels).
 
 The model is an **untrained** ``speech2gesture`` (reference widths, 7.4 M parameters, eval mode: the cost
 does not depend on the weights). Its normaliser uses the features' mean and standard deviation of the
@@ -95,7 +95,7 @@ def build_pipeline(
 
 
 def earlier_column_zero(encoder: AudioEncoder, audio: torch.Tensor) -> torch.Tensor:
-    """``AudioEncoder._column_zero`` as on main @ a519ee8 (and de0c042): every layer at full mel width but
+    """``AudioEncoder._column_zero`` as on main @ de0c042 (and a519ee8): every layer at full mel width but
     the last two, which compute only the columns that reach column 0."""
     penultimate, last = encoder.convs[-2], encoder.convs[-1]
     x = encoder.convs[:-2](audio.unsqueeze(1))
@@ -104,10 +104,12 @@ def earlier_column_zero(encoder: AudioEncoder, audio: torch.Tensor) -> torch.Ten
     return last(x)[..., 0]
 
 
-def with_earlier_encoder(pipe: GestureGenerator) -> GestureGenerator:
-    """``pipe`` with its audio encoder's eval shortcut as on main @ a519ee8 (``earlier_column_zero``)."""
+def as_at_issue(pipe: GestureGenerator) -> GestureGenerator:
+    """``pipe`` with its audio encoder as on main @ de0c042: the earlier eval shortcut
+    (``earlier_column_zero``) and the weights in torch's default (NCHW) layout."""
     for module in pipe.generator.modules():
         if isinstance(module, AudioEncoder):
+            module.convs.to(memory_format=torch.contiguous_format)
             module._column_zero = types.MethodType(earlier_column_zero, module)
     return pipe
 
@@ -127,12 +129,18 @@ def with_bf16_model(pipe: GestureGenerator) -> GestureGenerator:
 
 
 def baseline_generate(pipe: GestureGenerator, wav: Path) -> np.ndarray:
-    """Poses (T, J, 2) the way ``generate`` made them before the device path (main @ de0c042): NumPy
-    features on the host, each batch of windows gathered on the host and sent to the device, every output
-    copied back and cross-faded window by window in NumPy."""
+    """Poses (T, J, 2) the way ``generate`` made them when issue 15 was filed (main @ de0c042): NumPy
+    features on the host, then `baseline_poses`. ``pipe``: `as_at_issue`."""
     _, _, waveform = pipe._speech(wav, None)
     raw = pose_clock_features(waveform, feature=pipe.feature, level=pipe.metadata.data.audio_level)
     z = pipe.normalizer.normalize("audio", raw[None], np.array([0]))[0]
+    return pipe.representation.to_pixels(baseline_poses(pipe, z)[None], 0)[0]
+
+
+def baseline_poses(pipe: GestureGenerator, z: np.ndarray) -> np.ndarray:
+    """Model-space poses (T, 2J) of normalised features ``z`` (T, F) as main @ de0c042 made them: each batch
+    of windows gathered on the host and sent to the device, one forward pass per batch on every torch
+    thread, every output copied back and cross-faded window by window in NumPy."""
     T, W = len(z), pipe.window_frames
     starts = window_starts(T, window=W, overlap=pipe.overlap_frames)
     padded = np.concatenate((z, np.repeat(z[-1:], int(starts[-1]) + W - T, axis=0)))
@@ -151,7 +159,7 @@ def baseline_generate(pipe: GestureGenerator, wav: Path) -> np.ndarray:
                 if first + i < len(starts) - 1:
                     weight *= fade_out
                 out[start : start + W] += weight[:, None] * y[i]
-    return pipe.representation.to_pixels(out[None, :T], 0)[0]
+    return out[:T]
 
 
 def main() -> None:
@@ -175,8 +183,8 @@ def main() -> None:
         w: build_pipeline(speech, window=a, overlap=b, level=level, device=args.device)
         for w, (a, b) in settings.items()
     }
-    earlier = {
-        w: with_earlier_encoder(build_pipeline(speech, window=a, overlap=b, level=level, device=args.device))
+    baselines = {
+        w: as_at_issue(build_pipeline(speech, window=a, overlap=b, level=level, device=args.device))
         for w, (a, b) in settings.items()
     }
     normalizer = pipes["64 / 16"].normalizer
@@ -185,10 +193,10 @@ def main() -> None:
     one_pass = f"{frames} / 0 (one pass)"
     pipes[one_pass] = build_pipeline(speech, window=frames, overlap=0, level=level, device=args.device)
     measures: dict[str, tuple[str, str, Callable[[], object]]] = {}
-    measures["model earlier 64 / 16"] = (
-        "(a) model alone, generate @ a519ee8",
+    measures["model baseline 64 / 16"] = (
+        "(a) model alone, baseline",
         "64 / 16",
-        lambda: earlier["64 / 16"].generate_features(z_audio, speaker=SPEAKER),
+        lambda: baseline_poses(baselines["64 / 16"], z_audio),
     )
     for windows, pipe in pipes.items():
         measures[f"model {windows}"] = (
@@ -220,12 +228,7 @@ def main() -> None:
             measures[f"baseline {windows}"] = (
                 "(c) end to end, baseline",
                 windows,
-                lambda p=earlier[windows]: baseline_generate(p, wav),
-            )
-            measures[f"earlier {windows}"] = (
-                "(c) end to end, generate @ a519ee8",
-                windows,
-                lambda p=earlier[windows]: p.generate(wav, speaker=SPEAKER),
+                lambda p=baselines[windows]: baseline_generate(p, wav),
             )
             measures[f"device {windows}"] = (
                 "(c) end to end, generate",
@@ -233,14 +236,12 @@ def main() -> None:
                 lambda p=pipes[windows]: p.generate(wav, speaker=SPEAKER),
             )
         timings = interleaved({key: m[2] for key, m in measures.items()}, args.repeats)
-        reference = baseline_generate(earlier["64 / 16"], wav)
+        reference = baseline_generate(baselines["64 / 16"], wav)
         differences = {
-            f"{name} {windows}": float(
-                np.abs(pipe[windows].generate(wav, speaker=SPEAKER).poses - baseline).max()
+            f"generate {windows}": float(
+                np.abs(pipes[windows].generate(wav, speaker=SPEAKER).poses - baseline_generate(b, wav)).max()
             )
-            for windows in settings
-            for baseline in [baseline_generate(earlier[windows], wav)]
-            for name, pipe in (("generate", pipes), ("generate @ a519ee8", earlier))
+            for windows, b in baselines.items()
         }
         differences["largest |pose| of the baseline"] = float(np.abs(reference).max())
         differences["bf16 64 / 16"] = float(
@@ -274,12 +275,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for key, r in results.items():
         bases = {
-            "model 64 / 16": ["model earlier 64 / 16"],
+            "model 64 / 16": ["model baseline 64 / 16"],
             "features device": ["features baseline"],
-            "earlier 64 / 16": ["baseline 64 / 16"],
-            "earlier 256 / 32": ["baseline 256 / 32"],
-            "device 64 / 16": ["baseline 64 / 16", "earlier 64 / 16"],
-            "device 256 / 32": ["baseline 256 / 32", "earlier 256 / 32"],
+            "device 64 / 16": ["baseline 64 / 16"],
+            "device 256 / 32": ["baseline 256 / 32"],
             "bf16 64 / 16": ["baseline 64 / 16"],
         }.get(key, [])
         speedup = "; ".join(

@@ -5,13 +5,15 @@ process. This script starts one worker process per (wait policy, torch threads) 
 pipeline of ``bench_generate.py`` (untrained speech2gesture at reference width, 64/16 windows, 60 s of
 speech, CPU), and asks them in turn, round by round (after one warm-up round), for one end-to-end
 ``generate`` each, so load from other processes falls on all alike. Each worker reports wall and process
-CPU seconds; medians are printed, with ratios against the first setting: ``generate`` @ a519ee8 (the audio
-encoder's earlier eval shortcut, ``bench_generate.with_earlier_encoder``) with torch's defaults (OpenMP's
-active wait, ``--threads`` threads), i.e. ``cospeech generate`` before issue 15's second round.
+CPU seconds; medians are printed, with ratios against the first setting: the **baseline**, generation as it
+was when issue 15 was filed (``bench_generate.baseline_generate`` with the audio encoder of
+``bench_generate.as_at_issue``), with torch's defaults (OpenMP's active wait, ``--threads`` threads).
 
 ``active`` (libgomp's default) spins a waiting thread for a while before it sleeps; ``passive`` sleeps at
 once. On a machine shared with other jobs a spinning thread holds a core that the thread it waits for
-needs, at every one of the generator's ≈80 parallel regions per forward pass.
+needs, at every one of the generator's ≈80 parallel regions per forward pass. With several threads
+``generate`` runs each batch of windows as one part per thread, one thread each
+(``cospeech.inference.pipeline``); the baseline runs every torch thread on the whole batch.
 
     .venv/bin/python benchmarks/bench_generate_threads.py --repeats 9 --threads 2
 """
@@ -31,21 +33,22 @@ from pathlib import Path
 SPEAKER = "bench"
 
 
-def worker(wav: Path, seconds: float, earlier: bool) -> None:
-    """Build the pipeline, then run one ``generate`` per line on stdin and answer with its timings."""
+def worker(wav: Path, seconds: float, baseline: bool) -> None:
+    """Build the pipeline, then run one ``generate`` (or the baseline's path) per line on stdin and answer
+    with its timings."""
     import numpy as np
     import soundfile
     import torch
-    from bench_generate import build_pipeline, with_earlier_encoder
+    from bench_generate import as_at_issue, baseline_generate, build_pipeline
 
     speech, _ = soundfile.read(wav, dtype="float32")
     pipe = build_pipeline(speech, window=64, overlap=16, level="utterance", device="cpu")
-    if earlier:
-        with_earlier_encoder(pipe)
+    if baseline:
+        as_at_issue(pipe)
     print(json.dumps({"ready": True, "threads": torch.get_num_threads()}), flush=True)
     for _ in sys.stdin:
         wall, cpu = time.perf_counter(), time.process_time()
-        poses = pipe.generate(wav, speaker=SPEAKER).poses
+        poses = baseline_generate(pipe, wav) if baseline else pipe.generate(wav, speaker=SPEAKER).poses
         timing = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
         print(json.dumps({**timing, "checksum": float(np.abs(poses).sum())}), flush=True)
 
@@ -56,10 +59,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9, help="rounds; medians are reported")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the multi-thread settings")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--earlier", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.seconds, args.earlier)
+        worker(args.worker, args.seconds, args.baseline)
         return
 
     import numpy as np
@@ -71,7 +74,7 @@ def main() -> None:
 
     print(json.dumps(machine("cpu")))
     settings = {
-        f"generate @ a519ee8, active wait, {args.threads} threads": ("ACTIVE", args.threads, True),
+        f"baseline (issue 15's today), active wait, {args.threads} threads": ("ACTIVE", args.threads, True),
         f"generate, active wait, {args.threads} threads": ("ACTIVE", args.threads, False),
         f"generate, passive wait, {args.threads} threads (cospeech generate)": (
             "PASSIVE",
@@ -87,10 +90,10 @@ def main() -> None:
         wav = Path(folder) / "speech.wav"
         soundfile.write(wav, speech, SAMPLE_RATE, subtype="PCM_16")
         workers = {}
-        for name, (policy, threads, earlier) in settings.items():
+        for name, (policy, threads, baseline) in settings.items():
             env = {**os.environ, "OMP_WAIT_POLICY": policy, "OMP_NUM_THREADS": str(threads)}
             command = [sys.executable, __file__, "--worker", str(wav), "--seconds", str(args.seconds)]
-            command += ["--earlier"] if earlier else []
+            command += ["--baseline"] if baseline else []
             workers[name] = subprocess.Popen(
                 command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
             )

@@ -5,6 +5,9 @@ full-width audio encoder, cross-faded on the host."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -98,3 +101,42 @@ def test_generate_gives_the_poses_of_the_reference_path(
     assert got.shape == expected.shape
     scale = np.abs(expected).max()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("model", ["speech2gesture", "mix_stage"])
+def test_a_batch_is_split_across_torch_threads_with_the_poses_of_one_thread(request, model):
+    # With n torch threads on the CPU each batch of windows runs as up to n parts side by side, one thread
+    # each; 21.3 s at 64/16 is seven windows: parts of 2, 2 and 3 at three threads.
+    run = request.getfixturevalue("tiny_run" if model == "speech2gesture" else "mix_stage_run")
+    pipe = GestureGenerator.from_pretrained(run, batch_size=7)
+    speech = synthetic_speech(21.3, seed=4)
+    calls = []
+
+    def record(module, args, kwargs):
+        calls.append((threading.get_ident(), len(kwargs["audio"]), torch.get_num_threads()))
+
+    pipe.generator.register_forward_pre_hook(record, with_kwargs=True)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses
+        assert [c[1] for c in calls] == [7]
+        calls.clear()
+        torch.set_num_threads(3)
+        split = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses
+        assert sorted(c[1] for c in calls) == [2, 2, 3]
+        assert len({c[0] for c in calls}) == 3 and all(c[2] == 1 for c in calls)
+        assert torch.get_num_threads() == 3  # restored
+        # two callers at once (the demo serves requests from worker threads): same poses, setting restored
+        with ThreadPoolExecutor(2) as callers:
+            both = list(
+                callers.map(
+                    lambda _: pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses, [0, 1]
+                )
+            )
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+    scale = np.abs(one).max()
+    for poses in (split, *both):
+        np.testing.assert_allclose(poses, one, rtol=0, atol=1e-5 * scale)

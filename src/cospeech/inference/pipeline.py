@@ -36,8 +36,10 @@ import json
 import math
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,7 +363,7 @@ class GestureGenerator:
                     available.update({k: torch.from_numpy(v).to(device) for k, v in batch_text.items()})
                 if "words" in self.generator.inputs:
                     available["words"] = [_words_in(words or [], int(b), W, fps) for b in batch_starts]
-                outputs.append(run_generator(self.generator, available, training=False).poses.float())
+                outputs.append(_forward(self.generator, available, B))
         y = torch.cat(outputs) * weights[..., None]  # (N, W, 2J)
         frames = (torch.from_numpy(starts).to(device)[:, None] + torch.arange(W, device=device)).flatten()
         out = torch.zeros(padded_length, y.shape[-1], device=device)
@@ -585,6 +587,41 @@ def pose_clock_features_torch(
     if not filled.all():
         out[torch.from_numpy(~filled).to(device)] = frames[torch.from_numpy(nearest).to(device)]
     return out.reshape(T, s * feature.bins)
+
+
+_THREAD_SETTING = threading.Lock()
+"""Held while `_forward` has torch's intra-op threads set to one, so concurrent calls neither undo each
+other's setting nor leave it behind."""
+
+
+def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> torch.Tensor:
+    """``(B, W, 2J)`` float poses of one batch of ``batch`` windows.
+
+    On the CPU with n > 1 torch threads the batch is split into up to n parts that run side by side, each
+    on one thread (torch's intra-op threads set to 1 meanwhile, then restored): a convolution over a few
+    windows shares out poorly between threads (2 threads ran the reference-width speech2gesture 1.6× as
+    fast as one; 2 parts of the batch ran 1.8×, BENCHMARKS.md, Performance). The poses equal the whole
+    batch's to float rounding: in eval mode a generator is a function of its inputs, its only randomness
+    the ``sampled`` inputs drawn per utterance before the windows (``cospeech.models.interface``)."""
+    threads = torch.get_num_threads()
+    parts = min(threads, batch)
+    if parts < 2 or next(generator.parameters()).device.type != "cpu":
+        return run_generator(generator, inputs, training=False).poses.float()
+    bounds = np.linspace(0, batch, parts + 1).astype(int)
+
+    def part(i: int) -> torch.Tensor:
+        torch.set_num_threads(1)  # this thread's OpenMP setting too, before any BLAS call reads it
+        sub = {k: v[bounds[i] : bounds[i + 1]] for k, v in inputs.items()}
+        with torch.inference_mode():
+            return run_generator(generator, sub, training=False).poses.float()
+
+    with _THREAD_SETTING:
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(parts) as pool:
+                return torch.cat(list(pool.map(part, range(parts))))
+        finally:
+            torch.set_num_threads(threads)
 
 
 def window_starts(n_frames: int, *, window: int, overlap: int) -> np.ndarray:

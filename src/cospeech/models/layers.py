@@ -126,7 +126,9 @@ class AudioEncoder(nn.Module):
             c_in = width
         layers.append(ConvNormRelu(c_in, c_in, dim=2, p=p))
         layers.append(ConvNormRelu(c_in, c_in, dim=2, kernel_size=(3, 8), padding=(1, 3), p=p))
-        self.convs = nn.Sequential(*layers)
+        # the weights in the layout of the activations (`planes`): oneDNN otherwise reorders each weight on
+        # every call, and the eval shortcut's matrix products read them in place
+        self.convs = nn.Sequential(*layers).to(memory_format=torch.channels_last)
         self.column_zero_reach = _mel_reach(self.convs)
         """Per layer, the input mel columns ``[0, reach)`` that column 0 of the last layer depends on
         (62, 61, 30, 29, 14, 13, 6, 5 for the reference layers: mel bins 0…61 of the input)."""
@@ -143,38 +145,43 @@ class AudioEncoder(nn.Module):
 
     def _column_zero(self, audio: torch.Tensor) -> torch.Tensor:
         """Eval-mode shortcut with the same output to float32 rounding: every layer computes only the mel
-        columns that feed column 0 of the last one (``column_zero_reach``), so the encoder does 0.81× the
-        multiply-adds of the full width for 64 mel bins (0.40× for 128). Each layer's input is cut to those
+        columns that feed column 0 of the last one (``column_zero_reach``), so the encoder does 0.73× the
+        multiply-adds of the full width for 64 mel bins (0.36× for 128). Each layer's input is cut to those
         columns; the left padding is unchanged and the outputs the cut edge reaches are never read. The
-        first layer runs as one matrix product (``_first_block``). In training the full width runs,
-        because BatchNorm's batch statistics span every column."""
-        first, *rest = self.convs
+        first layer (one input channel) and the last (kernel (3, 8), of which only output column 0 is
+        read) run as matrix products (`_matmul_block`); the others as oneDNN convolutions. In training the
+        full width runs, because BatchNorm's batch statistics span every column."""
+        first, *middle, last = self.convs
         reach = self.column_zero_reach
-        x = _first_block(first, audio[..., : reach[0]], columns=reach[1])
-        for layer, width in zip(rest, reach[1:], strict=True):
+        x = _matmul_block(first, audio[..., : reach[0]].unsqueeze(1), columns=reach[1])
+        for layer, width in zip(middle, reach[1:-1], strict=True):
             x = layer(x[..., :width])
-        return x[..., 0]
+        return _matmul_block(last, x[..., : reach[-1]], columns=1)[..., 0]
 
 
-def _first_block(block: ConvNormRelu, x: torch.Tensor, *, columns: int) -> torch.Tensor:
-    """``block(x[:, None])[..., :columns]`` in eval mode for a 2-D block with one input channel, stride 1
-    and BatchNorm: ``x (B, H, W)`` → ``(B, C, H', min(W', columns))`` channels-last, equal to float32
-    rounding (only the columns the next layer reads, so its input needs no copy). The norm is folded into
-    the weights (scale) and one added shift, and the convolution is one matrix product of the kh·kw shifted
-    copies of ``x``, written channels-last; the activation runs in place. oneDNN's direct convolution of a
-    single input channel runs at ≈4 GFLOP/s and writes NCHW that the stack then copies to NHWC: the layer
-    took 5× as long that way, 20 % of the generator's time for 1 % of its FLOPs."""
+def _matmul_block(block: ConvNormRelu, x: torch.Tensor, *, columns: int) -> torch.Tensor:
+    """``block(x)[..., :columns]`` in eval mode for a 2-D block with stride 1 and BatchNorm: ``x (B, C, H,
+    W)`` → ``(B, C', H', min(W', columns))`` channels-last, equal to float32 rounding. The convolution is
+    one matrix product of the kh·kw shifted copies of ``x`` (read channels-last) with the weight, the norm
+    applied to its output as one scale and shift, the activation in place.
+
+    Where oneDNN is slow: its direct convolution of a single input channel (the encoder's first layer)
+    runs at ≈4 GFLOP/s and writes NCHW that the stack then copies to NHWC (the layer took 5× as long,
+    20 % of the generator's time for 1 % of its FLOPs); for the last layer's (3, 8) kernel on 8 × 5 inputs
+    it ran at ≈2 GFLOP/s and computed 4 output columns of which 1 is read (13 % of the generator's time).
+    The weight is read in place when it is channels-last (``GestureGenerator`` converts it once)."""
     conv, norm = block.conv, block.norm
     scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
     shift = norm.bias - norm.running_mean * scale
     if conv.bias is not None:
         shift = shift + conv.bias * scale
     (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
-    H, W = x.shape[1] + 2 * ph - kh + 1, min(x.shape[2] + 2 * pw - kw + 1, columns)
-    x = F.pad(x, (pw, pw, ph, ph))
-    shifted = torch.stack([x[:, i : i + H, j : j + W] for i in range(kh) for j in range(kw)], dim=-1)
-    y = shifted @ (conv.weight.flatten(1) * scale[:, None]).t()  # (B, H', W', C)
-    return block.act(y.add_(shift)).permute(0, 3, 1, 2)
+    H, W = x.shape[2] + 2 * ph - kh + 1, min(x.shape[3] + 2 * pw - kw + 1, columns)
+    x = F.pad(x, (pw, pw, ph, ph)).permute(0, 2, 3, 1)  # (B, H + 2ph, W + 2pw, C)
+    shifted = torch.stack([x[:, i : i + H, j : j + W] for i in range(kh) for j in range(kw)], dim=-2)
+    weight = conv.weight.permute(0, 2, 3, 1).flatten(1)  # (C', kh·kw·C), a view if channels-last
+    y = shifted.flatten(-2) @ weight.t()  # (B, H', W', C')
+    return block.act(y.mul_(scale).add_(shift)).permute(0, 3, 1, 2)
 
 
 def _mel_reach(convs: nn.Sequential) -> tuple[int, ...]:
