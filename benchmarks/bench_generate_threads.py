@@ -7,12 +7,15 @@ speech, CPU), and asks them in turn, round by round (after one warm-up round), f
 ``generate`` each, so load from other processes falls on all alike. Each worker reports wall and process
 CPU seconds; medians are printed, with ratios against the first setting: the **baseline**, generation as it
 was when issue 15 was filed (``bench_generate.baseline_generate`` with the audio encoder of
-``bench_generate.as_at_issue``), with torch's defaults (OpenMP's active wait, ``--threads`` threads).
+``bench_generate.as_at_issue``), with torch's defaults (``OMP_WAIT_POLICY`` unset, ``--threads`` threads).
 
-``active`` (libgomp's default) spins a waiting thread for a while before it sleeps; ``passive`` sleeps at
-once. On a machine shared with other jobs a spinning thread holds a core that the thread it waits for
-needs, at every one of the generator's ≈80 parallel regions per forward pass. With several threads
-``generate`` runs each batch of windows as one part per thread, one thread each
+With ``OMP_WAIT_POLICY`` unset (libgomp's default, which torch keeps) a thread that finishes a parallel
+region spins for a while (``GOMP_SPINCOUNT``, 300,000 polls) before it sleeps; ``passive`` sleeps at once.
+On a machine shared with other jobs a spinning thread holds a core that the thread it waits for needs, at
+every one of the generator's ≈80 parallel regions per forward pass. (``OMP_WAIT_POLICY=ACTIVE`` is not the
+default: it spins for 30 billion polls, minutes, so an idle worker set to it holds a core while the others
+are timed; this script's earlier versions did that.)
+With several threads ``generate`` runs each batch of windows as one part per thread, one thread each
 (``cospeech.inference.pipeline``); the baseline runs every torch thread on the whole batch.
 
     .venv/bin/python benchmarks/bench_generate_threads.py --repeats 9 --threads 2
@@ -74,8 +77,8 @@ def main() -> None:
 
     print(json.dumps(machine("cpu")))
     settings = {
-        f"baseline (issue 15's today), active wait, {args.threads} threads": ("ACTIVE", args.threads, True),
-        f"generate, active wait, {args.threads} threads": ("ACTIVE", args.threads, False),
+        f"baseline (issue 15's today), default wait, {args.threads} threads": (None, args.threads, True),
+        f"generate, default wait, {args.threads} threads": (None, args.threads, False),
         f"generate, passive wait, {args.threads} threads (cospeech generate)": (
             "PASSIVE",
             args.threads,
@@ -91,7 +94,8 @@ def main() -> None:
         soundfile.write(wav, speech, SAMPLE_RATE, subtype="PCM_16")
         workers = {}
         for name, (policy, threads, baseline) in settings.items():
-            env = {**os.environ, "OMP_WAIT_POLICY": policy, "OMP_NUM_THREADS": str(threads)}
+            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            env |= {"OMP_NUM_THREADS": str(threads)} | ({"OMP_WAIT_POLICY": policy} if policy else {})
             command = [sys.executable, __file__, "--worker", str(wav), "--seconds", str(args.seconds)]
             command += ["--baseline"] if baseline else []
             workers[name] = subprocess.Popen(
