@@ -17,9 +17,10 @@ from tiny_runs import TINY_MIX_STAGE
 from cospeech.audio import SAMPLE_RATE
 from cospeech.features import LogMel400, get_feature
 from cospeech.inference import GestureGenerator, pose_clock_features, pose_clock_features_torch
+from cospeech.inference.export import load_pretrained
 from cospeech.inference.pipeline import crossfade_weights, window_starts
 from cospeech.models import run_generator
-from cospeech.models.layers import AudioEncoder
+from cospeech.models.layers import AudioEncoder, ConvNormRelu
 
 
 class TwoSubframes(LogMel400):
@@ -140,3 +141,15 @@ def test_a_batch_is_split_across_torch_threads_with_the_poses_of_one_thread(requ
     scale = np.abs(one).max()
     for poses in (split, *both):
         np.testing.assert_allclose(poses, one, rtol=0, atol=1e-5 * scale)
+
+
+def test_the_pipeline_runs_a_folded_copy_and_leaves_the_given_generator_trainable(tiny_run):
+    pretrained = load_pretrained(tiny_run)
+    generator = pretrained.build_generator().train()
+    pipe = GestureGenerator(generator, pretrained.metadata)
+    blocks = [m for m in generator.modules() if isinstance(m, ConvNormRelu)]
+    assert blocks and all(isinstance(b.norm, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d) for b in blocks)
+    assert generator.training
+    folded = [m for m in pipe.generator.modules() if isinstance(m, ConvNormRelu)]
+    assert len(folded) == len(blocks) and all(isinstance(b.norm, torch.nn.Identity) for b in folded)
+    assert not pipe.generator.training

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,8 +12,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cospeech.audio import MEL400_BINS
 from cospeech.data.poses import velocity
-from cospeech.models import build_model
-from cospeech.models.layers import AudioEncoder, UNet1D, planes
+from cospeech.models import build_model, run_generator
+from cospeech.models.layers import AudioEncoder, UNet1D, fold_batch_norms, planes
 from cospeech.models.speech2gesture import MotionDiscriminator, Speech2GestureGenerator
 from cospeech.skeletons import PATS48
 
@@ -144,6 +146,31 @@ def test_eval_shortcut_of_the_audio_encoder_changes_nothing(mel_bins: int, time_
     with torch.no_grad():
         full = encoder.convs(audio.unsqueeze(1))[..., 0]
         torch.testing.assert_close(encoder._column_zero(audio), full, rtol=1e-5, atol=1e-5)
+        # and with the norms folded into the convs, as the inference pipeline runs it
+        folded = fold_batch_norms(copy.deepcopy(encoder))
+        torch.testing.assert_close(folded._column_zero(audio), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["speech2gesture", "mix_stage"])
+def test_folded_batch_norms_give_the_same_poses(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for module in norms:  # non-trivial statistics and affine parameters, as after training
+        module.running_mean.normal_()
+        module.running_var.uniform_(0.5, 2.0)
+        nn.init.normal_(module.weight, 1.0, 0.2)
+        nn.init.normal_(module.bias, 0.0, 0.2)
+    inputs = model.example_inputs(batch_size=2, frames=64)
+    with torch.no_grad():
+        expected = run_generator(model, inputs, training=False).poses
+        folded = fold_batch_norms(copy.deepcopy(model))
+        got = run_generator(folded, inputs, training=False).poses
+    left = [m for m in folded.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert len(norms) > 10 and len(left) < len(norms)  # the ConvNormRelu ones are gone
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batch_norms(build_model(name))
 
 
 def test_audio_encoder_runs_channels_last_from_its_input_view_like_the_nchw_path():

@@ -32,6 +32,7 @@ yet**: a transcript given to one that does not declare ``words`` is ignored with
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -67,6 +68,7 @@ from cospeech.inference.export import load_pretrained
 from cospeech.inference.styles import StyleMix
 from cospeech.inference.text import is_token_key, transcript_text, window_text
 from cospeech.models.interface import Generator, run_generator
+from cospeech.models.layers import fold_batch_norms
 from cospeech.skeletons import Skeleton
 from cospeech.training.metadata import RunMetadata
 
@@ -124,7 +126,8 @@ class GestureGenerator:
 
     Parameters
     ----------
-    generator : a registered generator (``cospeech.models.Generator``); put in eval mode here.
+    generator : a registered generator (``cospeech.models.Generator``); the pipeline runs an eval-mode copy
+        with BatchNorm folded into the convolutions (``cospeech.models.layers.fold_batch_norms``).
     metadata : the run's metadata: speakers, normaliser, data spec (how the training inputs were made).
     window_frames : frames per window; default the training window (64), the length the model was fitted
         on. Fully convolutional generators (speech2gesture) accept longer windows (e.g. 256), which is faster
@@ -152,7 +155,8 @@ class GestureGenerator:
             problems.append(f"batch_size={batch_size} must be ≥ 1")
         if problems:
             raise ConfigError("invalid GestureGenerator settings: " + "; ".join(problems))
-        self.generator = generator.eval()
+        # an inference copy: BatchNorm folded into the convolutions (training the given one stays possible)
+        self.generator = fold_batch_norms(copy.deepcopy(generator).eval())
         self.metadata = metadata
         self.normalizer = metadata.normalizer
         self.representation = metadata.pose_representation()
