@@ -1,8 +1,9 @@
 """Personalisation from a recording: a held-out built-in speaker, exported as a recording, added to a trained
 multi-speaker model with 30 s, 2 min and 10 min of its data.
 
-1. The built-in corpus (5 speakers × ``--minutes``); Mix-StAGE (audio only, the ``synth_small`` first-task
-   recipe: quarter width, L1 at lr 1e-3, no discriminator) trained on ava, ben, cleo, dia: the base model.
+1. The built-in corpus (``--base-speakers`` + 1 speakers × ``--minutes``); Mix-StAGE (audio only, the
+   ``synth_small`` first-task recipe: quarter width, L1 at lr 1e-3, no discriminator) trained on all of them
+   but eli (the corpus' 5th; by default ava, ben, cleo, dia): the base model.
 2. ``eli`` (never seen by the base) exported as a recording: an mp4 (skeleton + speech) and OpenPose JSON
    (``cospeech data export-recording``).
 3. For each data budget: ``cospeech personalise --recording … --name maria --minutes M`` (import from the
@@ -36,11 +37,12 @@ import torch
 from cospeech.cli.main import main as cospeech
 from cospeech.data.pats import PatsCorpus
 from cospeech.data.synth import synthesize_corpus
+from cospeech.data.synth.corpus import speaker_name
 from cospeech.evaluation import evaluate, gap_closed
 from cospeech.render.recording import MANIFEST
 
-BASE_SPEAKERS = ("ava", "ben", "cleo", "dia")
-HELD_OUT = "eli"
+HELD_OUT_INDEX = 4
+HELD_OUT = speaker_name(HELD_OUT_INDEX)  # eli
 NAME = "maria"
 BUDGETS = {"30s": 0.5, "1min": 1.0, "2min": 2.0, "10min": 10.0}
 
@@ -77,25 +79,31 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pbench"))
     parser.add_argument("--minutes", type=float, default=13.0, help="minutes per speaker in the corpus")
     parser.add_argument("--base-epochs", type=int, default=12)
+    parser.add_argument(
+        "--base-speakers", type=int, default=4, help="speakers the base model is trained on (4 or more)"
+    )
     parser.add_argument("--budgets", default="30s,2min,10min", help=f"some of {', '.join(BUDGETS)}")
     parser.add_argument(
         "--mode", default="auto", help="personalise --mode (auto, adapt, calibrate); not auto: own folders"
     )
     args, fit_overrides = parser.parse_known_args()
+    if args.base_speakers < HELD_OUT_INDEX:
+        parser.error(f"--base-speakers {args.base_speakers}: the held-out speaker is the corpus' 5th, so ≥ 4")
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     corpus = work / "corpus"
     if not corpus.exists():
-        synthesize_corpus(corpus, speakers=len(BASE_SPEAKERS) + 1, minutes=args.minutes, seed=0, workers=1)
+        synthesize_corpus(corpus, speakers=args.base_speakers + 1, minutes=args.minutes, seed=0, workers=1)
+    base_speakers = [speaker_name(i) for i in range(args.base_speakers + 1) if i != HELD_OUT_INDEX]
     seconds["corpus"] = time.perf_counter() - started
 
     step = time.perf_counter()
     base = work / "runs" / "base" / "version_0"
     if not (base / "final_metrics.json").is_file():
         run(["fit", "--config", "mix_stage", "--data.root", str(corpus), "--data.text_key", "null",
-             "--data.speakers", json.dumps(list(BASE_SPEAKERS)), "--data.batch_size", "32",
+             "--data.speakers", json.dumps(base_speakers), "--data.batch_size", "32",
              "--data.train_batches", "40", "--model.init_args.generator_config.channels", "64",
              "--model.init_args.discriminator", "null", "--model.init_args.lr", "1e-3",
              "--trainer.max_epochs", str(args.base_epochs), "--trainer.enable_progress_bar", "false",
