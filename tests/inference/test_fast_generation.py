@@ -127,6 +127,7 @@ def test_a_batch_is_split_across_torch_threads_with_the_poses_of_one_thread(requ
         split = pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses
         assert sorted(c[1] for c in calls) == [2, 2, 3]
         assert len({c[0] for c in calls}) == 3 and all(c[2] == 1 for c in calls)
+        assert threading.get_ident() in {c[0] for c in calls}  # the caller runs one part itself
         assert torch.get_num_threads() == 3  # restored
         # two callers at once (the demo serves requests from worker threads): same poses, setting restored
         with ThreadPoolExecutor(2) as callers:
@@ -135,6 +136,16 @@ def test_a_batch_is_split_across_torch_threads_with_the_poses_of_one_thread(requ
                     lambda _: pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses, [0, 1]
                 )
             )
+        assert torch.get_num_threads() == 3
+
+        def fail_in_a_helper(module, args, kwargs):
+            if threading.get_ident() != caller:
+                raise RuntimeError("out of memory in a helper thread")
+
+        caller = threading.get_ident()
+        pipe.generator.register_forward_pre_hook(fail_in_a_helper, with_kwargs=True)
+        with pytest.raises(RuntimeError, match="helper thread"):  # raised to the caller, setting restored
+            pipe.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben")
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(threads)

@@ -40,7 +40,6 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -612,20 +611,32 @@ def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> tor
     if parts < 2 or next(generator.parameters()).device.type != "cpu":
         return run_generator(generator, inputs, training=False).poses.float()
     bounds = np.linspace(0, batch, parts + 1).astype(int)
+    outputs: list[Any] = [None] * parts
 
-    def part(i: int) -> torch.Tensor:
+    def part(i: int) -> None:
         torch.set_num_threads(1)  # this thread's OpenMP setting too, before any BLAS call reads it
         sub = {k: v[bounds[i] : bounds[i + 1]] for k, v in inputs.items()}
-        with torch.inference_mode():
-            return run_generator(generator, sub, training=False).poses.float()
+        try:
+            with torch.inference_mode():
+                outputs[i] = run_generator(generator, sub, training=False).poses.float()
+        except BaseException as error:  # raised again in the calling thread
+            outputs[i] = error
 
     with _THREAD_SETTING:
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(parts) as pool:
-                return torch.cat(list(pool.map(part, range(parts))))
+            helpers = [threading.Thread(target=part, args=(i,)) for i in range(1, parts)]
+            for helper in helpers:
+                helper.start()
+            part(0)  # the calling thread runs the first part
+            for helper in helpers:
+                helper.join()
         finally:
             torch.set_num_threads(threads)
+    for output in outputs:
+        if isinstance(output, BaseException):
+            raise output
+    return torch.cat(outputs)
 
 
 def window_starts(n_frames: int, *, window: int, overlap: int) -> np.ndarray:
