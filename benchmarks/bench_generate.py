@@ -56,7 +56,7 @@ from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.inference import GestureGenerator, pose_clock_features, pose_clock_features_torch
 from cospeech.inference.pipeline import crossfade_weights, window_starts
 from cospeech.models import build_model
-from cospeech.models.layers import AudioEncoder
+from cospeech.models.layers import AudioEncoder, fold_batch_norms
 from cospeech.skeletons import PATS48
 from cospeech.training.metadata import Component, RunMetadata
 
@@ -65,9 +65,11 @@ SPEAKER = "bench"
 
 
 def build_pipeline(
-    speech: np.ndarray, *, window: int, overlap: int, level: str, device: str
+    speech: np.ndarray, *, window: int, overlap: int, level: str, device: str, folded: bool = True
 ) -> GestureGenerator:
-    """An untrained speech2gesture with audio statistics of ``speech`` and identity pose statistics."""
+    """An untrained speech2gesture with audio statistics of ``speech`` and identity pose statistics; its
+    BatchNorms ``folded`` into the convolutions as ``GestureGenerator.from_pretrained`` does (what
+    ``cospeech generate`` runs), or not (the baseline's model, ``as_at_issue``)."""
     features = pose_clock_features(speech, level=level)
     pose_dim = 2 * PATS48.num_joints
     normalizer = Normalizer(
@@ -75,7 +77,9 @@ def build_pipeline(
         std={"audio": torch.tensor(features.std(0))[None], "pose": torch.ones(1, pose_dim)},
     )
     torch.manual_seed(0)
-    generator = build_model("speech2gesture")
+    generator = build_model("speech2gesture").eval()
+    if folded:
+        fold_batch_norms(generator)
     spec = DataSpec(
         format="pats",
         skeleton=PATS48.name,
@@ -105,8 +109,8 @@ def earlier_column_zero(encoder: AudioEncoder, audio: torch.Tensor) -> torch.Ten
 
 
 def as_at_issue(pipe: GestureGenerator) -> GestureGenerator:
-    """``pipe`` with its audio encoder as on main @ de0c042: the earlier eval shortcut
-    (``earlier_column_zero``) and the weights in torch's default (NCHW) layout."""
+    """``pipe`` (built with ``folded=False``) with its audio encoder as on main @ de0c042: the earlier eval
+    shortcut (``earlier_column_zero``) and the weights in torch's default (NCHW) layout."""
     for module in pipe.generator.modules():
         if isinstance(module, AudioEncoder):
             module.convs.to(memory_format=torch.contiguous_format)
@@ -184,7 +188,9 @@ def main() -> None:
         for w, (a, b) in settings.items()
     }
     baselines = {
-        w: as_at_issue(build_pipeline(speech, window=a, overlap=b, level=level, device=args.device))
+        w: as_at_issue(
+            build_pipeline(speech, window=a, overlap=b, level=level, device=args.device, folded=False)
+        )
         for w, (a, b) in settings.items()
     }
     normalizer = pipes["64 / 16"].normalizer

@@ -45,7 +45,7 @@ def worker(wav: Path, seconds: float, baseline: bool) -> None:
     from bench_generate import as_at_issue, baseline_generate, build_pipeline
 
     speech, _ = soundfile.read(wav, dtype="float32")
-    pipe = build_pipeline(speech, window=64, overlap=16, level="utterance", device="cpu")
+    pipe = build_pipeline(speech, window=64, overlap=16, level="utterance", device="cpu", folded=not baseline)
     if baseline:
         as_at_issue(pipe)
     print(json.dumps({"ready": True, "threads": torch.get_num_threads()}), flush=True)

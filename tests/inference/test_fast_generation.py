@@ -154,13 +154,19 @@ def test_a_batch_is_split_across_torch_threads_with_the_poses_of_one_thread(requ
         np.testing.assert_allclose(poses, one, rtol=0, atol=1e-5 * scale)
 
 
-def test_the_pipeline_runs_a_folded_copy_and_leaves_the_given_generator_trainable(tiny_run):
+def test_from_pretrained_folds_the_norms_and_a_given_generator_is_used_as_given(tiny_run):
     pretrained = load_pretrained(tiny_run)
     generator = pretrained.build_generator().train()
     pipe = GestureGenerator(generator, pretrained.metadata)
+    assert pipe.generator is generator and not generator.training
     blocks = [m for m in generator.modules() if isinstance(m, ConvNormRelu)]
     assert blocks and all(isinstance(b.norm, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d) for b in blocks)
-    assert generator.training
-    folded = [m for m in pipe.generator.modules() if isinstance(m, ConvNormRelu)]
+    loaded = GestureGenerator.from_pretrained(tiny_run).generator
+    folded = [m for m in loaded.modules() if isinstance(m, ConvNormRelu)]
     assert len(folded) == len(blocks) and all(isinstance(b.norm, torch.nn.Identity) for b in folded)
-    assert not pipe.generator.training
+    speech = synthetic_speech(6.0, seed=1)
+    poses = [
+        p.generate(speech, sample_rate=SAMPLE_RATE, speaker="ben").poses
+        for p in (pipe, GestureGenerator.from_pretrained(tiny_run))
+    ]
+    np.testing.assert_allclose(poses[1], poses[0], rtol=0, atol=1e-5 * np.abs(poses[0]).max())

@@ -244,7 +244,8 @@ class _WordCounter(Generator):
         )
 
 
-def test_transcripts_reach_text_models_and_are_ignored_with_a_warning_otherwise(pipe):
+def test_transcripts_reach_text_models_and_are_ignored_with_a_warning_otherwise(pipe, one_thread):
+    # one thread: the windows reach the model in order (with more, a batch is split across threads)
     speech = synthetic_speech(6.0, seed=4)
     words = [Word("hello", 0.2, 0.6), Word("there", 3.3, 3.7), Word("friend", 5.0, 5.5)]
     with pytest.warns(UserWarning, match="speech2gesture does not use text; the transcript is ignored"):

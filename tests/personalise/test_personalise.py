@@ -271,6 +271,12 @@ def test_the_summary_says_when_minutes_asked_exceed_the_recording():
     )
     assert "asked" not in summary_lines({**summary, "data": {**data, "all_train_used": False}})[0]
     assert "asked" not in summary_lines({**summary, "data": {**data, "minutes_asked": None}})[0]
+    # under 2 min the summary says what to expect of so little data
+    advice = "expect poses near the person's mean pose"
+    assert any(advice in line for line in summary_lines({**summary, "data": {**data, "train_seconds": 30.0}}))
+    assert not any(
+        advice in line for line in summary_lines({**summary, "data": {**data, "train_seconds": 120.0}})
+    )
 
 
 def test_the_adaptation_budget_grows_with_the_data_within_bounds():

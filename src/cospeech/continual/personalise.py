@@ -68,6 +68,10 @@ CALIBRATE_BELOW_SECONDS = 60.0
 """``auto`` calibrates (`cospeech.continual.calibration`) below this much training data and adapts from it
 on (BENCHMARKS.md, Personalise: gap closed with 30 s, calibration 0.11 vs adaptation 0.03; with 1 min 0.08
 vs 0.13)."""
+LITTLE_DATA_SECONDS = 120.0
+"""Below this much training data the summary says what to expect (BENCHMARKS.md, Personalise: 30 s close
+0.11 of the gap between the person's mean pose and the oracle, 2 min 0.24, 10 min 0.33; a base trained on
+12 speakers instead of 4 did no better with 30 s)."""
 PASSES = 2.5
 """Budget rule: the task runs enough epochs for the person's rows to cover each of their training windows
 about this many times (BENCHMARKS.md, Personalise: 4 epochs leave 10 min of data seen 0.3×)."""
@@ -429,8 +433,13 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             if summary.get("resumed")
             else ""
         ),
-        f"{summary['speaker']}'s test windows (L1 lower is better, PCK higher):",
     ]
+    if data["train_seconds"] < LITTLE_DATA_SECONDS:
+        lines.append(
+            f"with under {LITTLE_DATA_SECONDS / 60:g} min of data expect poses near the person's mean pose "
+            "with small speech-timed movements; more minutes of the person help most"
+        )
+    lines.append(f"{summary['speaker']}'s test windows (L1 lower is better, PCK higher):")
     for model_name, scores in summary["test"].items():
         if scores:
             l1, pck = scores.get("L1", float("nan")), scores.get("PCK", float("nan"))

@@ -194,8 +194,9 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
     convolution (``torch.nn.utils.fusion.fuse_conv_bn_eval``: weight · γ/σ, bias shifted), the norm
     replaced by ``nn.Identity``; in place, returns ``module``. The outputs equal the unfolded module's to
     float32 rounding and skip one pass over every activation (5–8 % of speech2gesture's eval forward on
-    the CPU). Training the result would train without normalisation, so ``GestureGenerator`` folds a copy
-    of the generator it is given. Raises ``ValueError`` for a module in training mode."""
+    the CPU). Training the result would train without normalisation, so only
+    ``GestureGenerator.from_pretrained`` folds, the generator it builds itself. Raises ``ValueError`` for
+    a module in training mode."""
     if module.training:
         raise ValueError("fold_batch_norms needs a module in eval mode (the running statistics are folded)")
     for block in module.modules():
