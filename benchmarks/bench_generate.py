@@ -15,9 +15,10 @@ Three measurements, interleaved round by round (after one warm-up round) with th
     encoder's eval shortcut of ``cospeech.models.layers``) against the **baseline**, generation as it was
     when issue 15 was filed (main @ de0c042), re-composed here from the same pieces: NumPy features
     (levelled ones computed twice), windows gathered on the host per batch, one forward pass per batch on
-    every torch thread, every window's output copied back and cross-faded in NumPy, and the audio encoder
-    as it was (``as_at_issue``: full mel width up to the last two layers, the first layer as oneDNN's
-    one-channel convolution, weights in NCHW). The poses are compared (largest difference, pixels).
+    every torch thread, every window's output copied back and cross-faded in NumPy, and the generator as
+    it was (``as_at_issue``: BatchNorm not folded; in the audio encoder full mel width up to the last two
+    layers, the first layer as oneDNN's one-channel convolution, weights in NCHW). The poses are compared
+    (largest difference, pixels).
 
 The model is an **untrained** ``speech2gesture`` (reference widths, 7.4 M parameters, eval mode: the cost
 does not depend on the weights). Its normaliser uses the features' mean and standard deviation of the
@@ -55,13 +56,19 @@ from cospeech.data.synth.speech import random_voice, render_speech, syllable_tim
 from cospeech.data.windows import POSE_FPS, WINDOW_SECONDS
 from cospeech.inference import GestureGenerator, pose_clock_features, pose_clock_features_torch
 from cospeech.inference.pipeline import crossfade_weights, window_starts
-from cospeech.models import build_model
+from cospeech.models import Generator, build_model
 from cospeech.models.layers import AudioEncoder
 from cospeech.skeletons import PATS48
 from cospeech.training.metadata import Component, RunMetadata
 
 REFERENCE_MS_PER_MINUTE = 50.0  # 1200× real time, reported by the reference for S2G
 SPEAKER = "bench"
+
+
+def untrained_generator() -> Generator:
+    """The benchmark's speech2gesture: reference widths, weights drawn from seed 0."""
+    torch.manual_seed(0)
+    return build_model("speech2gesture")
 
 
 def build_pipeline(
@@ -74,8 +81,7 @@ def build_pipeline(
         mean={"audio": torch.tensor(features.mean(0))[None], "pose": torch.zeros(1, pose_dim)},
         std={"audio": torch.tensor(features.std(0))[None], "pose": torch.ones(1, pose_dim)},
     )
-    torch.manual_seed(0)
-    generator = build_model("speech2gesture")
+    generator = untrained_generator()
     spec = DataSpec(
         format="pats",
         skeleton=PATS48.name,
@@ -105,8 +111,10 @@ def earlier_column_zero(encoder: AudioEncoder, audio: torch.Tensor) -> torch.Ten
 
 
 def as_at_issue(pipe: GestureGenerator) -> GestureGenerator:
-    """``pipe`` with its audio encoder as on main @ de0c042: the earlier eval shortcut
-    (``earlier_column_zero``) and the weights in torch's default (NCHW) layout."""
+    """``pipe`` with its generator as on main @ de0c042: the same weights with the BatchNorms unfolded (the
+    pipeline runs a folded copy), the audio encoder's earlier eval shortcut (``earlier_column_zero``) and its
+    weights in torch's default (NCHW) layout."""
+    pipe.generator = untrained_generator().eval().to(pipe.device)
     for module in pipe.generator.modules():
         if isinstance(module, AudioEncoder):
             module.convs.to(memory_format=torch.contiguous_format)
