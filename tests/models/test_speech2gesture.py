@@ -138,10 +138,12 @@ def test_eval_shortcut_of_the_audio_encoder_changes_nothing(mel_bins: int, time_
     # the full-width stack on inputs wider and narrower than its reach.
     torch.manual_seed(0)
     encoder = AudioEncoder(32, time_stride=time_stride).eval()
-    for module in encoder.modules():  # non-trivial running statistics, as after training
+    for module in encoder.modules():  # non-trivial statistics and affine parameters, as after training
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.running_mean.normal_()
             module.running_var.uniform_(0.5, 2.0)
+            nn.init.normal_(module.weight, 1.0, 0.2)
+            nn.init.normal_(module.bias, 0.0, 0.2)
     audio = torch.randn(3, 64, mel_bins)
     with torch.no_grad():
         full = encoder.convs(audio.unsqueeze(1))[..., 0]
