@@ -151,6 +151,9 @@ def test_eval_shortcut_of_the_audio_encoder_changes_nothing(mel_bins: int, time_
         # and with the norms folded into the convs, as the inference pipeline runs it
         folded = fold_batch_norms(copy.deepcopy(encoder))
         torch.testing.assert_close(folded._column_zero(audio), full, rtol=1e-5, atol=1e-5)
+        # and with the norms as SyncBatchNorm, what the Trainer's sync_batchnorm makes of them under DDP
+        synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(encoder)).eval()
+        torch.testing.assert_close(synced._column_zero(audio), full, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["speech2gesture", "mix_stage"])

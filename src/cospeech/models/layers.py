@@ -175,7 +175,7 @@ def _matmul_block(block: ConvNormRelu, x: torch.Tensor, *, columns: int) -> torc
     conv, norm = block.conv, block.norm
     shift = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels, device=x.device)
     scale = None
-    if isinstance(norm, nn.BatchNorm2d):
+    if isinstance(norm, nn.modules.batchnorm._BatchNorm):  # SyncBatchNorm too (Trainer sync_batchnorm)
         scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
         shift = norm.bias + (shift - norm.running_mean) * scale
     (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
