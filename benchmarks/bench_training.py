@@ -12,7 +12,7 @@ seeded D/G turns), warm-up batches skipped; the median over rounds is reported.
   the warm-up batches and is not timed; a graph variant first met later recompiles inside the timing);
   and the fp32 step **as it was before issue 15's clean-up** (``BeforeRecipe``: Adam's per-tensor loop,
   D's weight gradients computed in G turns, the audio encoder's input in NCHW with a copy to
-  channels-last after the first conv), to show what the clean-up alone gives;
+  channels-last after the first conv, its weights NCHW), to show what the clean-up alone gives;
 * **data path**: the same fp32 step fed by ``PatsDataModule`` (memory-mapped cache) with each of
   ``--workers`` background workers, with and (on CUDA) without pinned memory, and with
   ``gather_on_device`` (the split held on the device, batches gathered there by index), against the
@@ -75,11 +75,12 @@ class IterationTimer(L.Callback):
 class BeforeRecipe(AdversarialRecipe):
     """``AdversarialRecipe``'s step as it was before issue 15's clean-up, for comparison in the same run:
     Adam's per-tensor loop (not fused), a G turn that also computes D's weight gradients (D not toggled
-    off), and the audio encoder fed NCHW with its first conv's output copied to channels-last."""
+    off), and the audio encoder fed NCHW with its first conv's output copied to channels-last, its weights
+    NCHW (oneDNN reorders them on every call)."""
 
     def build(self, *args, **kwargs) -> None:
         super().build(*args, **kwargs)
-        convs = self.generator.audio_encoder.convs
+        convs = self.generator.audio_encoder.convs.to(memory_format=torch.contiguous_format)
         convs.register_forward_pre_hook(lambda module, args: (args[0].contiguous(),))
         convs[0].conv.register_forward_hook(
             lambda module, args, output: output.contiguous(memory_format=torch.channels_last)

@@ -138,10 +138,12 @@ def test_eval_shortcut_of_the_audio_encoder_changes_nothing(mel_bins: int, time_
     # the full-width stack on inputs wider and narrower than its reach.
     torch.manual_seed(0)
     encoder = AudioEncoder(32, time_stride=time_stride).eval()
-    for module in encoder.modules():  # non-trivial running statistics, as after training
+    for module in encoder.modules():  # non-trivial statistics and affine parameters, as after training
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.running_mean.normal_()
             module.running_var.uniform_(0.5, 2.0)
+            nn.init.normal_(module.weight, 1.0, 0.2)
+            nn.init.normal_(module.bias, 0.0, 0.2)
     audio = torch.randn(3, 64, mel_bins)
     with torch.no_grad():
         full = encoder.convs(audio.unsqueeze(1))[..., 0]
@@ -149,6 +151,9 @@ def test_eval_shortcut_of_the_audio_encoder_changes_nothing(mel_bins: int, time_
         # and with the norms folded into the convs, as the inference pipeline runs it
         folded = fold_batch_norms(copy.deepcopy(encoder))
         torch.testing.assert_close(folded._column_zero(audio), full, rtol=1e-5, atol=1e-5)
+        # and with the norms as SyncBatchNorm, what the Trainer's sync_batchnorm makes of them under DDP
+        synced = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(encoder)).eval()
+        torch.testing.assert_close(synced._column_zero(audio), full, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["speech2gesture", "mix_stage"])

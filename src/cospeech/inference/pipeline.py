@@ -604,7 +604,11 @@ def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> tor
     windows shares out poorly between threads (2 threads ran the reference-width speech2gesture 1.6× as
     fast as one; 2 parts of the batch ran 1.8×, BENCHMARKS.md, Performance). The poses equal the whole
     batch's to float rounding: in eval mode a generator is a function of its inputs, its only randomness
-    the ``sampled`` inputs drawn per utterance before the windows (``cospeech.models.interface``)."""
+    the ``sampled`` inputs drawn per utterance before the windows (``cospeech.models.interface``).
+
+    torch's thread count is process-wide: a thread of the caller's program that makes its first torch call
+    while a split runs starts with one thread and keeps it (its own ``generate`` calls then run unsplit on
+    one thread: slower, same poses); ``torch.set_num_threads`` in that thread restores it."""
     threads = torch.get_num_threads()
     parts = min(threads, batch)
     if parts < 2 or next(generator.parameters()).device.type != "cpu":

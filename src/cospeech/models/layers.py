@@ -175,9 +175,11 @@ def _matmul_block(block: ConvNormRelu, x: torch.Tensor, *, columns: int) -> torc
     conv, norm = block.conv, block.norm
     shift = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels, device=x.device)
     scale = None
-    if isinstance(norm, nn.BatchNorm2d):
+    if isinstance(norm, nn.modules.batchnorm._BatchNorm):  # SyncBatchNorm too (Trainer sync_batchnorm)
         scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
         shift = norm.bias + (shift - norm.running_mean) * scale
+    elif not isinstance(norm, nn.Identity):  # folded by fold_batch_norms; no other norm is handled here
+        raise TypeError(f"_matmul_block takes BatchNorm or a folded norm, not {type(norm).__name__}")
     (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
     H, W = x.shape[2] + 2 * ph - kh + 1, min(x.shape[3] + 2 * pw - kw + 1, columns)
     x = F.pad(x, (pw, pw, ph, ph)).permute(0, 2, 3, 1)  # (B, H + 2ph, W + 2pw, C)
