@@ -5,6 +5,7 @@ full-width audio encoder, cross-faded on the host."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,6 +81,35 @@ def test_device_features_equal_the_numpy_features(speech_30s, feature, level):
     got = pose_clock_features_torch(torch.from_numpy(speech), feature=feature, level=level, block_frames=70)
     assert got.dtype == torch.float32 and got.shape == expected.shape
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_device_features_are_computed_in_one_part_per_thread(speech_30s, monkeypatch):
+    # 30 s = 2997 frames of log_mel_400: at three threads three parts side by side, each in blocks of 400
+    feature = get_feature("audio/log_mel_400")
+    calls = []
+    compute = type(feature).compute_frames
+
+    def recorded(self, waveform, start, stop):
+        calls.append((threading.get_ident(), start, stop, torch.get_num_threads()))
+        return compute(self, waveform, start, stop)
+
+    monkeypatch.setattr(type(feature), "compute_frames", recorded)
+    speech = torch.from_numpy(speech_30s)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = pose_clock_features_torch(speech, feature=feature, level="utterance", block_frames=60)
+        calls.clear()
+        torch.set_num_threads(3)
+        split = pose_clock_features_torch(speech, feature=feature, level="utterance", block_frames=60)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+    assert len({c[0] for c in calls}) == 3 and all(c[3] == 1 for c in calls)
+    spans = sorted((start, stop) for _, start, stop, _ in calls)  # blocks of ≤ 400 frames, no gap
+    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert all(stop - start <= 400 for start, stop in spans) and len(spans) >= 9
+    torch.testing.assert_close(split, one, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("model", ["speech2gesture", "mix_stage"])

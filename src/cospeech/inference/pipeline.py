@@ -32,13 +32,14 @@ yet**: a transcript given to one that does not declare ``words`` is ignored with
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -565,8 +566,15 @@ def pose_clock_features_torch(
     feature, T, n_frames = _feature_geometry(feature, waveform.shape[-1], level)
     device = waveform.device
     step = max(1, round(block_frames * feature.rate / POSE_FPS))  # feature frames per block
-    frames = torch.cat(
-        [feature.compute_frames(waveform, k, min(k + step, n_frames)) for k in range(0, n_frames, step)]
+    # one part of the frames per torch thread on the CPU, side by side, each computed block by block
+    bounds = np.linspace(0, n_frames, _parts(device, n_frames) + 1).astype(int)
+    frames = _side_by_side(
+        [
+            lambda a=a, b=b: torch.cat(
+                [feature.compute_frames(waveform, k, min(k + step, b)) for k in range(a, b, step)]
+            )
+            for a, b in itertools.pairwise(bounds)
+        ]
     )  # (n_frames, bins)
     if level == "utterance":
         means = frames.mean(dim=1).double().cpu().numpy()
@@ -592,46 +600,46 @@ def pose_clock_features_torch(
 
 
 _THREAD_SETTING = threading.Lock()
-"""Held while `_forward` has torch's intra-op threads set to one, so concurrent calls neither undo each
+"""Held while `_side_by_side` has torch's intra-op threads set to one, so concurrent calls neither undo each
 other's setting nor leave it behind."""
 
 
-def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> torch.Tensor:
-    """``(B, W, 2J)`` float poses of one batch of ``batch`` windows.
+def _parts(device: torch.device, count: int) -> int:
+    """How many parts `_side_by_side` splits ``count`` items into: one per torch thread on the CPU (at most
+    ``count``), 1 elsewhere."""
+    return max(1, min(torch.get_num_threads(), count)) if device.type == "cpu" else 1
 
-    On the CPU with n > 1 torch threads the batch is split into up to n parts that run side by side, each
-    on one thread (torch's intra-op threads set to 1 meanwhile, then restored): a convolution over a few
-    windows shares out poorly between threads (2 threads ran the reference-width speech2gesture 1.6× as
-    fast as one; 2 parts of the batch ran 1.8×, BENCHMARKS.md, Performance). The poses equal the whole
-    batch's to float rounding: in eval mode a generator is a function of its inputs, its only randomness
-    the ``sampled`` inputs drawn per utterance before the windows (``cospeech.models.interface``).
+
+def _side_by_side(tasks: Sequence[Callable[[], torch.Tensor]]) -> torch.Tensor:
+    """The tasks' tensors concatenated (dim 0), the tasks run at once, each on one thread: the caller runs
+    the first, one new thread each of the others; torch's intra-op threads are set to 1 meanwhile, then
+    restored. Small CPU operators share out poorly between threads, independent parts of the work do not
+    (BENCHMARKS.md, Performance: 19 windows of speech2gesture, 2 threads ran them 1.6× as fast as one, 2
+    parts side by side 1.9×). An error in a task is raised here, after every thread has finished.
 
     torch's thread count is process-wide: a thread of the caller's program that makes its first torch call
-    while a split runs starts with one thread and keeps it (its own ``generate`` calls then run unsplit on
-    one thread: slower, same poses); ``torch.set_num_threads`` in that thread restores it."""
-    threads = torch.get_num_threads()
-    parts = min(threads, batch)
-    if parts < 2 or next(generator.parameters()).device.type != "cpu":
-        return run_generator(generator, inputs, training=False).poses.float()
-    bounds = np.linspace(0, batch, parts + 1).astype(int)
-    outputs: list[Any] = [None] * parts
+    meanwhile starts with one thread and keeps it (its own ``generate`` calls then run unsplit on one
+    thread: slower, same poses); ``torch.set_num_threads`` in that thread restores it."""
+    if len(tasks) == 1:
+        return tasks[0]()
+    outputs: list[Any] = [None] * len(tasks)
 
-    def part(i: int) -> None:
+    def run(i: int) -> None:
         torch.set_num_threads(1)  # this thread's OpenMP setting too, before any BLAS call reads it
-        sub = {k: v[bounds[i] : bounds[i + 1]] for k, v in inputs.items()}
         try:
             with torch.inference_mode():
-                outputs[i] = run_generator(generator, sub, training=False).poses.float()
+                outputs[i] = tasks[i]()
         except BaseException as error:  # raised again in the calling thread
             outputs[i] = error
 
+    threads = torch.get_num_threads()
     with _THREAD_SETTING:
         torch.set_num_threads(1)
         try:
-            helpers = [threading.Thread(target=part, args=(i,)) for i in range(1, parts)]
+            helpers = [threading.Thread(target=run, args=(i,)) for i in range(1, len(tasks))]
             for helper in helpers:
                 helper.start()
-            part(0)  # the calling thread runs the first part
+            run(0)
             for helper in helpers:
                 helper.join()
         finally:
@@ -640,6 +648,22 @@ def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> tor
         if isinstance(output, BaseException):
             raise output
     return torch.cat(outputs)
+
+
+def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> torch.Tensor:
+    """``(B, W, 2J)`` float poses of one batch of ``batch`` windows, on the CPU as one part per torch
+    thread (`_side_by_side`). The poses equal the whole batch's to float rounding: in eval mode a generator
+    is a function of its inputs, its only randomness the ``sampled`` inputs drawn per utterance before the
+    windows (``cospeech.models.interface``)."""
+    bounds = np.linspace(0, batch, _parts(next(generator.parameters()).device, batch) + 1).astype(int)
+    return _side_by_side(
+        [
+            lambda a=a, b=b: run_generator(
+                generator, {k: v[a:b] for k, v in inputs.items()}, training=False
+            ).poses.float()
+            for a, b in itertools.pairwise(bounds)
+        ]
+    )
 
 
 def window_starts(n_frames: int, *, window: int, overlap: int) -> np.ndarray:
