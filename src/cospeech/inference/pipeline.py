@@ -556,8 +556,9 @@ def pose_clock_features_torch(
     feature.audio_dim)`` float32 there, equal within float32 tolerance (``compute_torch`` for the NumPy
     features, float32 sums for the averages; ``tests/inference/test_fast_generation.py``).
 
-    The STFT is computed ``block_frames`` pose frames at a time; the feature frames are kept (``bins``
-    floats each, 92 MB for an hour of ``log_mel_400``), so levelling computes them once, not twice.
+    The STFT is computed ``block_frames`` pose frames at a time (on the CPU in one part of the frames per
+    torch thread, side by side: `_side_by_side`); the feature frames are kept (``bins`` floats each, 92 MB
+    for an hour of ``log_mel_400``), so levelling computes them once, not twice.
 
     Raises
     ------
