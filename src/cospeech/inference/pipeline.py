@@ -14,7 +14,8 @@ feature settings) and never trains. ``generate`` runs, for a waveform of n sampl
    training cache levelled each interval (``cospeech.audio.normalize_level``);
 2. z-normalisation with the speaker's audio statistics;
 3. the generator on overlapping windows (by default the training window, 64 frames, overlapping by 16),
-   ``batch_size`` windows at a time, so memory is bounded by the batch, not the input length;
+   ``batch_size`` windows at a time, so memory is bounded by the batch, not the input length (on a CPU
+   with several torch threads, each batch and the features run as one part per thread: `_side_by_side`);
 4. a raised-cosine cross-fade over each overlap (the weights of the two windows sum to 1 at every frame),
    so there is no seam where one window hands over to the next;
 5. denormalisation with the speaker's pose statistics: neck-relative pixels, as PATS ``pose/normalize``.
@@ -74,7 +75,8 @@ from cospeech.training.metadata import RunMetadata
 DEFAULT_OVERLAP = 16
 """Pose frames two neighbouring windows share and cross-fade over (1.07 s)."""
 DEFAULT_BATCH_SIZE = 32
-"""Windows per forward pass; with 64-frame windows, 32 windows ≈ 1.7 min of speech."""
+"""Windows per batch (one forward pass, or one per torch thread on a multi-threaded CPU); with 64-frame
+windows, 32 windows ≈ 1.7 min of speech."""
 FEATURE_BLOCK_FRAMES = 60 * POSE_FPS
 """Pose frames of features computed at a time (60 s of log_mel_400: a 12 MB STFT instead of 720 MB for an
 hour)."""
@@ -133,7 +135,7 @@ class GestureGenerator:
         on. Fully convolutional generators (speech2gesture) accept longer windows (e.g. 256), which is faster
         but shows the model contexts it never saw in training.
     overlap_frames : frames shared and cross-faded by neighbouring windows, ``0 ≤ overlap ≤ window / 2``.
-    batch_size : windows per forward pass.
+    batch_size : windows per batch (one forward pass; on a CPU with n torch threads, n passes side by side).
     """
 
     def __init__(
