@@ -4,7 +4,9 @@ windows."""
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +168,16 @@ def test_a_speaker_without_windows_is_reported_and_left_out_of_the_mean(short_de
 def test_a_split_without_any_window_is_an_error(short_dev_run):
     with pytest.raises(DataError, match=r"no dev windows for any of \['ben'\]"):
         evaluate(short_dev_run, speakers=["ben"], split="dev")
+
+
+def test_the_window_cache_is_the_runs_own_unless_another_is_given(tiny_run, tmp_path):
+    # the tiny run was trained with --data.cache_dir; its test windows are cached there, not in the corpus
+    recorded = Path(read_run(tiny_run).datamodule_hparams["cache_dir"])
+    for built in recorded.glob("ben-test-*"):
+        shutil.rmtree(built)
+    evaluate(tiny_run, speakers=["ben"])
+    assert len(list(recorded.glob("ben-test-*"))) == 1
+    other = tmp_path / "cache"
+    assert main(["evaluate", "--checkpoint", str(tiny_run), "--speakers", "ben", "--cache-dir", str(other),
+                 "--out", str(tmp_path / "scores.json")]) == 0  # fmt: skip
+    assert len(list(other.glob("ben-test-*"))) == 1

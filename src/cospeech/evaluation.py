@@ -155,7 +155,9 @@ def evaluate(
     """Score ``checkpoint`` (run directory or .ckpt) on ``split`` windows, per speaker. With
     ``fgd_extractor`` (a pose auto-encoder run) FGD is added, tagged with the extractor's name and hash; the
     extractor must encode this run's model-space poses (same skeleton, representation and window), else a
-    ``ConfigError`` (``load_autoencoder``)."""
+    ``ConfigError`` (``load_autoencoder``). ``cache_dir``: the window cache; by default the one the run was
+    trained with (its ``--data.cache_dir``, where it still exists), else ``<root>/.cospeech_cache`` (the
+    cache's directories are keyed by the files' fingerprints, so one cache serves any root)."""
     started = time.perf_counter()
     pretrained = read_checkpoint(checkpoint)  # the loader GestureGenerator uses: one path, one set of checks
     generator = pretrained.build_generator()
@@ -168,6 +170,9 @@ def evaluate(
         raise ConfigError(f"speaker(s) {unknown} not known to this checkpoint; known: {trained}")
     if split not in ("train", "dev", "test"):
         raise ConfigError(f"split={split!r}; expected train, dev or test")
+    recorded = data_hparams.get("cache_dir")
+    if cache_dir is None and recorded and Path(recorded).is_dir():
+        cache_dir = str(recorded)
     root = str(data_root or data_hparams.get("root") or "")
     if not root:
         raise ConfigError("the checkpoint does not record its data root; pass --data")

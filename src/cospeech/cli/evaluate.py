@@ -31,6 +31,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, help="metrics JSON (default: <run>/evaluation_<split>.json)")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    parser.add_argument(
+        "--cache-dir",
+        help="window cache (default: the run's --data.cache_dir if it exists, else <data>/.cospeech_cache)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-window baseline")
     parser.add_argument(
         "--fgd", metavar="AE_RUN", help="pose auto-encoder run whose encoder gives FGD features"
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         baselines=args.baselines,
         batch_size=args.batch_size,
+        cache_dir=args.cache_dir,
         seed=args.seed,
         fgd_extractor=args.fgd,
     )
