@@ -188,7 +188,7 @@ class GestureGenerator:
         """
         pretrained = load_pretrained(source)
         return cls(
-            fold_batch_norms(pretrained.build_generator().eval()),  # built here, so only ever inferred with
+            fold_batch_norms(pretrained.build_generator().eval()),  # built here for inference only
             pretrained.metadata,
             window_frames=window_frames,
             overlap_frames=overlap_frames,
@@ -618,7 +618,7 @@ def _side_by_side(tasks: Sequence[Callable[[], torch.Tensor]]) -> torch.Tensor:
     the first, one new thread each of the others; torch's intra-op threads are set to 1 meanwhile, then
     restored. Small CPU operators share out poorly between threads, independent parts of the work do not
     (BENCHMARKS.md, Performance: 19 windows of speech2gesture, 2 threads ran them 1.6× as fast as one, 2
-    parts side by side 1.9×). An error in a task is raised here, after every thread has finished.
+    parts side by side 2.0×). An error in a task is raised here, after every thread has finished.
 
     torch's thread count is process-wide: a thread of the caller's program that makes its first torch call
     meanwhile starts with one thread and keeps it (its own ``generate`` calls then run unsplit on one
