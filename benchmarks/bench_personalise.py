@@ -21,6 +21,12 @@ multi-speaker model with 30 s, 2 min and 10 min of its data.
 4. Wall time of each step.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_personalise.py --workdir /tmp/pbench
+
+A base of many speakers (BENCHMARKS.md, Personalise: 48 speakers × 3 min, 96 epochs), personalised from the
+same 13-minute recording of eli:
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_personalise.py --workdir /tmp/pb48s \
+        --base-speakers 48 --minutes 3 --style-rows 64 --base-epochs 96 --recording /tmp/pbench/recording
 """
 
 from __future__ import annotations
@@ -82,6 +88,14 @@ def main() -> None:
     parser.add_argument(
         "--base-speakers", type=int, default=4, help="speakers the base model is trained on (4 or more)"
     )
+    parser.add_argument(
+        "--recording",
+        type=Path,
+        help="an exported recording of eli to personalise from (default: exported from --workdir's corpus)",
+    )
+    parser.add_argument(
+        "--style-rows", type=int, default=25, help="rows of the base's style table (above --base-speakers)"
+    )
     parser.add_argument("--budgets", default="30s,2min,10min", help=f"some of {', '.join(BUDGETS)}")
     parser.add_argument(
         "--mode", default="auto", help="personalise --mode (auto, adapt, calibrate); not auto: own folders"
@@ -89,6 +103,8 @@ def main() -> None:
     args, fit_overrides = parser.parse_known_args()
     if args.base_speakers < HELD_OUT_INDEX:
         parser.error(f"--base-speakers {args.base_speakers}: the held-out speaker is the corpus' 5th, so ≥ 4")
+    if args.style_rows <= args.base_speakers:
+        parser.error(f"--style-rows {args.style_rows}: the person needs a row beyond the base speakers'")
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -105,6 +121,7 @@ def main() -> None:
         run(["fit", "--config", "mix_stage", "--data.root", str(corpus), "--data.text_key", "null",
              "--data.speakers", json.dumps(base_speakers), "--data.batch_size", "32",
              "--data.train_batches", "40", "--model.init_args.generator_config.channels", "64",
+             "--model.init_args.generator_config.max_num_speakers", str(args.style_rows),
              "--model.init_args.discriminator", "null", "--model.init_args.lr", "1e-3",
              "--trainer.max_epochs", str(args.base_epochs), "--trainer.enable_progress_bar", "false",
              "--trainer.enable_model_summary", "false", "--run.root", str(work / "runs"),
@@ -112,7 +129,7 @@ def main() -> None:
     seconds["base training"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    recording = work / "recording"
+    recording = args.recording or work / "recording"
     if not (recording / MANIFEST).is_file():
         run(
             [

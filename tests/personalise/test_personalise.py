@@ -271,11 +271,19 @@ def test_the_summary_says_when_minutes_asked_exceed_the_recording():
     )
     assert "asked" not in summary_lines({**summary, "data": {**data, "all_train_used": False}})[0]
     assert "asked" not in summary_lines({**summary, "data": {**data, "minutes_asked": None}})[0]
-    # under 2 min the summary says what to expect of so little data
-    advice = "expect poses near the person's mean pose"
-    assert any(advice in line for line in summary_lines({**summary, "data": {**data, "train_seconds": 30.0}}))
-    assert not any(
-        advice in line for line in summary_lines({**summary, "data": {**data, "train_seconds": 120.0}})
+    # under 2 min the summary says what to expect of so little data, and how many speakers the base knows
+    summary["base_speakers_L1"] = {s: {"before": 0.3, "after": 0.3} for s in ("ava", "ben", "cleo")}
+    little = summary_lines({**summary, "data": {**data, "train_seconds": 30.0}})
+    assert any("how many speakers the base learnt from (this one: 3)" in line for line in little)
+    enough = summary_lines({**summary, "data": {**data, "train_seconds": 120.0}})
+    assert not any("how many speakers" in line for line in enough)
+    # a base of many speakers: their mean and the largest increase, not a line of 40 names
+    many = {f"s{i}": {"before": 0.3, "after": 0.3 + (0.01 if i == 7 else 0.0)} for i in range(40)}
+    lines = summary_lines({**summary, "data": data, "base_speakers_L1": many})
+    (base_line,) = [line for line in lines if line.startswith("base speakers")]
+    assert base_line == (
+        "base speakers' test L1 before → after (40 speakers): mean 0.3 → 0.3003, "
+        "largest increase s7 0.3 → 0.31 (all in personalise.json)"
     )
 
 
