@@ -75,6 +75,11 @@ LITTLE_DATA_SECONDS = 120.0
 """Below this much training data the summary says what to expect (BENCHMARKS.md, Personalise: with 30 s,
 calibration closes 0.11 of the gap between the person's mean pose and the oracle on a base of 4 or 12
 speakers, 0.30 on a base of 48)."""
+CALIBRATE_FROM_SPEAKERS = 25
+"""``auto`` also calibrates, whatever the data, onto a base of this many speakers or more (PATS has 25).
+BENCHMARKS.md, Personalise: onto a base of 48 speakers calibration closed 0.36 of the gap with 2 min and the
+C-DiffGAN adaptation 0.02 (the person's rows are a small share of batches replaying 48 speakers); onto the
+4-speaker base the adaptation did better from 1 min. Between 4 and 48 speakers it is not measured."""
 PASSES = 2.5
 """Budget rule: the task runs enough epochs for the person's rows to cover each of their training windows
 about this many times (BENCHMARKS.md, Personalise: 4 epochs leave 10 min of data seen 0.3×)."""
@@ -209,7 +214,7 @@ def personalise(
     windows = training_windows(report, hop)
     say(f"{report['split_seconds']['train']:.1f} s of training data ({windows} windows at hop {hop})")
     train_seconds = report["split_seconds"]["train"]
-    use = choose_mode(mode, train_seconds)
+    use = choose_mode(mode, train_seconds, len(known))
     other = out / (ADAPT_DIR if use == "calibrate" else CALIBRATED_DIR)
     if other.exists():
         held, doing = ("adapted", "calibrating") if use == "calibrate" else ("calibrated", "adapting")
@@ -218,9 +223,7 @@ def personalise(
             f"{out / MODEL_LINK}: use another --out"
         )
     if use == "calibrate":
-        why = (
-            f"under {CALIBRATE_BELOW_SECONDS:g} s of training data" if mode == "auto" else "--mode calibrate"
-        )
+        why = mode_reason(mode, train_seconds, len(known))
         say(f"calibration ({why}): the person's style and pose statistics fitted, no training")
         unused = unused_by_calibration(overrides, method, preset)
         if unused:
@@ -306,12 +309,22 @@ def _check_out(out: Path) -> None:
         )
 
 
-def choose_mode(mode: str, train_seconds: float) -> str:
+def choose_mode(mode: str, train_seconds: float, base_speakers: int) -> str:
     """``adapt`` or ``calibrate``: ``mode`` itself, or for ``auto`` calibration below
-    `CALIBRATE_BELOW_SECONDS` of training data."""
+    `CALIBRATE_BELOW_SECONDS` of training data or onto a base of at least `CALIBRATE_FROM_SPEAKERS`."""
     if mode != "auto":
         return mode
-    return "calibrate" if train_seconds < CALIBRATE_BELOW_SECONDS else "adapt"
+    broad = base_speakers >= CALIBRATE_FROM_SPEAKERS
+    return "calibrate" if train_seconds < CALIBRATE_BELOW_SECONDS or broad else "adapt"
+
+
+def mode_reason(mode: str, train_seconds: float, base_speakers: int) -> str:
+    """Why `choose_mode` calibrates, for the progress line."""
+    if mode != "auto":
+        return f"--mode {mode}"
+    if train_seconds < CALIBRATE_BELOW_SECONDS:
+        return f"under {CALIBRATE_BELOW_SECONDS:g} s of training data"
+    return f"a base of {base_speakers} speakers"
 
 
 def unused_by_calibration(overrides: Sequence[str], method: str, preset: str) -> list[str]:
