@@ -167,11 +167,15 @@ def test_calibration_fits_statistics_that_map_a_known_style_onto_the_person(pers
 def test_auto_mode_calibrates_under_a_minute_of_data_or_onto_a_base_of_many_speakers():
     from cospeech.continual.personalise import choose_mode
 
-    assert [choose_mode("auto", s, 4) for s in (30.0, 59.9, 60.0, 600.0)] == ["calibrate"] * 2 + ["adapt"] * 2
-    assert choose_mode("adapt", 30.0, 4) == "adapt" and choose_mode("calibrate", 600.0, 4) == "calibrate"
+    modes = [choose_mode("auto", s, 4)[0] for s in (30.0, 59.9, 60.0, 600.0)]
+    assert modes == ["calibrate"] * 2 + ["adapt"] * 2
+    assert choose_mode("adapt", 30.0, 4)[0] == "adapt"
+    assert choose_mode("calibrate", 600.0, 4)[0] == "calibrate"
     # onto a base of many speakers calibration at every budget (it beat the adaptation there with 2 min)
-    assert [choose_mode("auto", 600.0, n) for n in (24, 25, 48)] == ["adapt", "calibrate", "calibrate"]
-    assert choose_mode("adapt", 600.0, 48) == "adapt"
+    assert [choose_mode("auto", 600.0, n)[0] for n in (24, 25, 48)] == ["adapt", "calibrate", "calibrate"]
+    assert choose_mode("auto", 600.0, 48)[1] == "a base of 48 speakers"
+    assert choose_mode("auto", 30.0, 48)[1] == "under 60 s of training data"
+    assert choose_mode("adapt", 600.0, 48) == ("adapt", "--mode adapt")
 
 
 def test_generate_command_takes_the_new_speaker(personalised, tmp_path):

@@ -214,7 +214,7 @@ def personalise(
     windows = training_windows(report, hop)
     say(f"{report['split_seconds']['train']:.1f} s of training data ({windows} windows at hop {hop})")
     train_seconds = report["split_seconds"]["train"]
-    use = choose_mode(mode, train_seconds, len(known))
+    use, why = choose_mode(mode, train_seconds, len(known))
     other = out / (ADAPT_DIR if use == "calibrate" else CALIBRATED_DIR)
     if other.exists():
         held, doing = ("adapted", "calibrating") if use == "calibrate" else ("calibrated", "adapting")
@@ -223,7 +223,6 @@ def personalise(
             f"{out / MODEL_LINK}: use another --out"
         )
     if use == "calibrate":
-        why = mode_reason(mode, train_seconds, len(known))
         say(f"calibration ({why}): the person's style and pose statistics fitted, no training")
         unused = unused_by_calibration(overrides, method, preset)
         if unused:
@@ -309,22 +308,17 @@ def _check_out(out: Path) -> None:
         )
 
 
-def choose_mode(mode: str, train_seconds: float, base_speakers: int) -> str:
-    """``adapt`` or ``calibrate``: ``mode`` itself, or for ``auto`` calibration below
-    `CALIBRATE_BELOW_SECONDS` of training data or onto a base of at least `CALIBRATE_FROM_SPEAKERS`."""
+def choose_mode(mode: str, train_seconds: float, base_speakers: int) -> tuple[str, str]:
+    """``adapt`` or ``calibrate`` and why, for the progress line: ``mode`` itself, or for ``auto``
+    calibration below `CALIBRATE_BELOW_SECONDS` of training data or onto a base of at least
+    `CALIBRATE_FROM_SPEAKERS`, else adaptation."""
     if mode != "auto":
-        return mode
-    broad = base_speakers >= CALIBRATE_FROM_SPEAKERS
-    return "calibrate" if train_seconds < CALIBRATE_BELOW_SECONDS or broad else "adapt"
-
-
-def mode_reason(mode: str, train_seconds: float, base_speakers: int) -> str:
-    """Why `choose_mode` calibrates, for the progress line."""
-    if mode != "auto":
-        return f"--mode {mode}"
+        return mode, f"--mode {mode}"
     if train_seconds < CALIBRATE_BELOW_SECONDS:
-        return f"under {CALIBRATE_BELOW_SECONDS:g} s of training data"
-    return f"a base of {base_speakers} speakers"
+        return "calibrate", f"under {CALIBRATE_BELOW_SECONDS:g} s of training data"
+    if base_speakers >= CALIBRATE_FROM_SPEAKERS:
+        return "calibrate", f"a base of {base_speakers} speakers"
+    return "adapt", f"{CALIBRATE_BELOW_SECONDS:g} s of training data or more"
 
 
 def unused_by_calibration(overrides: Sequence[str], method: str, preset: str) -> list[str]:
