@@ -570,13 +570,12 @@ def pose_clock_features_torch(
     device = waveform.device
     step = max(1, round(block_frames * feature.rate / POSE_FPS))  # feature frames per block
     # one part of the frames per torch thread on the CPU, side by side, each computed block by block
-    bounds = np.linspace(0, n_frames, _parts(device, n_frames) + 1).astype(int)
     frames = _side_by_side(
         [
             lambda a=a, b=b: torch.cat(
                 [feature.compute_frames(waveform, k, min(k + step, b)) for k in range(a, b, step)]
             )
-            for a, b in itertools.pairwise(bounds)
+            for a, b in _ranges(device, n_frames)
         ]
     )  # (n_frames, bins)
     if level == "utterance":
@@ -607,10 +606,11 @@ _THREAD_SETTING = threading.Lock()
 other's setting nor leave it behind."""
 
 
-def _parts(device: torch.device, count: int) -> int:
-    """How many parts `_side_by_side` splits ``count`` items into: one per torch thread on the CPU (at most
-    ``count``), 1 elsewhere."""
-    return max(1, min(torch.get_num_threads(), count)) if device.type == "cpu" else 1
+def _ranges(device: torch.device, count: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges that `_side_by_side` splits ``count`` items into: one per torch thread on the
+    CPU (at most ``count``), one range elsewhere."""
+    parts = max(1, min(torch.get_num_threads(), count)) if device.type == "cpu" else 1
+    return list(itertools.pairwise(np.linspace(0, count, parts + 1).astype(int).tolist()))
 
 
 def _side_by_side(tasks: Sequence[Callable[[], torch.Tensor]]) -> torch.Tensor:
@@ -658,13 +658,12 @@ def _forward(generator: Generator, inputs: Mapping[str, Any], batch: int) -> tor
     thread (`_side_by_side`). The poses equal the whole batch's to float rounding: in eval mode a generator
     is a function of its inputs, its only randomness the ``sampled`` inputs drawn per utterance before the
     windows (``cospeech.models.interface``)."""
-    bounds = np.linspace(0, batch, _parts(next(generator.parameters()).device, batch) + 1).astype(int)
     return _side_by_side(
         [
             lambda a=a, b=b: run_generator(
                 generator, {k: v[a:b] for k, v in inputs.items()}, training=False
             ).poses.float()
-            for a, b in itertools.pairwise(bounds)
+            for a, b in _ranges(next(generator.parameters()).device, batch)
         ]
     )
 
